@@ -1,0 +1,100 @@
+"""Terminal adapter: reads slash commands from standard input, prints replies and digests.
+
+It is what runs when no chat tokens are configured. At the end of input it returns, so
+``printf '/help\\n' | python -m bot run`` answers and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import tzinfo
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from bot.commands import Reply
+from bot.models import ChannelRef, Digest, Receipt, Story
+from bot.text import strip_control
+
+PROMPT = "newsbrief> "
+
+
+def clean(text: str) -> str:
+    """Article text must not move the cursor, clear the screen or retitle the terminal."""
+    return strip_control(text)
+
+
+def to_console_text(digest: Digest, tz: tzinfo | None = None) -> str:
+    """A digest as plain text: the overview, then numbered stories with their bullets."""
+    lines = [clean(digest.overview)]
+    for n, story in enumerate(digest.stories, start=1):
+        lines.append("")
+        lines.extend(_story_lines(n, story, tz or ZoneInfo("UTC")))
+    return "\n".join(lines)
+
+
+def _story_lines(n: int, story: Story, tz: tzinfo) -> list[str]:
+    lead = story.lead
+    headline = story.briefing.headline or lead.title or "(untitled)"
+    meta = [", ".join(story.sources)]
+    if lead.published:
+        meta.append(lead.published.astimezone(tz).strftime("%d %b %Y"))
+    meta.append(lead.url)
+    out = [f"{n}. {clean(headline)}", "   " + clean(" · ".join(meta))]
+    out.extend(f"   - {clean(b.text)}" for b in story.briefing.bullets)
+    return out
+
+
+def to_console_reply(reply: Reply, tz: tzinfo | None = None) -> str:
+    if reply.digest is None:
+        return clean(reply.text)
+    return to_console_text(reply.digest, tz)
+
+
+class ConsoleAdapter:
+    """Serves commands typed in a terminal (or piped in) and prints digests there."""
+
+    name = "console"
+
+    def __init__(
+        self,
+        handle: Callable[[str], Awaitable[Reply]],
+        *,
+        stdin: TextIO,
+        stdout: TextIO,
+        tz: tzinfo | None = None,
+        interactive: bool = False,
+    ) -> None:
+        self._handle = handle
+        self._in = stdin
+        self._out = stdout
+        self._tz = tz
+        self._interactive = interactive
+
+    async def start(self) -> None:
+        """Answer each line until the end of input."""
+        while True:
+            if self._interactive:
+                self._write(PROMPT, end="")
+            line = await asyncio.to_thread(self._in.readline)
+            if not line:
+                if self._interactive:
+                    self._write("")
+                return
+            if not line.strip():
+                continue
+            reply = await self._handle(line)
+            self._write(to_console_reply(reply, self._tz))
+            self._write("")
+
+    async def post_digest(self, channel: ChannelRef, digest: Digest) -> Receipt:
+        self._write(to_console_text(digest, self._tz))
+        self._write("")
+        return Receipt(channel=channel)
+
+    async def close(self) -> None:
+        self._out.flush()
+
+    def _write(self, text: str, end: str = "\n") -> None:
+        self._out.write(text + end)
+        self._out.flush()

@@ -1,0 +1,99 @@
+"""Composition root: builds the store, settings and adapters, and runs the bot.
+
+Only this module (and the CLI above it) imports adapters, lazily, so a console run never loads
+slack_bolt or discord.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TextIO
+from zoneinfo import ZoneInfo
+
+from bot import commands
+from bot.config import Settings
+from bot.digest import build_digest, mark_delivered
+from bot.ingest.http import FetchPolicy
+from bot.ingest.pipeline import IngestResult, Progress, ingest
+from bot.models import ChannelRef
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+CONSOLE_CHANNEL = ChannelRef("console", "terminal")
+
+
+def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
+    """One line per event on standard error; the level from ``[log] level``."""
+    logging.basicConfig(
+        level=settings.log.level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=stream or sys.stderr,
+        force=True,
+    )
+
+
+def fetch_policy(settings: Settings) -> FetchPolicy:
+    f = settings.fetch
+    return FetchPolicy(
+        timeout=f.timeout,
+        max_bytes=f.max_bytes,
+        max_redirects=f.max_redirects,
+        allow_private=f.allow_private,
+        user_agent=f.user_agent,
+    )
+
+
+async def ingest_sources(
+    settings: Settings, store: Store, sources: list[str], progress: Progress | None = None
+) -> IngestResult:
+    return await ingest(sources, store, fetch_policy(settings), progress=progress)
+
+
+async def run_console(
+    settings: Settings,
+    store: Store,
+    sources: list[str],
+    *,
+    stdin: TextIO,
+    stdout: TextIO,
+    interactive: bool = False,
+) -> int:
+    """Ingest `sources`, print the console's digest, then serve typed commands until EOF.
+
+    Returns:
+        The exit code: 1 when a source failed to ingest, else 0.
+    """
+    from adapters.console import ConsoleAdapter
+
+    tz = ZoneInfo(settings.digest.timezone)
+    failed = False
+    if sources:
+        result = await ingest_sources(settings, store, sources)
+        for source, reason in result.failures:
+            stdout.write(f"error: {source}: {reason}\n")
+        stdout.write(result.summary() + "\n\n")
+        failed = not result.ok
+
+    ctx = commands.CommandContext(store=store, settings=settings, channel=CONSOLE_CHANNEL)
+
+    async def handle(line: str) -> commands.Reply:
+        return await commands.handle(ctx, line)
+
+    console = ConsoleAdapter(handle, stdin=stdin, stdout=stdout, tz=tz, interactive=interactive)
+    digest = build_digest(
+        store, CONSOLE_CHANNEL, max_stories=settings.digest.max_stories, now=datetime.now(UTC)
+    )
+    if digest.empty:
+        hint = " Type /brief for the latest stories, /help for more."
+        digest = replace(digest, overview=digest.overview + hint)
+    await console.post_digest(CONSOLE_CHANNEL, digest)
+    mark_delivered(store, CONSOLE_CHANNEL, digest)
+    try:
+        await console.start()
+    finally:
+        await console.close()
+    return 1 if failed else 0

@@ -1,0 +1,292 @@
+"""Command line: ``python -m bot ingest|articles|digest|summarize|run``.
+
+Examples:
+    python -m bot ingest seeds/ https://example.org/feed.xml
+    python -m bot articles --search ukraine
+    python -m bot digest --dry-run
+    python -m bot summarize seeds/000_277b181c6f234e33.txt
+    python -m bot run seeds/          # console bot; reads commands from standard input
+
+Exit codes: 0 success, 1 a source or record failed (the rest went on), 2 bad usage or config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot import __version__
+from bot.app import CONSOLE_CHANNEL, configure_logging, fetch_policy, ingest_sources, run_console
+from bot.config import ENV_CONFIG_PATH, Settings, load_settings
+from bot.digest import build_digest, mark_delivered, stories_for
+from bot.errors import BriefingError, ConfigError, SourceError, StoreError
+from bot.ingest import files, web
+from bot.ingest.pipeline import is_url
+from bot.models import Article, ChannelRef, Digest, Story
+from bot.store import Store
+from bot.summarize import summarize
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="TOML config file (default: $NEWSBRIEF_CONFIG)")
+    common.add_argument("--db", help="SQLite database path (overrides store.path)")
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="newsbrief: news briefings for Slack, Discord and the terminal.",
+    )
+    parser.add_argument("--version", action="version", version=f"newsbrief {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "ingest",
+        parents=[common],
+        help="store articles from files, folders, web pages and feeds",
+        description="Read each source (a .txt/.md/.json/.jsonl file, a folder of them, a web "
+        "page URL or an RSS/Atom feed URL) and store the articles that are new.",
+    )
+    p.add_argument("sources", nargs="+", metavar="PATH|URL|FEED")
+    p.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="allow URLs on private or loopback addresses (as fetch.allow_private = true)",
+    )
+
+    p = sub.add_parser(
+        "articles",
+        parents=[common],
+        help="list stored articles, newest first",
+        description="List stored articles, newest first, or those matching --search.",
+    )
+    p.add_argument("--limit", type=int, default=20, help="how many to list (default 20)")
+    p.add_argument("--search", default="", help="only articles matching these words")
+
+    p = sub.add_parser(
+        "digest",
+        parents=[common],
+        help="print a channel's digest of what it has not been sent",
+        description="Print the digest of stories a channel has not been sent yet and record "
+        "them as sent, so the next digest does not repeat them.",
+    )
+    p.add_argument(
+        "--channel",
+        default=str(CONSOLE_CHANNEL),
+        help=f"PLATFORM:CHANNEL (default {CONSOLE_CHANNEL})",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print it without recording it as sent")
+
+    p = sub.add_parser(
+        "summarize",
+        parents=[common],
+        help="print the briefing of an article file or URL",
+        description="Summarise a file or web page for reading, or a JSON Lines file of "
+        '{"id", "article", "title"?} objects into one JSON line each on standard output.',
+    )
+    p.add_argument("target", nargs="?", metavar="PATH|URL")
+    p.add_argument("--jsonl", metavar="FILE", help="JSON Lines input ('-' for standard input)")
+    p.add_argument("--allow-private", action="store_true", help=argparse.SUPPRESS)
+
+    p = sub.add_parser(
+        "run",
+        parents=[common],
+        help="run the bot (the console when no chat tokens are set)",
+        description="Ingest the given sources, print the digest, then serve slash commands. "
+        "With no chat tokens configured, commands are read from standard input, one a line.",
+    )
+    p.add_argument("sources", nargs="*", metavar="PATH|URL|FEED", help="ingest these first")
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    env: dict[str, str] | None = None,
+) -> int:
+    """Run one CLI command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    out = stdout or sys.stdout
+    environ = dict(os.environ) if env is None else env
+    try:
+        settings = _settings(args, environ)
+    except ConfigError as exc:
+        for key, message in exc.problems:
+            print(f"config error: {key}: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    configure_logging(settings)
+    try:
+        if args.command == "summarize":
+            return _summarize(args, settings, stdin or sys.stdin, out)
+        with Store.open(settings.store.path) as store:
+            if args.command == "ingest":
+                return _ingest(args, settings, store, out)
+            if args.command == "articles":
+                return _articles(args, store, out)
+            if args.command == "digest":
+                return _digest(args, settings, store, out)
+            source = stdin or sys.stdin
+            return asyncio.run(
+                run_console(
+                    settings,
+                    store,
+                    list(args.sources),
+                    stdin=source,
+                    stdout=out,
+                    interactive=source.isatty(),
+                )
+            )
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _settings(args: argparse.Namespace, env: dict[str, str]) -> Settings:
+    path = args.config or (Path(env[ENV_CONFIG_PATH]) if env.get(ENV_CONFIG_PATH) else None)
+    overrides: dict[str, Any] = {}
+    if args.db:
+        overrides["store.path"] = args.db
+    if getattr(args, "allow_private", False):
+        overrides["fetch.allow_private"] = True
+    return load_settings(path, env, overrides)
+
+
+def _progress(done: int, total: int, name: str) -> None:
+    if total < 20:
+        return
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r[{done}/{total}] {name[-60:]:<60}")
+        if done == total:
+            sys.stderr.write("\n")
+    elif done == total or done % max(1, total // 10) == 0:
+        sys.stderr.write(f"[{done}/{total}] {name}\n")
+    sys.stderr.flush()
+
+
+def _ingest(args: argparse.Namespace, settings: Settings, store: Store, out: TextIO) -> int:
+    result = asyncio.run(ingest_sources(settings, store, list(args.sources), _progress))
+    for source, reason in result.failures:
+        print(f"error: {source}: {reason}", file=sys.stderr)
+    for article in result.added:
+        print(f"+ {_label(article)}  [{article.source}]", file=out)
+    print(result.summary(), file=out)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _articles(args: argparse.Namespace, store: Store, out: TextIO) -> int:
+    limit = max(1, args.limit)
+    if args.search:
+        articles = store.search_articles(args.search, limit=limit)
+    else:
+        articles = store.recent_articles(limit)
+    if not articles:
+        print("No articles match." if args.search else "No articles stored yet.", file=out)
+        return EXIT_OK
+    stories = {s.lead.id: s for s in stories_for(store, articles)}
+    for article in articles:
+        when = article.published.strftime("%Y-%m-%d") if article.published else "----------"
+        headline = stories[article.id].briefing.headline if article.id in stories else ""
+        print(
+            f"{article.id:>5}  {when}  {article.source[:24]:<24}  "
+            f"{(article.title or headline)[:80]}",
+            file=out,
+        )
+    print(f"{store.count_articles()} articles stored.", file=out)
+    return EXIT_OK
+
+
+def _digest(args: argparse.Namespace, settings: Settings, store: Store, out: TextIO) -> int:
+    from adapters.console import to_console_text
+
+    platform, sep, channel = args.channel.partition(":")
+    if not sep or not platform or not channel:
+        print("error: --channel takes PLATFORM:CHANNEL, e.g. slack:C0123", file=sys.stderr)
+        return EXIT_USAGE
+    target = ChannelRef(platform, channel)
+    digest = build_digest(store, target, max_stories=settings.digest.max_stories)
+    print(to_console_text(digest, _tz(settings)), file=out)
+    if not args.dry_run:
+        mark_delivered(store, target, digest)
+    return EXIT_OK
+
+
+def _summarize(args: argparse.Namespace, settings: Settings, stdin: TextIO, out: TextIO) -> int:
+    if args.jsonl:
+        return _summarize_jsonl(args.jsonl, stdin, out)
+    if not args.target:
+        print("usage: python -m bot summarize PATH|URL  or  --jsonl FILE", file=sys.stderr)
+        return EXIT_USAGE
+    from adapters.console import to_console_text
+
+    try:
+        if is_url(args.target):
+            items: list[Article | SourceError] = [
+                asyncio.run(web.fetch_page(args.target, fetch_policy(settings)))
+            ]
+        else:
+            items = [i for p in files.iter_files(Path(args.target)) for i in files.read_file(p)]
+    except SourceError as exc:
+        items = [exc]
+    failed = False
+    for item in items:
+        if isinstance(item, SourceError):
+            print(f"error: {item.url}: {item.reason}", file=sys.stderr)
+            failed = True
+            continue
+        story = Story(articles=(item,), briefing=summarize(item.text, item.title or None))
+        digest = Digest(stories=(story,), generated_at=datetime.now(UTC), overview="")
+        print(to_console_text(digest, _tz(settings)).lstrip("\n").removeprefix("1. "), file=out)
+        print(file=out)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _summarize_jsonl(name: str, stdin: TextIO, out: TextIO) -> int:
+    try:
+        stream = stdin if name == "-" else open(name, encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        print(f"error: {name}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    failed = False
+    with stream:
+        for n, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict) or not isinstance(row.get("article"), str):
+                    raise ValueError('needs an object with a string "article"')
+                title = row.get("title") if isinstance(row.get("title"), str) else None
+                briefing = summarize(row["article"], title)
+            except (ValueError, BriefingError) as exc:
+                print(f"error: {name} line {n}: {exc}", file=sys.stderr)
+                failed = True
+                continue
+            record = {
+                "id": row.get("id"),
+                "headline": briefing.headline,
+                "bullets": [b.text for b in briefing.bullets],
+            }
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _label(article: Article) -> str:
+    return article.title or article.text[:70].replace("\n", " ") + "..."
+
+
+def _tz(settings: Settings) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(settings.digest.timezone)

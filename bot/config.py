@@ -1,0 +1,237 @@
+"""Settings: defaults, then a TOML file, then `NEWSBRIEF_*` environment variables, then flags.
+
+Secrets (chat tokens) come from the environment only, never from the file.
+
+Example:
+    settings = load_settings(Path("config.toml"), os.environ)
+    settings.fetch.timeout  # 15.0 unless the file or NEWSBRIEF_FETCH_TIMEOUT says otherwise
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.errors import ConfigError
+
+ENV_PREFIX = "NEWSBRIEF_"
+# Environment variables that are read but are not `section.key` overrides.
+ENV_CONFIG_PATH = "NEWSBRIEF_CONFIG"
+SECRET_ENV = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "DISCORD_BOT_TOKEN")
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    path: str = "data/newsbrief.db"
+
+
+@dataclass(frozen=True, slots=True)
+class FetchSettings:
+    timeout: float = 15.0
+    max_bytes: int = 5_000_000
+    max_redirects: int = 5
+    allow_private: bool = False
+    user_agent: str = "newsbrief/0.1 (+https://github.com/newsbrief/newsbrief)"
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSettings:
+    max_stories: int = 10
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    level: str = "INFO"
+
+
+@dataclass(frozen=True, slots=True)
+class Secrets:
+    """Tokens from the environment. `repr` masks them so they never reach a log."""
+
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    discord_bot_token: str | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={'***' if getattr(self, f.name) else None}" for f in dataclasses.fields(self)
+        )
+        return f"Secrets({shown})"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    store: StoreSettings = StoreSettings()
+    fetch: FetchSettings = FetchSettings()
+    digest: DigestSettings = DigestSettings()
+    log: LogSettings = LogSettings()
+    secrets: Secrets = Secrets()
+    source: str = "defaults"
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    "store": StoreSettings,
+    "fetch": FetchSettings,
+    "digest": DigestSettings,
+    "log": LogSettings,
+}
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def load_settings(
+    path: Path | None, env: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Build Settings from defaults, the TOML file at `path`, `env`, then `overrides`.
+
+    Args:
+        path: a TOML file, or None for defaults and environment only.
+        env: the environment (pass `os.environ`; tests pass a dict).
+        overrides: ``{"section.key": value}`` from command-line flags.
+
+    Raises:
+        ConfigError: naming every unknown key and bad value, and where it came from.
+    """
+    problems: list[tuple[str, str]] = []
+    values: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
+    where = "defaults"
+
+    if path is not None:
+        where = str(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError([(str(path), "config file not found")]) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError([(str(path), f"cannot read config file: {exc}")]) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([(str(path), f"not valid TOML: {exc}")]) from None
+        for section, table in data.items():
+            if section not in _SECTIONS:
+                problems.append((section, f"unknown section in {path}{_secret_hint(section)}"))
+                continue
+            if not isinstance(table, dict):
+                problems.append((section, f"must be a [table] in {path}"))
+                continue
+            for key, raw in table.items():
+                _put(values, section, key, raw, f"in {path}", problems)
+
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG_PATH:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("_")
+        if section not in _SECTIONS or not key:
+            problems.append((name, "unknown NEWSBRIEF_ environment variable"))
+            continue
+        _put(values, section, key, raw, f"from environment variable {name}", problems, text=True)
+
+    for dotted, raw in (overrides or {}).items():
+        section, _, key = dotted.partition(".")
+        _put(values, section, key, raw, "from the command line", problems)
+
+    if problems:
+        raise ConfigError(problems)
+    sections = {name: cls(**values[name]) for name, cls in _SECTIONS.items()}
+    settings = Settings(**sections, secrets=_secrets(env), source=where)
+    _validate(settings, problems)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _secrets(env: Mapping[str, str]) -> Secrets:
+    return Secrets(**{name.lower(): env.get(name) or None for name in SECRET_ENV})
+
+
+def _secret_hint(section: str) -> str:
+    if section in ("slack", "discord"):
+        return f"; {section} tokens come from the environment ({', '.join(SECRET_ENV)})"
+    return ""
+
+
+def _put(
+    values: dict[str, dict[str, Any]],
+    section: str,
+    key: str,
+    raw: Any,
+    where: str,
+    problems: list[tuple[str, str]],
+    *,
+    text: bool = False,
+) -> None:
+    dotted = f"{section}.{key}"
+    cls = _SECTIONS.get(section)
+    hints = typing.get_type_hints(cls) if cls else {}
+    if key not in hints:
+        problems.append((dotted, f"unknown key {where}"))
+        return
+    try:
+        values[section][key] = _coerce(raw, hints[key], text=text)
+    except ValueError as exc:
+        problems.append((dotted, f"{exc} {where}"))
+
+
+def _coerce(raw: Any, kind: Any, *, text: bool) -> Any:
+    """Check (file) or parse (environment text) one value against its annotated type."""
+    if isinstance(kind, types.UnionType):
+        kind = next(k for k in typing.get_args(kind) if k is not type(None))
+    if kind is bool:
+        if text and isinstance(raw, str):
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off", ""):
+                return False
+        if isinstance(raw, bool):
+            return raw
+        raise ValueError(f"must be true or false, not {raw!r}")
+    if kind is int:
+        if text and isinstance(raw, str):
+            try:
+                return int(raw.strip().replace("_", ""))
+            except ValueError:
+                pass
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        raise ValueError(f"must be a whole number, not {raw!r}")
+    if kind is float:
+        if text and isinstance(raw, str):
+            try:
+                return float(raw.strip())
+            except ValueError:
+                pass
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            return float(raw)
+        raise ValueError(f"must be a number, not {raw!r}")
+    if isinstance(raw, str):
+        return raw
+    raise ValueError(f"must be a string, not {raw!r}")
+
+
+def _validate(settings: Settings, problems: list[tuple[str, str]]) -> None:
+    if settings.fetch.timeout <= 0:
+        problems.append(("fetch.timeout", "must be more than 0 seconds"))
+    if settings.fetch.max_bytes < 1024:
+        problems.append(("fetch.max_bytes", "must be at least 1024"))
+    if not 0 <= settings.fetch.max_redirects <= 20:
+        problems.append(("fetch.max_redirects", "must be between 0 and 20"))
+    if not 1 <= settings.digest.max_stories <= 100:
+        problems.append(("digest.max_stories", "must be between 1 and 100"))
+    if not settings.store.path:
+        problems.append(("store.path", "must not be empty"))
+    if settings.log.level.upper() not in _LOG_LEVELS:
+        problems.append(("log.level", f"must be one of {', '.join(_LOG_LEVELS)}"))
+    try:
+        ZoneInfo(settings.digest.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(
+            ("digest.timezone", f"unknown time zone {settings.digest.timezone!r} (try Europe/Kyiv)")
+        )

@@ -1,0 +1,58 @@
+"""One base error for the engine; subclasses carry what a caller needs to report."""
+
+from __future__ import annotations
+
+
+class BriefingError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class ConfigError(BriefingError):
+    """One or more configuration keys are unknown or have bad values.
+
+    `problems` pairs each bad key (``section.key`` or an environment variable) with what is wrong,
+    so a caller can name every bad key at once.
+    """
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{key}: {message}" for key, message in problems))
+        self.problems = problems
+
+    @property
+    def keys(self) -> list[str]:
+        return [key for key, _ in self.problems]
+
+
+class SourceError(BriefingError):
+    """A source (file, page or feed) could not be read or parsed.
+
+    `status` is the HTTP status when there was one.
+    """
+
+    def __init__(self, url: str, reason: str, status: int | None = None) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+        self.status = status
+
+
+class BlockedURLError(SourceError):
+    """A URL points at an address the operator has not allowed (private, loopback...)."""
+
+
+class StoreError(BriefingError):
+    """The database could not be opened or migrated."""
+
+
+class CommandError(BriefingError):
+    """A command was given a bad argument; the message is the one-line usage."""
+
+
+class DeliveryError(BriefingError):
+    """A digest or reply could not be delivered to a platform channel."""
+
+    def __init__(self, platform: str, channel: str, reason: str) -> None:
+        super().__init__(f"{platform}:{channel}: {reason}")
+        self.platform = platform
+        self.channel = channel
+        self.reason = reason

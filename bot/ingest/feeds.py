@@ -1,0 +1,588 @@
+"""RSS 2.0, RSS 1.0 (RDF) and Atom feeds: parse, poll with conditional GET, back off on errors.
+
+`parse_feed` is pure: feed bytes in, articles out. `poll_feed` fetches a feed
+with the validators remembered in its `FeedState` (a 304 means nothing new),
+completes teaser-only entries from their web pages, and always returns the next
+state to store, on success and on failure. After a failure the feed is left
+alone for an exponentially growing delay (`backoff_delay`); `is_due` tells a
+scheduler whether that delay is over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import io
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+from xml.sax import SAXException
+
+import feedparser
+from trafilatura.utils import load_html
+
+from bot.errors import SourceError
+from bot.ingest.http import FetchPolicy, FetchResult, fetch
+from bot.ingest.urls import canonical_url, host_of
+from bot.ingest.web import fetch_page, looks_binary, normalize_language
+from bot.models import Article, FeedState
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "BACKOFF_BASE",
+    "BACKOFF_MAX",
+    "FEED_ACCEPT",
+    "FeedPolicy",
+    "FeedPoll",
+    "backoff_delay",
+    "html_to_text",
+    "is_due",
+    "looks_like_feed",
+    "parse_feed",
+    "poll_feed",
+    "read_feed",
+]
+
+#: Delay after the first consecutive failure; doubles with each further one...
+BACKOFF_BASE = timedelta(minutes=5)
+#: ...up to this ceiling, so a dead feed is still retried a few times a day.
+BACKOFF_MAX = timedelta(hours=6)
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
+)
+
+_FEED_TYPES = ("rss", "atom", "rdf")
+_FEED_MARKERS = (b"<rss", b"<feed", b"<rdf:rdf", b"<channel")
+_HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body")
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+# block-level tags: each one starts a new paragraph in the plain text
+_BLOCK_TAGS = frozenset(
+    "p div section article header footer aside main nav blockquote pre figure figcaption "
+    "ul ol li dl dt dd table tr h1 h2 h3 h4 h5 h6 hr address details summary".split()
+)
+_DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed")
+_SPACES = re.compile(r"\s+")
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
+_TITLE_CHARS = 90
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPolicy:
+    """How feeds are polled.
+
+    Attributes:
+        fetch: Limits and address rules for the feed and its teaser pages.
+        teaser_chars: Entries without full content whose summary is shorter than
+            this are teasers; their page is fetched for the full text.
+        max_teaser_fetches: At most this many pages are fetched per poll (the rest
+            keep their teaser) so one poll stays bounded in time.
+        teaser_concurrency: Pages fetched at the same time.
+        min_interval: After a successful poll the feed is not due again for this
+            long; zero leaves the cadence to the scheduler.
+    """
+
+    fetch: FetchPolicy = field(default_factory=FetchPolicy)
+    teaser_chars: int = 500
+    max_teaser_fetches: int = 20
+    teaser_concurrency: int = 4
+    min_interval: timedelta = timedelta(0)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPoll:
+    """The outcome of one poll.
+
+    Attributes:
+        articles: Entries of the feed as articles (all of them, not only new ones;
+            the store tells which are new). Empty on failure and on 304.
+        state: The state to store, on success and on failure.
+        title: The feed's title; None on failure and on 304 (keep the stored one).
+        error: None on success, else the reason of the SourceError (no URL prefix).
+        not_modified: The server answered 304: nothing changed since the last poll.
+        skipped: One line per entry left out, with the reason (no link, no text).
+    """
+
+    articles: list[Article]
+    state: FeedState
+    title: str | None
+    error: str | None
+    not_modified: bool = False
+    skipped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    article: Article
+    link: str  # as the feed gave it (resolved), for fetching the page
+    teaser: bool
+
+
+@dataclass(slots=True)
+class _Parsed:
+    title: str | None
+    entries: list[_Entry] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+# --- text -------------------------------------------------------------------------------
+
+
+def _squash(text: str | None) -> str | None:
+    # HTML whitespace is not significant; only our own markers may break lines
+    return None if text is None else _SPACES.sub(" ", text)
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of an HTML fragment, one paragraph per block, separated by blank lines.
+
+    ``<br>`` is a line break inside a paragraph (two in a row start a new one);
+    scripts and styles are dropped. Parsing is lxml's (through trafilatura's loader).
+
+    Args:
+        fragment: HTML as found in a feed's ``content:encoded``, ``content`` or summary.
+
+    Returns:
+        The text, ``""`` if there is none.
+    """
+    if not fragment or not fragment.strip():
+        return ""
+    if "<" not in fragment and "&" not in fragment:
+        return _plain_paragraphs(fragment)
+    try:
+        tree: Any = load_html(f"<html><body><div>{fragment}</div></body></html>")
+    except Exception as exc:  # hostile markup must not abort a whole feed
+        log.debug("could not parse entry HTML: %s: %s", type(exc).__name__, exc)
+        tree = None
+    if tree is None:
+        return ""
+    body = tree.find(".//body")
+    if body is None:
+        return ""
+    for tag in _DROP_TAGS:
+        for element in list(body.iter(tag)):
+            element.drop_tree()
+    for element in body.iter():
+        element.tail = _squash(element.tail)
+        if not isinstance(element.tag, str):
+            continue  # a comment or processing instruction: only its tail is text
+        element.text = _squash(element.text)
+        tag = element.tag.lower()
+        if tag == "br":
+            element.tail = "\n" + (element.tail or "")
+        elif tag in _BLOCK_TAGS:
+            element.text = "\n\n" + (element.text or "")
+            element.tail = "\n\n" + (element.tail or "")
+    return _paragraphs(str(body.text_content()))
+
+
+def _paragraphs(text: str) -> str:
+    parts = (" ".join(part.split()) for part in _BLANK_LINE.split(text))
+    return "\n\n".join(part for part in parts if part)
+
+
+def _plain_paragraphs(text: str) -> str:
+    return _paragraphs(text.replace("\r\n", "\n"))
+
+
+def _detail_text(detail: Mapping[str, Any] | None) -> str:
+    """Text of a feedparser text construct (``{"type": ..., "value": ...}``)."""
+    if not detail:
+        return ""
+    value = str(detail.get("value") or "")
+    kind = str(detail.get("type") or "text/html").lower()
+    if kind == "text/plain":
+        return _plain_paragraphs(value)
+    return html_to_text(value)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _fallback_title(text: str) -> str:
+    line = text.split("\n\n", 1)[0]
+    if len(line) <= _TITLE_CHARS:
+        return line
+    cut = line[:_TITLE_CHARS].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+# --- parsing ----------------------------------------------------------------------------
+
+
+def _to_datetime(value: Any) -> datetime | None:
+    """An aware UTC datetime from feedparser's UTC ``time.struct_time``."""
+    if not isinstance(value, time.struct_time):
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(value), UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _entry_link(entry: Mapping[str, Any], base: str) -> str | None:
+    """The entry's page URL: its link, else an http(s) id/guid; resolved against the feed."""
+    for candidate in (entry.get("link"), entry.get("id")):
+        if not candidate or not isinstance(candidate, str):
+            continue
+        link = urljoin(base, candidate.strip())
+        if urlsplit(link).scheme.lower() in ("http", "https") and urlsplit(link).hostname:
+            return link
+    return None
+
+
+def _entry_text(entry: Mapping[str, Any]) -> tuple[str, bool]:
+    """(text, has_full_content): the longest content block, else the summary."""
+    best = ""
+    for block in entry.get("content") or ():
+        text = _detail_text(block)
+        if len(text) > len(best):
+            best = text
+    if best:
+        return best, True
+    detail = entry.get("summary_detail") or {"value": entry.get("summary", "")}
+    return _detail_text(detail), False
+
+
+def _sniff(data: bytes) -> bytes:
+    return data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+
+
+def looks_like_feed(data: bytes, content_type: str | None = None) -> bool:
+    """Cheap guess whether a response is a feed (to tell feeds from pages before parsing).
+
+    Args:
+        data: The response body (only its start is looked at).
+        content_type: The response's Content-Type, if known.
+
+    Returns:
+        True for an RSS/Atom/RDF media type or a feed root element near the start.
+    """
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if any(kind in media for kind in _FEED_TYPES):
+        return True
+    return any(marker in _sniff(data) for marker in _FEED_MARKERS)
+
+
+def _not_a_feed(url: str, data: bytes, content_type: str | None, parsed: Any) -> SourceError:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    head = _sniff(data)
+    if media in _HTML_TYPES or any(head.startswith(m) or m in head[:512] for m in _HTML_MARKERS):
+        return SourceError(url, "not a feed (got HTML)")
+    problem = parsed.get("bozo_exception")
+    # feedparser also flags harmless things (a missing Content-Type); only XML errors count
+    if isinstance(problem, SAXException):
+        return SourceError(url, f"not a feed (malformed XML: {problem})")
+    return SourceError(url, "not a feed (no RSS or Atom element found)")
+
+
+def _parse(data: bytes, url: str, fetched_at: datetime, content_type: str | None = None) -> _Parsed:
+    if not data.strip():
+        raise SourceError(url, "empty response")
+    if looks_binary(data):
+        raise SourceError(url, "not a feed (binary content)")
+    headers = {"content-location": url}
+    if content_type:
+        headers["content-type"] = content_type
+    try:
+        # a BytesIO, never a str: feedparser fetches strings that look like URLs
+        parsed: Any = feedparser.parse(io.BytesIO(data), response_headers=headers)
+    except Exception as exc:  # feedparser's lenient parsers still have failure modes
+        log.warning("feedparser failed on %s: %s: %s", url, type(exc).__name__, exc)
+        raise SourceError(url, "could not parse the feed") from None
+    entries = parsed.get("entries") or []
+    if not entries and not parsed.get("version"):
+        raise _not_a_feed(url, data, content_type, parsed)
+    if parsed.get("bozo"):
+        # lenient by design: a feed with one bad character still has good entries
+        log.info(
+            "feed %s is not well-formed (%s); keeping %d entries",
+            url,
+            parsed.get("bozo_exception"),
+            len(entries),
+        )
+    feed = parsed.get("feed") or {}
+    raw_title = _detail_text(feed.get("title_detail")) or str(feed.get("title") or "")
+    title = _one_line(raw_title) or None
+    source = title or host_of(url) or url
+    feed_language = normalize_language(feed.get("language"))
+    result = _Parsed(title=title)
+    seen: set[str] = set()
+    for number, entry in enumerate(entries, start=1):
+        entry_title = _one_line(_detail_text(entry.get("title_detail")) or entry.get("title", ""))
+        label = f"entry {number}" + (f" ({entry_title[:60]!r})" if entry_title else "")
+        link = _entry_link(entry, url)
+        if link is None:
+            result.skipped.append(f"{label}: no link or URL id")
+            continue
+        canonical = canonical_url(link)
+        if canonical in seen:
+            result.skipped.append(f"{label}: duplicate of an earlier entry")
+            continue
+        seen.add(canonical)
+        text, full = _entry_text(entry)
+        language = None
+        for block in entry.get("content") or ():
+            language = language or normalize_language(block.get("language"))
+        article = Article(
+            url=canonical,
+            title=entry_title or _fallback_title(text) or host_of(canonical),
+            source=source,
+            text=text,
+            published=_to_datetime(entry.get("published_parsed"))
+            or _to_datetime(entry.get("updated_parsed"))
+            or _to_datetime(entry.get("created_parsed")),
+            fetched_at=fetched_at,
+            language=language or feed_language,
+        )
+        result.entries.append(_Entry(article, link, teaser=not full))
+    return result
+
+
+def parse_feed(
+    data: bytes, url: str, *, fetched_at: datetime, content_type: str | None = None
+) -> tuple[str | None, list[Article]]:
+    """Parse RSS 2.0, RSS 1.0 or Atom bytes into articles (no network access).
+
+    Malformed XML is accepted when feedparser still found entries. Entries with
+    no usable link or no text are left out (logged). Teasers are kept as they are;
+    `poll_feed` is what completes them from their pages.
+
+    Args:
+        data: The feed document.
+        url: Where it came from: resolves relative links; its host is the source
+            name when the feed has no title.
+        fetched_at: Stamped on every article.
+        content_type: The HTTP Content-Type, if known (helps encoding detection).
+
+    Returns:
+        The feed's title (None if it has none) and its articles in feed order,
+        with canonical URLs.
+
+    Raises:
+        SourceError: The data is empty, binary, HTML, or not a feed at all.
+    """
+    parsed = _parse(data, url, fetched_at, content_type)
+    articles: list[Article] = []
+    for entry in parsed.entries:
+        if entry.article.text:
+            articles.append(entry.article)
+        else:
+            parsed.skipped.append(f"{entry.article.url}: no text")
+    for reason in parsed.skipped:
+        log.info("feed %s: skipped %s", url, reason)
+    return parsed.title, articles
+
+
+# --- polling ----------------------------------------------------------------------------
+
+
+def backoff_delay(error_count: int) -> timedelta:
+    """How long to leave a feed alone after `error_count` consecutive failures.
+
+    ``BACKOFF_BASE * 2 ** (error_count - 1)``, capped at `BACKOFF_MAX`: 5 min after
+    the first failure, then 10, 20, 40 min... and at most 6 h.
+    """
+    if error_count <= 0:
+        return timedelta(0)
+    # cap the exponent: 2**63 minutes would overflow timedelta long before the max applies
+    exponent = min(error_count - 1, 16)
+    return min(BACKOFF_BASE * (1 << exponent), BACKOFF_MAX)
+
+
+def _aware(moment: datetime) -> datetime:
+    # stores may hand back naive datetimes; they are UTC by convention
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def is_due(state: FeedState | None, now: datetime) -> bool:
+    """Whether a feed may be polled at `now` (a never-polled feed always may).
+
+    Args:
+        state: The stored state, or None for a new feed.
+        now: The current time; naive datetimes are taken as UTC.
+
+    Returns:
+        False while a failure backoff (or `FeedPolicy.min_interval`) is running.
+    """
+    if state is None or state.next_poll is None:
+        return True
+    return _aware(now) >= _aware(state.next_poll)
+
+
+async def _complete_teasers(
+    entries: list[_Entry],
+    policy: FeedPolicy,
+    is_known: Callable[[str], bool] | None,
+) -> list[Article]:
+    """Replace teaser text by the page's main text where the page can be fetched."""
+    todo = [
+        i
+        for i, e in enumerate(entries)
+        if e.teaser
+        and len(e.article.text) < policy.teaser_chars
+        and not (is_known is not None and is_known(e.article.url))
+    ][: max(policy.max_teaser_fetches, 0)]
+    gate = asyncio.Semaphore(max(policy.teaser_concurrency, 1))
+
+    async def complete(entry: _Entry) -> Article:
+        article = entry.article
+        async with gate:
+            try:
+                page = await fetch_page(entry.link, policy.fetch)
+            except SourceError as exc:
+                # the teaser is better than losing the entry
+                log.info("teaser page %s not fetched: %s", article.url, exc.reason)
+                return article
+        if len(page.text) <= len(article.text):
+            return article
+        return replace(
+            article,
+            text=page.text,
+            published=article.published or page.published,
+            language=article.language or page.language,
+        )
+
+    done = await asyncio.gather(*(complete(entries[i]) for i in todo))
+    articles = [e.article for e in entries]
+    for i, article in zip(todo, done, strict=True):
+        articles[i] = article
+    return articles
+
+
+def _failed(previous: FeedState, now: datetime, reason: str) -> FeedPoll:
+    errors = previous.error_count + 1
+    delay = backoff_delay(errors)
+    log.warning(
+        "feed %s failed (%d in a row, next try in %s): %s", previous.url, errors, delay, reason
+    )
+    state = replace(
+        previous,
+        last_polled=now,
+        error_count=errors,
+        last_error=reason,
+        next_poll=now + delay,
+    )
+    return FeedPoll(articles=[], state=state, title=None, error=reason)
+
+
+async def poll_feed(
+    url: str,
+    state: FeedState | None,
+    policy: FeedPolicy | FetchPolicy,
+    *,
+    now: datetime | None = None,
+    fetch_teasers: bool = True,
+    is_known: Callable[[str], bool] | None = None,
+) -> FeedPoll:
+    """Fetch a feed once and return its articles and the state to store.
+
+    Sends ``If-None-Match`` / ``If-Modified-Since`` from `state`; a 304 returns no
+    articles with ``not_modified=True``. On success the error count is reset and
+    the validators are replaced by the response's. On failure the previous
+    validators are kept, the error count grows and ``next_poll`` is pushed back
+    by `backoff_delay`. This function does not check `is_due`; the caller does.
+
+    Args:
+        url: The feed URL as subscribed (kept as ``state.url``).
+        state: The stored state, or None for a feed never polled.
+        policy: A `FeedPolicy`, or a `FetchPolicy` to use with default feed settings.
+        now: The current time (default: now, UTC); stamped on state and articles.
+        fetch_teasers: Fetch the pages of teaser-only entries for their full text.
+        is_known: Tells whether an article URL is already stored; such entries keep
+            their teaser text instead of having their page fetched again.
+
+    Returns:
+        The poll outcome. Never raises for problems with the source; they are in
+        ``error`` and counted in ``state``.
+    """
+    feed_policy = policy if isinstance(policy, FeedPolicy) else FeedPolicy(fetch=policy)
+    now = _aware(now or datetime.now(UTC))
+    previous = state or FeedState(url=url)
+    try:
+        result = await fetch(
+            url,
+            feed_policy.fetch,
+            etag=previous.etag,
+            last_modified=previous.last_modified,
+            accept=FEED_ACCEPT,
+        )
+    except SourceError as exc:
+        return _failed(previous, now, exc.reason)
+    return await read_feed(
+        result, previous, feed_policy, now=now, fetch_teasers=fetch_teasers, is_known=is_known
+    )
+
+
+async def read_feed(
+    result: FetchResult,
+    previous: FeedState,
+    policy: FeedPolicy,
+    *,
+    now: datetime,
+    fetch_teasers: bool = True,
+    is_known: Callable[[str], bool] | None = None,
+) -> FeedPoll:
+    """Turn a fetched feed response into a FeedPoll (see `poll_feed`).
+
+    Lets a caller that fetched a URL without knowing whether it is a feed or a page use the
+    same response, instead of fetching it twice.
+    """
+    url = previous.url
+    try:
+        next_poll = now + policy.min_interval if policy.min_interval else None
+        if result.status == 304:
+            unchanged = replace(
+                previous,
+                etag=result.headers.get("etag") or previous.etag,
+                last_modified=result.headers.get("last-modified") or previous.last_modified,
+                last_polled=now,
+                last_ok=now,
+                error_count=0,
+                last_error=None,
+                next_poll=next_poll,
+            )
+            log.debug("feed %s not modified", url)
+            return FeedPoll([], unchanged, title=None, error=None, not_modified=True)
+        # parsing is CPU-bound; a big feed would otherwise stall the bot's event loop
+        parsed = await asyncio.to_thread(
+            _parse, result.body, result.url, now, result.headers.get("content-type")
+        )
+        if fetch_teasers:
+            articles = await _complete_teasers(parsed.entries, policy, is_known)
+        else:
+            articles = [e.article for e in parsed.entries]
+    except SourceError as exc:
+        return _failed(previous, now, exc.reason)
+    except Exception as exc:
+        # one broken feed must not stop the scheduler; the traceback goes to the log
+        log.exception("unexpected error polling feed %s", url)
+        return _failed(previous, now, f"unexpected error ({type(exc).__name__})")
+    kept: list[Article] = []
+    skipped = list(parsed.skipped)
+    for article in articles:
+        if article.text:
+            kept.append(article)
+        else:
+            skipped.append(f"{article.url}: no text")
+    for reason in skipped:
+        log.info("feed %s: skipped %s", url, reason)
+    fresh = replace(
+        previous,
+        etag=result.headers.get("etag"),
+        last_modified=result.headers.get("last-modified"),
+        last_polled=now,
+        last_ok=now,
+        error_count=0,
+        last_error=None,
+        next_poll=next_poll,
+    )
+    return FeedPoll(kept, fresh, title=parsed.title, error=None, skipped=tuple(skipped))

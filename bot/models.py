@@ -1,0 +1,116 @@
+"""Neutral data objects shared by the core and every adapter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRef:
+    """Where replies and digests go: a platform name and that platform's channel id."""
+
+    platform: str
+    channel: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.channel}"
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One news article, from a feed, a web page or a local file.
+
+    `url` is the canonical address (tracking parameters and fragment stripped);
+    local files get a ``file://`` URL. `id` is assigned by the store.
+    """
+
+    url: str
+    title: str
+    source: str
+    text: str
+    published: datetime | None
+    fetched_at: datetime
+    language: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Bullet:
+    """One line of a briefing and the article sentence(s) it was taken from."""
+
+    text: str
+    sentences: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Briefing:
+    """A headline and a few bullets that summarise one article or story."""
+
+    headline: str
+    bullets: tuple[Bullet, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """Articles that report one event, and the briefing that stands for them."""
+
+    articles: tuple[Article, ...]
+    briefing: Briefing
+
+    @property
+    def lead(self) -> Article:
+        """The article the briefing was built from."""
+        return self.articles[0]
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Distinct outlet names, in the order their articles appear."""
+        return tuple(dict.fromkeys(a.source for a in self.articles))
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """What one channel is sent at one time: ranked stories and an overview line."""
+
+    stories: tuple[Story, ...]
+    generated_at: datetime
+    overview: str
+    since: datetime | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.stories
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A channel of one platform following one source (a feed or page URL)."""
+
+    platform: str
+    channel: str
+    source: str
+    id: int | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What we remember about a feed between polls: validators and error backoff."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_polled: datetime | None = None
+    last_ok: datetime | None = None
+    error_count: int = 0
+    last_error: str | None = None
+    next_poll: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a platform returned for a posted digest: the ids of the messages it made."""
+
+    channel: ChannelRef
+    message_ids: tuple[str, ...] = ()

@@ -1,0 +1,92 @@
+"""Settings: defaults, file, environment and flags, and errors that name the bad key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, load_settings
+from bot.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_file_or_environment() -> None:
+    settings = load_settings(None, {})
+    assert settings.store.path == "data/newsbrief.db"
+    assert settings.fetch.allow_private is False
+    assert settings.digest.max_stories == 10
+
+
+def test_example_config_is_valid_and_equals_the_defaults() -> None:
+    settings = load_settings(ROOT / "config.example.toml", {})
+    defaults = Settings()
+    assert settings.store == defaults.store
+    assert settings.fetch == defaults.fetch
+    assert settings.digest == defaults.digest
+    assert settings.log == defaults.log
+
+
+def test_environment_overrides_file_and_flags_override_both(tmp_path: Path) -> None:
+    path = write(tmp_path, '[fetch]\ntimeout = 5\n[store]\npath = "file.db"\n')
+    env = {"NEWSBRIEF_FETCH_TIMEOUT": "7.5", "NEWSBRIEF_FETCH_ALLOW_PRIVATE": "true"}
+    settings = load_settings(path, env, {"store.path": "flag.db"})
+    assert settings.fetch.timeout == 7.5
+    assert settings.fetch.allow_private is True
+    assert settings.store.path == "flag.db"
+    assert load_settings(path, {}).store.path == "file.db"
+
+
+def test_every_bad_key_and_value_is_named(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[fetch]\ntimeout = "soon"\nmax_bytez = 10\n[digest]\ntimezone = "Mars/Olympus"\n'
+        "[weather]\nx = 1\n",
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, {"NEWSBRIEF_FETCH_MAX_REDIRECTS": "many"})
+    keys = caught.value.keys
+    assert "fetch.timeout" in keys
+    assert "fetch.max_bytez" in keys
+    assert "weather" in keys
+    assert "fetch.max_redirects" in keys
+    assert "must be a number" in str(caught.value)
+    assert "NEWSBRIEF_FETCH_MAX_REDIRECTS" in str(caught.value)
+
+
+def test_values_are_checked_after_loading(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, '[digest]\ntimezone = "Mars/Olympus"\nmax_stories = 0\n'), {})
+    assert set(caught.value.keys) == {"digest.timezone", "digest.max_stories"}
+
+
+def test_secrets_come_from_the_environment_only_and_are_masked(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, '[slack]\nbot_token = "xoxb-1"\n'), {})
+    assert "SLACK_BOT_TOKEN" in str(caught.value)
+
+    settings = load_settings(None, {"SLACK_BOT_TOKEN": "xoxb-very-secret"})
+    assert settings.secrets.slack_bot_token == "xoxb-very-secret"
+    assert "xoxb-very-secret" not in repr(settings)
+    assert "slack_bot_token=***" in repr(settings.secrets)
+
+
+def test_unreadable_config_files_get_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(tmp_path / "missing.toml", {})
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(write(tmp_path, "[store\npath="), {})
+
+
+def test_unknown_newsbrief_variable_is_reported() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {"NEWSBRIEF_STORE_PTH": "x.db", "HOME": "/root"})
+    assert caught.value.keys == ["store.pth"]
+    assert "NEWSBRIEF_STORE_PTH" in str(caught.value)

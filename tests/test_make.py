@@ -1,0 +1,48 @@
+"""The README's first command, run as a user runs it: `make run` in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+
+
+def make_run(db: Path, stdin: str | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBRIEF_")}
+    return subprocess.run(
+        # VENV: the environment running these tests (the .venv `make test` made), set up already
+        ["make", "--no-print-directory", "run", f"DB={db}", f"VENV={sys.prefix}"],
+        cwd=ROOT,
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+
+
+def test_make_run_with_stdin_closed_prints_the_digest_seed_story_first(tmp_path: Path) -> None:
+    done = make_run(tmp_path / "bot.db", None)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "Ingested: 6 new, 0 already stored, 0 failed." in out
+    first_item = out.split("\n1. ", 1)[1].split("\n2. ", 1)[0]
+    assert "European Pravda" in first_item
+    assert "security guarantees" in first_item
+    assert "Traceback" not in done.stderr
+
+
+def test_make_run_answers_piped_commands_and_exits(tmp_path: Path) -> None:
+    done = make_run(tmp_path / "bot.db", "/help\n/brief\n")
+    assert done.returncode == 0, done.stderr
+    assert "/brief [topic]" in done.stdout
+    assert "Latest 5 stories." in done.stdout
