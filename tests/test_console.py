@@ -97,7 +97,7 @@ async def test_digest_records_deliveries_and_never_repeats(store: Store) -> None
 
 
 def test_article_text_cannot_drive_the_terminal(store: Store) -> None:
-    article, _ = store.add_article(
+    store.add_article(
         Article(
             url="https://e.org/evil",
             title="Evil \x1b]0;pwned\x07 title",
