@@ -1,0 +1,178 @@
+"""Fast rule-based sentence splitter tuned for English news text.
+
+One compiled regular expression proposes every candidate boundary (terminal punctuation,
+optional closing quotes or brackets, whitespace, then something that can open a sentence);
+a few cheap checks veto the candidates that news text is full of: abbreviations (``Mr.``,
+``Jan. 5``, ``No. 10``), dotted acronyms (``U.S.``), initials (``George W. Bush``) and
+quotations followed by their attribution (``"Stop!" Smith shouted``). Line structure is used
+too: blank lines, bulleted lines and unpunctuated headlines or datelines always end a sentence.
+
+The splitter is several times faster than ``pysbd`` because it never tokenises: it only looks
+at the few characters around each candidate boundary.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["split_block", "split_paragraphs", "split_sentences"]
+
+# Terminal punctuation (an ellipsis counts), then closing quotes/brackets, then whitespace, then
+# an optional opening quote/bracket and an upper-case letter or digit. Decimals ("3.5"), money
+# ("$1.2bn") and domains never match because they have no whitespace after the dot.
+_CANDIDATE = re.compile(r"(?:[.!?]+|…)[\"'”’)\]]*(?=\s+[\"'“‘(\[]*[A-Z0-9])")
+
+# Titles and other abbreviations that (practically) never end a sentence.
+_NEVER_FINAL = frozenset(
+    """
+    mr mrs ms messrs mme mlle dr prof sen sens rep reps gov gen lt col maj capt cmdr adm sgt cpl
+    pvt det insp supt const rev hon pres ste mt ft fr vs v approx dept est fig figs vol
+    vols ch sec art no nos op ed eds al cf ca para pp p ref tel
+    """.split()
+)
+
+# Abbreviations that often sit before a number or a name but can also end a sentence
+# ("... signed in Jan." is rare, "... Smith Jr. He said" is not); these end a sentence only
+# when the next word is a typical sentence opener.
+_AMBIGUOUS = frozenset(
+    """
+    jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun
+    inc ltd co corp plc llc bros jr sr etc esq ave blvd rd hwy st
+    """.split()
+)
+
+# Words that open sentences; after an ambiguous abbreviation, acronym or initial they decide
+# that the dot did end the sentence ("... in the U.S. The president ...").
+_OPENERS = frozenset(
+    """
+    a an the he she it its they we i you his her their our my this that these those there
+    but and so yet or if when while after before as in on at for from by with without since
+    however meanwhile still then now also instead yesterday today tomorrow last next earlier
+    later police officials some many most one two three mr mrs ms dr what who why how where
+    """.split()
+)
+
+_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.'’-]*)\.$")
+_NEXT_WORD = re.compile(r"\s+[\"'“‘(\[]*([A-Za-z0-9][\w'’-]*)")
+# "Stop!" Smith shouted. / "Why?" asked the judge. -- a quote's attribution continues it.
+_ATTRIBUTION_AFTER = re.compile(
+    r"\s+(?:[A-Z][\w'’.-]*\s+){0,3}(?:said|says|asked|asks|told|added|adds|shouted|replied|"
+    r"wrote|writes|cried|insisted|explained|continued)\b"
+)
+_DOTTED = re.compile(r"(?:[A-Za-z]\.){2,}$")
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
+_BULLET = re.compile(r"^\s*(?:[-*•●▪◦–—]|\d{1,2}[.)])\s+")
+_TERMINAL_END = re.compile(r"[.!?…:;\"'”’)\]]$")
+
+
+def _is_boundary(text: str, end: int) -> bool:
+    """Decide whether the candidate boundary ending at `end` really ends a sentence."""
+    punct_end = end
+    while punct_end > 0 and text[punct_end - 1] in "\"'”’)]":
+        punct_end -= 1
+    head = text[:punct_end]
+    nxt = _NEXT_WORD.match(text, end)
+    next_word = nxt.group(1).lower() if nxt else ""
+    if head.endswith(("!", "?")):
+        # Exclamations and questions inside quotes are often followed by who said them.
+        return not (punct_end != end and _ATTRIBUTION_AFTER.match(text, end))
+    if head.endswith(("…", "..")):
+        return True
+    match = _WORD_BEFORE.search(head[-40:])
+    if match is None:
+        return True
+    word = match.group(1)
+    lower = word.lower().rstrip(".")
+    if _DOTTED.search(word + "."):
+        # U.S. / a.m. / D.C.: a sentence ends here only if a typical opener follows.
+        return next_word in _OPENERS
+    if "." in word:
+        return True
+    if lower in _NEVER_FINAL:
+        # "No. 10" and "Fig. 3" precede numbers; "No." before a word is the answer "No."
+        if lower in {"no", "nos", "fig", "figs", "vol", "p", "pp", "op", "art", "sec", "ch"}:
+            return not next_word[:1].isdigit()
+        return False
+    if lower in _AMBIGUOUS:
+        return next_word in _OPENERS
+    if len(word) == 1 and word.isupper():
+        # An initial ("George W. Bush", "J. K. Rowling").
+        return next_word in _OPENERS and word not in {"I"}
+    return True
+
+
+def split_block(block: str) -> list[str]:
+    """Split one paragraph (no line breaks, as `split_paragraphs` returns) into sentences."""
+    out: list[str] = []
+    start = 0
+    for match in _CANDIDATE.finditer(block):
+        end = match.end()
+        if _is_boundary(block, end):
+            piece = block[start:end].strip()
+            if piece:
+                out.append(piece)
+            start = end
+    tail = block[start:].strip()
+    if tail:
+        out.append(tail)
+    return out
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Split `text` into paragraphs: blank-line separated blocks, bullets and headline lines.
+
+    A single line break ends a paragraph when the line before it ends in terminal punctuation,
+    is an unpunctuated headline or dateline followed by a capitalised line, or when the next line
+    is a bullet; otherwise (hard-wrapped prose) the lines are joined.
+
+    Args:
+        text: Any text; line breaks may be ``\\n``, ``\\r\\n`` or ``\\r``.
+
+    Returns:
+        Paragraphs with internal whitespace collapsed and bullet markers removed.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    paragraphs: list[str] = []
+    for chunk in _PARAGRAPH_BREAK.split(text):
+        current: list[str] = []
+        for raw in chunk.split("\n"):
+            line = raw.strip()
+            if not line:
+                continue
+            bullet = _BULLET.match(line)
+            if bullet:
+                line = line[bullet.end() :]
+            if current and (
+                bullet
+                or _TERMINAL_END.search(current[-1])
+                or not (line[:1].islower() or line[:1] in ",;")
+            ):
+                paragraphs.append(" ".join(current))
+                current = []
+            current.append(line)
+            if bullet:
+                paragraphs.append(" ".join(current))
+                current = []
+        if current:
+            paragraphs.append(" ".join(current))
+    return [" ".join(p.split()) for p in paragraphs if p.strip()]
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split news text into sentences.
+
+    Handles abbreviations (``U.S.``, ``Mr.``, ``Jan. 5``, ``No. 10``), initials, decimals and
+    money, quotes that end with their attribution (``"...," he said.``), ellipses, headlines
+    and datelines without final punctuation (one per line) and bulleted lines.
+
+    Args:
+        text: Plain text; line breaks are meaningful (see `split_paragraphs`).
+
+    Returns:
+        The sentences in order, whitespace-normalised; empty for blank text.
+    """
+    sentences: list[str] = []
+    for paragraph in split_paragraphs(text):
+        sentences.extend(split_block(paragraph))
+    return sentences

@@ -1,0 +1,160 @@
+"""What a user checks in a briefing: short bullets, a short headline, traceable text, quotes
+that keep their speaker, and a briefing (never an exception) for bad input."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.models import Briefing
+from bot.summarize import summarize
+
+SEED = Path(__file__).resolve().parents[1] / "seeds" / "000_277b181c6f234e33.txt"
+
+ARTICLE = (
+    "Emergency crews battled a huge wildfire near Los Angeles on Tuesday, forcing more than "
+    "10,000 residents to flee their homes as strong winds pushed the flames toward the city's "
+    "northern suburbs, where several schools were closed and power was cut to 40,000 homes "
+    "across three counties, officials said. The fire has burned 12,000 acres since it started "
+    'on Sunday. "We have never seen a fire move this fast," Fire Chief Kristin Crowley said. '
+    "Governor Gavin Newsom declared a state of emergency for Los Angeles County. Forecasters "
+    "expect the winds to ease by Thursday, which would let crews build containment lines. "
+    "The cause of the fire is under investigation."
+)
+_WORD = re.compile(r"[A-Za-z0-9]+")
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in _WORD.findall(text)}
+
+
+def _check_shape(briefing: Briefing) -> None:
+    assert isinstance(briefing, Briefing)
+    assert len(briefing.headline.split()) <= 15
+    for bullet in briefing.bullets:
+        assert 0 < len(bullet.text.split()) <= 30, bullet.text
+        assert bullet.sentences, "every bullet must say which sentence it came from"
+
+
+def test_bullets_are_short_traceable_and_in_article_order() -> None:
+    briefing = summarize(ARTICLE, "Wildfire forces 10,000 to flee near Los Angeles")
+    _check_shape(briefing)
+    assert 3 <= len(briefing.bullets) <= 5
+    positions = []
+    for bullet in briefing.bullets:
+        source = " ".join(bullet.sentences)
+        assert all(s in ARTICLE for s in bullet.sentences)
+        # Compression only removes words: nothing new may appear, except a quote's speaker.
+        assert _words(bullet.text) - _words(source) - {"crowley"} == set(), bullet.text
+        positions.append(ARTICLE.index(bullet.sentences[0]))
+    assert positions == sorted(positions)
+    # The 40-word lead is cut at a clause, not mid-phrase, and keeps the news.
+    lead = briefing.bullets[0].text
+    assert "wildfire" in lead and "…" not in lead
+
+
+def test_headline_uses_the_title_and_shortens_long_ones() -> None:
+    assert summarize(ARTICLE, "Wildfire near LA").headline == "Wildfire near LA"
+    long_title = (
+        "Wildfire forces more than 10,000 residents to flee their homes near Los Angeles as "
+        "winds push flames toward suburbs | Live updates and maps"
+    )
+    headline = summarize(ARTICLE, long_title).headline
+    assert 3 <= len(headline.split()) <= 15
+    assert headline.startswith("Wildfire forces")
+    derived = summarize(ARTICLE).headline
+    assert 3 <= len(derived.split()) <= 15 and "wildfire" in derived.lower()
+
+
+def test_seed_article_briefing() -> None:
+    briefing = summarize(SEED.read_text(encoding="utf-8"))
+    _check_shape(briefing)
+    text = "\n".join(b.text for b in briefing.bullets)
+    assert "security guarantees" in text
+    assert "date 2025" not in text and "Source:" not in text and "Details:" not in text
+    quotes = [b.text for b in briefing.bullets if "'" in b.text or '"' in b.text]
+    for quote in quotes:
+        if quote.startswith(("'", '"', "“")):
+            pytest.fail(f"quote without its speaker: {quote}")
+
+
+def test_quote_keeps_its_speaker() -> None:
+    text = (
+        "Zelenskyy met European leaders in Brussels on Monday.\n\n"
+        'Quote from Zelenskyy: "Putin will not give us any security guarantees."\n\n'
+        "He asked for more air defence systems."
+    )
+    bullets = [b.text for b in summarize(text).bullets]
+    assert "Zelenskyy: 'Putin will not give us any security guarantees'" in bullets
+
+
+def test_boilerplate_is_not_in_bullets() -> None:
+    text = (
+        "By Jane Smith\nPUBLISHED: 10:12 EST, 1 May 2015 | UPDATED: 11:00 EST, 1 May 2015\n"
+        "(CNN)The city council approved a new budget on Monday. Scroll down for video\n"
+        "Click here to read more.\nShare this article\n"
+        "The budget raises spending on schools by 4%. The mayor welcomed the vote."
+    )
+    joined = " ".join(b.text for b in summarize(text).bullets)
+    for junk in ("Jane Smith", "PUBLISHED", "CNN", "Scroll", "Click here", "Share this"):
+        assert junk not in joined
+    assert "budget" in joined
+
+
+def test_empty_text_gives_empty_briefing() -> None:
+    assert summarize("") == Briefing(headline="", bullets=())
+    assert summarize("   \n ", "A title") == Briefing(headline="A title", bullets=())
+
+
+def test_one_sentence() -> None:
+    briefing = summarize("The central bank left interest rates unchanged at 5.25% on Thursday.")
+    _check_shape(briefing)
+    assert len(briefing.bullets) == 1
+    assert "interest rates unchanged" in briefing.bullets[0].text
+
+
+def test_no_punctuation_at_all() -> None:
+    text = " ".join(["the council met today and talked about roads and schools"] * 30)
+    briefing = summarize(text)
+    _check_shape(briefing)
+    assert briefing.bullets
+
+
+def test_one_megabyte_is_fast_and_bounded() -> None:
+    text = (ARTICLE + "\n\n") * (1_000_000 // len(ARTICLE))
+    start = time.perf_counter()
+    briefing = summarize(text)
+    assert time.perf_counter() - start < 2.0
+    _check_shape(briefing)
+    assert 3 <= len(briefing.bullets) <= 5
+
+
+def test_non_english_text() -> None:
+    text = (
+        "Президент заявив, що не має детальної інформації про гарантії безпеки. "
+        "Він зустрівся з лідерами Європи в Брюсселі. Переговори тривають."
+    )
+    briefing = summarize(text)
+    _check_shape(briefing)
+    assert briefing.bullets and "гарантії" in briefing.bullets[0].text
+
+
+def test_html_left_in_the_text() -> None:
+    text = (
+        "<html><head><script>var x = 1;</script><style>p {color: red}</style></head><body>"
+        "<p>The museum reopened on Friday after a &amp; two-year renovation.</p>"
+        "<p>Visitors queued for <b>three hours</b> to get in.</p></body></html>"
+    )
+    briefing = summarize(text)
+    _check_shape(briefing)
+    joined = " ".join(b.text for b in briefing.bullets)
+    assert "<" not in joined and "var x" not in joined and "&amp;" not in joined
+    assert "three hours" in joined
+
+
+@pytest.mark.parametrize("bad", ["\x00\x01\x02", "." * 1000, "!!! ??? ...", "a"])
+def test_odd_input_never_raises(bad: str) -> None:
+    _check_shape(summarize(bad))
