@@ -151,6 +151,12 @@ def main(
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (`... | head`): stop quietly, and keep the interpreter's final
+        # flush of stdout from raising the same error again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED
 
 
 def _settings(args: argparse.Namespace, env: dict[str, str]) -> Settings:

@@ -185,7 +185,13 @@ class Store:
             self.conn.executescript(
                 f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;"
             )
-            log.info("database %s migrated to schema version %d", self.path, version)
+            # a new file is not news; an upgrade of an operator's database is
+            log.log(
+                logging.INFO if current else logging.DEBUG,
+                "database %s migrated to schema version %d",
+                self.path,
+                version,
+            )
 
     # Articles ---------------------------------------------------------------------------
 

@@ -46,3 +46,22 @@ def test_make_run_answers_piped_commands_and_exits(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "/brief [topic]" in done.stdout
     assert "Latest 5 stories." in done.stdout
+
+
+def test_output_cut_short_by_the_reader_ends_quietly(tmp_path: Path) -> None:
+    # `... | head -1`: the reader has gone before the bot writes its next answer
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--db", str(tmp_path / "bot.db"), "seeds/"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith(b"Ingested:")
+    proc.stdout.close()
+    proc.stdin.write(b"/help\n/brief\n")
+    proc.stdin.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in err
