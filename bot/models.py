@@ -114,3 +114,27 @@ class Receipt:
 
     channel: ChannelRef
     message_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """One sentence taken word for word from a stored article, and where it came from."""
+
+    sentence: str
+    article_id: int
+    title: str
+    source: str
+    url: str
+    published: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A cited answer to a question: sentences from stored articles, or none when unanswered."""
+
+    question: str
+    citations: tuple[Citation, ...] = ()
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.citations)
