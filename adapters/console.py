@@ -13,7 +13,8 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from bot.commands import Reply
-from bot.models import ChannelRef, Digest, Receipt, Story
+from bot.errors import DeliveryError
+from bot.models import Answer, ChannelRef, Digest, Receipt, Story
 from bot.text import strip_control
 
 PROMPT = "newsbrief> "
@@ -36,7 +37,8 @@ def to_console_text(digest: Digest, tz: tzinfo | None = None) -> str:
 def _story_lines(n: int, story: Story, tz: tzinfo) -> list[str]:
     lead = story.lead
     headline = story.briefing.headline or lead.title or "(untitled)"
-    meta = [", ".join(story.sources)]
+    outlets = story.sources
+    meta = [f"{len(outlets)} sources: {', '.join(outlets)}" if len(outlets) > 1 else outlets[0]]
     if lead.published:
         meta.append(lead.published.astimezone(tz).strftime("%d %b %Y"))
     meta.append(lead.url)
@@ -45,10 +47,26 @@ def _story_lines(n: int, story: Story, tz: tzinfo) -> list[str]:
     return out
 
 
+def to_console_answer(answer: Answer, tz: tzinfo | None = None) -> str:
+    """Each cited sentence in quotes, then its outlet, date and link."""
+    lines = []
+    for n, cite in enumerate(answer.citations, start=1):
+        meta = [cite.source]
+        if cite.published:
+            meta.append(cite.published.astimezone(tz or ZoneInfo("UTC")).strftime("%d %b %Y"))
+        meta.append(cite.url)
+        lines.append(f'{n}. "{clean(cite.sentence)}"')
+        lines.append("   " + clean(" · ".join(meta)))
+    return "\n".join(lines)
+
+
 def to_console_reply(reply: Reply, tz: tzinfo | None = None) -> str:
-    if reply.digest is None:
-        return clean(reply.text)
-    return to_console_text(reply.digest, tz)
+    if reply.digest is not None:
+        return to_console_text(reply.digest, tz)
+    text = clean(reply.text)
+    if reply.answer is not None and reply.answer.answered:
+        text += "\n" + to_console_answer(reply.answer, tz)
+    return text
 
 
 class ConsoleAdapter:
@@ -88,8 +106,11 @@ class ConsoleAdapter:
             self._write("")
 
     async def post_digest(self, channel: ChannelRef, digest: Digest) -> Receipt:
-        self._write(to_console_text(digest, self._tz))
-        self._write("")
+        try:
+            self._write(to_console_text(digest, self._tz) + "\n")
+        except OSError as exc:
+            # the terminal or pipe is gone: the digest stays unsent and is retried next start
+            raise DeliveryError("console", channel.channel, f"cannot write: {exc}") from None
         return Receipt(channel=channel)
 
     async def close(self) -> None:

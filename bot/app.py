@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from bot import commands
 from bot.config import Settings
-from bot.digest import build_digest, mark_delivered
+from bot.delivery import now_slot, send_digest
 from bot.ingest.http import FetchPolicy
 from bot.ingest.pipeline import IngestResult, Progress, ingest
 from bot.models import ChannelRef
+from bot.scheduler import Scheduler
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,8 @@ async def run_console(
 ) -> int:
     """Ingest `sources`, print the console's digest, then serve typed commands until EOF.
 
+    While it serves, the scheduler polls feeds and prints the console's scheduled digests.
+
     Returns:
         The exit code: 1 when a source failed to ingest, else 0.
     """
@@ -78,22 +80,39 @@ async def run_console(
         stdout.write(result.summary() + "\n\n")
         failed = not result.ok
 
-    ctx = commands.CommandContext(store=store, settings=settings, channel=CONSOLE_CHANNEL)
+    policy = fetch_policy(settings)
+    handler: list[commands.CommandContext] = []
 
     async def handle(line: str) -> commands.Reply:
-        return await commands.handle(ctx, line)
+        return await commands.handle(handler[0], line)
 
     console = ConsoleAdapter(handle, stdin=stdin, stdout=stdout, tz=tz, interactive=interactive)
-    digest = build_digest(
-        store, CONSOLE_CHANNEL, max_stories=settings.digest.max_stories, now=datetime.now(UTC)
+    scheduler = Scheduler(store, settings, {"console": console.post_digest}, policy=policy)
+    handler.append(
+        commands.CommandContext(
+            store=store,
+            settings=settings,
+            channel=CONSOLE_CHANNEL,
+            policy=policy,
+            post=console.post_digest,
+            scheduler=scheduler,
+        )
     )
-    if digest.empty:
-        hint = " Type /brief for the latest stories, /help for more."
-        digest = replace(digest, overview=digest.overview + hint)
-    await console.post_digest(CONSOLE_CHANNEL, digest)
-    mark_delivered(store, CONSOLE_CHANNEL, digest)
+    now = datetime.now(UTC)
+    outcome = await send_digest(
+        store,
+        CONSOLE_CHANNEL,
+        console.post_digest,
+        slot=now_slot(now),
+        now=now,
+        max_stories=settings.digest.max_stories,
+    )
+    if outcome.digest is not None and outcome.digest.empty:
+        stdout.write("Type /brief for the latest stories, /help for more.\n\n")
+    await scheduler.start()
     try:
         await console.start()
     finally:
+        scheduler.shutdown()
         await console.close()
     return 1 if failed else 0

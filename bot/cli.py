@@ -25,7 +25,7 @@ from typing import Any, TextIO
 from bot import __version__
 from bot.app import CONSOLE_CHANNEL, configure_logging, fetch_policy, ingest_sources, run_console
 from bot.config import ENV_CONFIG_PATH, Settings, load_settings
-from bot.digest import build_digest, mark_delivered, stories_for
+from bot.digest import build_digest, mark_delivered
 from bot.errors import BriefingError, ConfigError, SourceError, StoreError
 from bot.ingest import files, web
 from bot.ingest.pipeline import is_url
@@ -200,10 +200,11 @@ def _articles(args: argparse.Namespace, store: Store, out: TextIO) -> int:
     if not articles:
         print("No articles match." if args.search else "No articles stored yet.", file=out)
         return EXIT_OK
-    stories = {s.lead.id: s for s in stories_for(store, articles)}
+    briefings = store.get_briefings([a.id for a in articles if a.id is not None])
     for article in articles:
         when = article.published.strftime("%Y-%m-%d") if article.published else "----------"
-        headline = stories[article.id].briefing.headline if article.id in stories else ""
+        briefing = briefings.get(article.id or -1)
+        headline = briefing.headline if briefing else ""
         print(
             f"{article.id:>5}  {when}  {article.source[:24]:<24}  "
             f"{(article.title or headline)[:80]}",

@@ -42,9 +42,16 @@ class FetchSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedSettings:
+    urls: tuple[str, ...] = ()
+    poll_interval: int = 900
+
+
+@dataclass(frozen=True, slots=True)
 class DigestSettings:
     max_stories: int = 10
     timezone: str = "UTC"
+    missed_grace: int = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +79,7 @@ class Secrets:
 class Settings:
     store: StoreSettings = StoreSettings()
     fetch: FetchSettings = FetchSettings()
+    feeds: FeedSettings = FeedSettings()
     digest: DigestSettings = DigestSettings()
     log: LogSettings = LogSettings()
     secrets: Secrets = Secrets()
@@ -81,6 +89,7 @@ class Settings:
 _SECTIONS: dict[str, type[Any]] = {
     "store": StoreSettings,
     "fetch": FetchSettings,
+    "feeds": FeedSettings,
     "digest": DigestSettings,
     "log": LogSettings,
 }
@@ -181,6 +190,12 @@ def _put(
 
 def _coerce(raw: Any, kind: Any, *, text: bool) -> Any:
     """Check (file) or parse (environment text) one value against its annotated type."""
+    if typing.get_origin(kind) is tuple:
+        if text and isinstance(raw, str):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+            return tuple(raw)
+        raise ValueError(f"must be a list of strings, not {raw!r}")
     if isinstance(kind, types.UnionType):
         kind = next(k for k in typing.get_args(kind) if k is not type(None))
     if kind is bool:
@@ -223,6 +238,13 @@ def _validate(settings: Settings, problems: list[tuple[str, str]]) -> None:
         problems.append(("fetch.max_bytes", "must be at least 1024"))
     if not 0 <= settings.fetch.max_redirects <= 20:
         problems.append(("fetch.max_redirects", "must be between 0 and 20"))
+    if settings.feeds.poll_interval < 60:
+        problems.append(("feeds.poll_interval", "must be at least 60 seconds"))
+    for url in settings.feeds.urls:
+        if not url.lower().startswith(("http://", "https://")):
+            problems.append(("feeds.urls", f"{url!r} is not an http(s) URL"))
+    if settings.digest.missed_grace < 0:
+        problems.append(("digest.missed_grace", "must be 0 or more seconds"))
     if not 1 <= settings.digest.max_stories <= 100:
         problems.append(("digest.max_stories", "must be between 1 and 100"))
     if not settings.store.path:

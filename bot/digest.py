@@ -1,4 +1,6 @@
-"""Select what a channel has not been sent, rank it, and build a Digest of briefed stories.
+"""Select what a channel has not been sent, group it into stories, rank, and build a Digest.
+
+Each article's briefing and story id were computed once at ingest; a digest only reads them.
 
 Example:
     digest = build_digest(store, ChannelRef("console", "terminal"), max_stories=10)
@@ -8,12 +10,24 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import re
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from bot.models import Article, Briefing, ChannelRef, Digest, Story
 from bot.store import Store
 from bot.summarize import summarize
+
+# Most undelivered articles looked at for one digest; the newest win. Bounds the work for a
+# channel that has not had a digest for a long time.
+CANDIDATE_LIMIT = 20_000
+# How much each ranking signal counts: more outlets carrying a story dominates, then how
+# recent it is (half-life in hours), then how much there is to read.
+SOURCE_WEIGHT = 2.0
+RECENCY_WEIGHT = 1.5
+RECENCY_HALF_LIFE_H = 24.0
+LENGTH_WEIGHT = 0.3
 
 
 def build_digest(
@@ -23,49 +37,121 @@ def build_digest(
     max_stories: int = 10,
     now: datetime | None = None,
 ) -> Digest:
-    """The newest stories `channel` has not been sent, at most `max_stories` of them."""
+    """The best stories with articles `channel` has not been sent, at most `max_stories`.
+
+    Only articles from the channel's subscriptions count when it has any, and only stories
+    matching its keyword filter when it has one.
+    """
     moment = now or datetime.now(UTC)
+    settings = store.get_channel(channel)
+    origins = [s.source for s in store.subscriptions(channel)]
+    fresh = store.undelivered_articles(channel, limit=CANDIDATE_LIMIT, origins=origins)
+    fresh = [a for a in fresh if matches_filter(a, settings.filter)]
+    stories = rank_stories(store, fresh, now=moment)[:max_stories]
+    total_new = len(set(store.story_ids([a.id for a in fresh if a.id]).values()))
     since = store.last_delivery(channel)
-    articles = store.undelivered_articles(channel, limit=max_stories)
-    stories = stories_for(store, articles)
     return Digest(
         stories=tuple(stories),
         generated_at=moment,
-        overview=overview(stories, since),
+        overview=overview(stories, since, more=total_new - len(stories)),
         since=since,
     )
 
 
-def latest_stories(store: Store, *, limit: int = 5, topic: str = "") -> list[Story]:
-    """The newest stories, or for a topic the best full-text matches."""
-    articles = (
-        store.search_articles(topic, limit=limit) if topic.strip() else store.recent_articles(limit)
-    )
-    return stories_for(store, articles)
+def digest_of(store: Store, article_ids: Sequence[int], *, now: datetime) -> Digest:
+    """Rebuild the digest that carried `article_ids` (to retry a claimed, unsent digest)."""
+    articles = [a for a in (store.get_article(i) for i in article_ids) if a is not None]
+    stories = rank_stories(store, articles, now=now)
+    return Digest(stories=tuple(stories), generated_at=now, overview=overview(stories, None))
 
 
-def stories_for(store: Store, articles: Sequence[Article]) -> list[Story]:
-    """One story per article, with its stored briefing (made and stored now if missing)."""
+def latest_stories(
+    store: Store,
+    *,
+    limit: int = 5,
+    topic: str = "",
+    terms: Sequence[str] = (),
+    now: datetime | None = None,
+) -> list[Story]:
+    """The newest stories, or for a topic the best full-text matches, grouped and ranked.
+
+    Args:
+        terms: a channel's keyword filter; only matching stories are returned.
+    """
+    pool = limit * 10
+    if topic.strip():
+        articles = store.search_articles(topic, limit=pool)
+    else:
+        articles = store.recent_articles(pool)
+    articles = [a for a in articles if matches_filter(a, terms)]
+    stories = rank_stories(store, articles, now=now or datetime.now(UTC), by_recency=not topic)
+    return stories[:limit]
+
+
+def rank_stories(
+    store: Store,
+    articles: Sequence[Article],
+    *,
+    now: datetime,
+    by_recency: bool = True,
+) -> list[Story]:
+    """Group `articles` by story and rank the stories, best first.
+
+    Rank: outlets carrying the story, then recency, then length. With ``by_recency=False``
+    (search results) the order of `articles` (relevance) decides, each story placed at its
+    best article.
+    """
     ids = [a.id for a in articles if a.id is not None]
-    briefings = store.get_briefings(ids)
+    story_of = store.story_ids(ids)
+    order: dict[int, int] = {}
+    for position, article in enumerate(articles):
+        if article.id is not None:
+            order.setdefault(story_of.get(article.id, article.id), position)
+    members = store.story_articles(list(order))
+    if by_recency:
+        ranked = sorted(order, key=lambda sid: -_score(members[sid], now))
+    else:
+        ranked = sorted(order, key=order.__getitem__)
+    lead_ids = {sid: best_article(members[sid]) for sid in ranked if members[sid]}
+    briefings = store.get_briefings([a.id for a in lead_ids.values() if a.id is not None])
     stories = []
-    for article in articles:
-        briefing = briefings.get(article.id) if article.id is not None else None
-        if briefing is None:
-            briefing = summarize(article.text, article.title or None)
-            if article.id is not None:
-                store.put_briefing(article.id, briefing)
-        stories.append(Story(articles=(article,), briefing=_titled(briefing, article)))
+    for sid in ranked:
+        if sid not in lead_ids:
+            continue
+        lead = lead_ids[sid]
+        others = [a for a in members[sid] if a.id != lead.id]
+        briefing = briefings.get(lead.id or -1) or _brief(store, lead)
+        stories.append(Story(articles=(lead, *others), briefing=_titled(briefing, lead)))
     return stories
+
+
+def best_article(articles: Sequence[Article]) -> Article:
+    """The report a story's briefing is built from: the fullest, preferring a titled one."""
+    return max(articles, key=lambda a: (min(len(a.text), 8000), bool(a.title), -(a.id or 0)))
+
+
+def _score(articles: Sequence[Article], now: datetime) -> float:
+    outlets = len({a.source for a in articles})
+    newest = max((a.published or a.fetched_at) for a in articles)
+    age_h = max(0.0, (now - _aware(newest)).total_seconds() / 3600)
+    length = max(len(a.text) for a in articles)
+    return (
+        SOURCE_WEIGHT * math.log2(1 + outlets)
+        + RECENCY_WEIGHT * math.pow(0.5, age_h / RECENCY_HALF_LIFE_H)
+        + LENGTH_WEIGHT * math.log10(1 + length)
+    )
 
 
 def mark_delivered(store: Store, channel: ChannelRef, digest: Digest) -> int:
     """Record every article of `digest` as sent to `channel`, so no later digest repeats it."""
-    ids = [a.id for s in digest.stories for a in s.articles if a.id is not None]
-    return store.record_deliveries(channel, ids, digest.generated_at)
+    return store.record_deliveries(channel, digest_article_ids(digest), digest.generated_at)
 
 
-def overview(stories: Sequence[Story], since: datetime | None) -> str:
+def digest_article_ids(digest: Digest) -> list[int]:
+    return [a.id for s in digest.stories for a in s.articles if a.id is not None]
+
+
+def overview(stories: Sequence[Story], since: datetime | None, *, more: int = 0) -> str:
     """One line for the top of a digest: how many stories, from how many outlets."""
     if not stories:
         when = f" since {since:%Y-%m-%d %H:%M} UTC" if since else ""
@@ -73,10 +159,56 @@ def overview(stories: Sequence[Story], since: datetime | None) -> str:
     outlets = {source for story in stories for source in story.sources}
     noun = "story" if len(stories) == 1 else "stories"
     sources = "source" if len(outlets) == 1 else "sources"
-    return f"{len(stories)} new {noun} from {len(outlets)} {sources}."
+    line = f"{len(stories)} new {noun} from {len(outlets)} {sources}"
+    if more > 0:
+        line += f" ({more} more not shown)"
+    return line + "."
+
+
+def parse_filter(text: str) -> tuple[str, ...]:
+    """Words and "quoted phrases" of a filter, lower-cased, without duplicates."""
+    found = re.findall(r'"([^"]+)"|“([^”]+)”|(\S+)', text)
+    terms = (" ".join((a or b or c).split()).lower() for a, b, c in found)
+    return tuple(dict.fromkeys(t for t in terms if t.strip("\"'“”")))
+
+
+def matches_filter(article: Article, terms: Iterable[str]) -> bool:
+    """True when there is no filter, or the title or text has one of the words or phrases."""
+    terms = tuple(terms)
+    if not terms:
+        return True
+    pattern = _filter_pattern(terms)
+    return bool(pattern.search(article.title) or pattern.search(article.text))
+
+
+_PATTERNS: dict[tuple[str, ...], re.Pattern[str]] = {}
+
+
+def _filter_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
+    pattern = _PATTERNS.get(terms)
+    if pattern is None:
+        # whole words, so "ai" matches "AI chips" but not "said"; phrases match across spaces
+        alternatives = (r"\s+".join(re.escape(w) for w in t.split()) for t in terms)
+        pattern = re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", re.IGNORECASE)
+        if len(_PATTERNS) > 256:
+            _PATTERNS.clear()
+        _PATTERNS[terms] = pattern
+    return pattern
+
+
+def _brief(store: Store, article: Article) -> Briefing:
+    briefing = summarize(article.text, article.title or None)
+    if article.id is not None:
+        store.put_briefing(article.id, briefing)
+    return briefing
 
 
 def _titled(briefing: Briefing, article: Article) -> Briefing:
     if briefing.headline or not article.title:
         return briefing
     return Briefing(headline=article.title, bullets=briefing.bullets)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+

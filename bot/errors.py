@@ -49,10 +49,15 @@ class CommandError(BriefingError):
 
 
 class DeliveryError(BriefingError):
-    """A digest or reply could not be delivered to a platform channel."""
+    """A digest or reply could not be delivered to a platform channel.
 
-    def __init__(self, platform: str, channel: str, reason: str) -> None:
+    `permanent` means retrying cannot help (the bot was removed from the channel, the channel
+    is gone): the channel's schedule is disabled instead of retried forever.
+    """
+
+    def __init__(self, platform: str, channel: str, reason: str, *, permanent: bool = False):
         super().__init__(f"{platform}:{channel}: {reason}")
         self.platform = platform
         self.channel = channel
         self.reason = reason
+        self.permanent = permanent

@@ -33,6 +33,8 @@ class Article:
     fetched_at: datetime
     language: str | None = None
     id: int | None = None
+    origin: str | None = None
+    """Where it was ingested from: the feed or page URL, or the file, for per-channel sources."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,3 +140,34 @@ class Answer:
     @property
     def answered(self) -> bool:
         return bool(self.citations)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSettings:
+    """A channel's stored preferences: daily digest time and zone, keyword filter, state.
+
+    `digest_time` is ``"HH:MM"`` or None when scheduled digests are off; `filter` holds words
+    and phrases of which a story must match one; `enabled` is False once the platform said the
+    bot can no longer post there.
+    """
+
+    channel: ChannelRef
+    digest_time: str | None = None
+    timezone: str = "UTC"
+    filter: tuple[str, ...] = ()
+    enabled: bool = True
+    disabled_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestRun:
+    """One claimed digest slot of one channel, and the articles it carries."""
+
+    channel: ChannelRef
+    slot: str
+    article_ids: tuple[int, ...]
+    status: str
+    claimed_at: datetime
+    sent_at: datetime | None = None
+    attempts: int = 1
+    error: str | None = None

@@ -23,7 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import StoreError
-from bot.models import Article, Briefing, Bullet, ChannelRef, FeedState, Subscription
+from bot.models import (
+    Article,
+    Briefing,
+    Bullet,
+    ChannelRef,
+    ChannelSettings,
+    DigestRun,
+    FeedState,
+    Subscription,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +48,13 @@ MIGRATIONS: tuple[str, ...] = (
         text TEXT NOT NULL,
         published TEXT,
         fetched_at TEXT NOT NULL,
-        language TEXT
+        language TEXT,
+        origin TEXT,
+        story_id INTEGER
     );
     CREATE INDEX articles_recent ON articles (coalesce(published, fetched_at) DESC);
+    CREATE INDEX articles_story ON articles (story_id);
+    CREATE INDEX articles_origin ON articles (origin);
     CREATE VIRTUAL TABLE articles_fts USING fts5 (
         title, text, content='articles', content_rowid='id', tokenize='porter unicode61'
     );
@@ -88,6 +101,44 @@ MIGRATIONS: tuple[str, ...] = (
         delivered_at TEXT NOT NULL,
         PRIMARY KEY (platform, channel, article_id)
     ) WITHOUT ROWID;
+    -- story grouping: each article's salient features and MinHash, and its LSH band keys
+    CREATE TABLE article_signatures (
+        article_id INTEGER PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+        features TEXT NOT NULL,
+        minhash BLOB NOT NULL
+    );
+    CREATE TABLE story_bands (
+        band_key INTEGER NOT NULL,
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        PRIMARY KEY (band_key, article_id)
+    ) WITHOUT ROWID;
+    -- per-channel settings: digest schedule, keyword filter, and whether the platform still
+    -- lets us post there
+    CREATE TABLE channels (
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        digest_time TEXT,
+        timezone TEXT NOT NULL DEFAULT 'UTC',
+        filter TEXT,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        disabled_reason TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (platform, channel)
+    );
+    -- one row per channel and digest slot, claimed before sending: the unique key is what
+    -- makes a digest go out once even with two processes or a restart
+    CREATE TABLE digest_runs (
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        slot TEXT NOT NULL,
+        article_ids TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('claimed', 'sent', 'failed')),
+        claimed_at TEXT NOT NULL,
+        sent_at TEXT,
+        attempts INTEGER NOT NULL DEFAULT 1,
+        error TEXT,
+        PRIMARY KEY (platform, channel, slot)
+    );
     """,
 )
 
@@ -119,7 +170,11 @@ def _now() -> datetime:
 
 
 class Store:
-    """The one database of a bot process. Not shared across threads."""
+    """The one database of a bot process.
+
+    Writes stay on the thread that opened it; read-only work (such as /ask) may run in a worker
+    thread so it never stalls the event loop.
+    """
 
     def __init__(self, conn: sqlite3.Connection, path: str) -> None:
         self.conn = conn
@@ -136,7 +191,11 @@ class Store:
         try:
             if target != ":memory:":
                 Path(target).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(target, timeout=10.0, isolation_level=None)
+            # read-only work (/ask) runs in a worker thread so it never stalls the event loop;
+            # the library is built serialized (threadsafety 3), and only the owner thread writes
+            conn = sqlite3.connect(
+                target, timeout=10.0, isolation_level=None, check_same_thread=False
+            )
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA foreign_keys=ON")
@@ -207,8 +266,8 @@ class Store:
         with self.transaction() as conn:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO articles"
-                " (url, content_hash, title, source, text, published, fetched_at, language)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " (url, content_hash, title, source, text, published, fetched_at, language, origin)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     article.url,
                     digest,
@@ -218,6 +277,7 @@ class Store:
                     _iso(article.published),
                     _iso(article.fetched_at),
                     article.language,
+                    article.origin,
                 ),
             )
             if cur.rowcount == 0:
@@ -245,8 +305,7 @@ class Store:
     def recent_articles(self, limit: int = 50, *, offset: int = 0) -> list[Article]:
         """Newest first, by published time (fetch time when a source gives none)."""
         rows = self.conn.execute(
-            f"SELECT * FROM articles a ORDER BY {_NEWEST_FIRST}"
-            " LIMIT ? OFFSET ?",
+            f"SELECT * FROM articles a ORDER BY {_NEWEST_FIRST} LIMIT ? OFFSET ?",
             (limit, offset),
         ).fetchall()
         return [_article(r) for r in rows]
@@ -268,16 +327,117 @@ class Store:
         ).fetchall()
         return [_article(r) for r in rows]
 
-    def undelivered_articles(self, channel: ChannelRef, limit: int = 500) -> list[Article]:
-        """Articles not yet delivered to `channel`, newest first."""
-        rows = self.conn.execute(
-            "SELECT a.* FROM articles a WHERE NOT EXISTS ("
-            " SELECT 1 FROM deliveries d WHERE d.article_id = a.id"
+    def undelivered_articles(
+        self,
+        channel: ChannelRef,
+        limit: int = 500,
+        *,
+        origins: Sequence[str] = (),
+        since: datetime | None = None,
+    ) -> list[Article]:
+        """Articles not yet delivered to `channel`, newest first.
+
+        Args:
+            origins: when given, only articles ingested from these sources (the channel's
+                subscriptions).
+            since: only articles published (or fetched) at or after this time.
+        """
+        where = [
+            "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.article_id = a.id"
             " AND d.platform = ? AND d.channel = ?)"
+        ]
+        params: list[Any] = [channel.platform, channel.channel]
+        if origins:
+            where.append(f"a.origin IN ({','.join('?' * len(origins))})")
+            params.extend(origins)
+        if since is not None:
+            where.append("coalesce(a.published, a.fetched_at) >= ?")
+            params.append(_iso(since))
+        rows = self.conn.execute(
+            f"SELECT a.* FROM articles a WHERE {' AND '.join(where)}"
             f" ORDER BY {_NEWEST_FIRST} LIMIT ?",
-            (channel.platform, channel.channel, limit),
+            (*params, limit),
         ).fetchall()
         return [_article(r) for r in rows]
+
+    def story_ids(self, article_ids: Sequence[int]) -> dict[int, int]:
+        """Each article's story id (its own id when it has not been grouped)."""
+        found: dict[int, int] = {}
+        for chunk in _chunks(article_ids):
+            rows = self.conn.execute(
+                f"SELECT id, coalesce(story_id, id) FROM articles WHERE id IN ({_marks(chunk)})",
+                tuple(chunk),
+            ).fetchall()
+            found.update((int(r[0]), int(r[1])) for r in rows)
+        return found
+
+    def story_articles(self, story_ids: Sequence[int]) -> dict[int, list[Article]]:
+        """All stored articles of each story, oldest first."""
+        found: dict[int, list[Article]] = {sid: [] for sid in story_ids}
+        for chunk in _chunks(story_ids):
+            rows = self.conn.execute(
+                "SELECT a.*, coalesce(a.story_id, a.id) AS sid FROM articles a"
+                f" WHERE coalesce(a.story_id, a.id) IN ({_marks(chunk)})"
+                " ORDER BY coalesce(a.published, a.fetched_at), a.id",
+                tuple(chunk),
+            ).fetchall()
+            for row in rows:
+                found[int(row["sid"])].append(_article(row))
+        return found
+
+    # Story signatures -------------------------------------------------------------------
+
+    def put_signature(
+        self,
+        article_id: int,
+        features: Sequence[str],
+        minhash: bytes,
+        band_keys: Sequence[int],
+        story_id: int,
+    ) -> None:
+        """Store an article's grouping signature and the story it was put in."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO article_signatures (article_id, features, minhash)"
+                " VALUES (?, ?, ?)",
+                (article_id, json.dumps(list(features), ensure_ascii=False), minhash),
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO story_bands (band_key, article_id) VALUES (?, ?)",
+                [(key, article_id) for key in band_keys],
+            )
+            conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id))
+
+    def story_candidates(
+        self, band_keys: Sequence[int], *, since: datetime | None = None, limit: int = 200
+    ) -> list[tuple[int, int, list[str], bytes]]:
+        """Articles sharing at least one LSH band key, as (id, story id, features, minhash).
+
+        Args:
+            since: only articles published (or fetched) at or after this time.
+        """
+        if not band_keys:
+            return []
+        params: list[Any] = list(band_keys)
+        recent = ""
+        if since is not None:
+            recent = " AND coalesce(a.published, a.fetched_at) >= ?"
+            params.append(_iso(since))
+        rows = self.conn.execute(
+            "SELECT a.id, coalesce(a.story_id, a.id), s.features, s.minhash FROM articles a"
+            " JOIN article_signatures s ON s.article_id = a.id"
+            " WHERE a.id IN (SELECT DISTINCT article_id FROM story_bands"
+            f" WHERE band_key IN ({_marks(band_keys)})){recent}"
+            " ORDER BY a.id DESC LIMIT ?",
+            (*params, limit),
+        ).fetchall()
+        return [(int(r[0]), int(r[1]), json.loads(r[2]), bytes(r[3])) for r in rows]
+
+    def has_signature(self, article_id: int) -> bool:
+        row = self.conn.execute(
+            "SELECT 1 FROM article_signatures WHERE article_id = ?", (article_id,)
+        ).fetchone()
+        return row is not None
 
     # Briefings --------------------------------------------------------------------------
 
@@ -294,12 +454,11 @@ class Store:
         )
 
     def get_briefings(self, article_ids: Sequence[int]) -> dict[int, Briefing]:
-        if not article_ids:
-            return {}
-        marks = ",".join("?" * len(article_ids))
-        rows = self.conn.execute(
-            f"SELECT * FROM briefings WHERE article_id IN ({marks})", tuple(article_ids)
-        ).fetchall()
+        rows: list[sqlite3.Row] = []
+        for chunk in _chunks(article_ids):
+            rows += self.conn.execute(
+                f"SELECT * FROM briefings WHERE article_id IN ({_marks(chunk)})", tuple(chunk)
+            ).fetchall()
         found: dict[int, Briefing] = {}
         for row in rows:
             bullets = tuple(
@@ -410,6 +569,156 @@ class Store:
             ).fetchall()
         return [_subscription(r) for r in rows]
 
+    def subscribed_channels(self, source: str) -> list[ChannelRef]:
+        rows = self.conn.execute(
+            "SELECT platform, channel FROM subscriptions WHERE source = ? ORDER BY id", (source,)
+        ).fetchall()
+        return [ChannelRef(r[0], r[1]) for r in rows]
+
+    def subscribed_sources(self) -> list[str]:
+        """Every distinct source some channel follows."""
+        rows = self.conn.execute("SELECT DISTINCT source FROM subscriptions ORDER BY source")
+        return [r[0] for r in rows.fetchall()]
+
+    # Channels ---------------------------------------------------------------------------
+
+    def get_channel(self, channel: ChannelRef) -> ChannelSettings:
+        """The channel's settings; defaults when it has none stored."""
+        row = self.conn.execute(
+            "SELECT * FROM channels WHERE platform = ? AND channel = ?",
+            (channel.platform, channel.channel),
+        ).fetchone()
+        return _channel(row) if row else ChannelSettings(channel=channel)
+
+    def put_channel(self, settings: ChannelSettings) -> None:
+        ref = settings.channel
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO channels (platform, channel, digest_time, timezone, filter, enabled,"
+                " disabled_reason, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (platform, channel) DO UPDATE SET"
+                " digest_time = excluded.digest_time, timezone = excluded.timezone,"
+                " filter = excluded.filter, enabled = excluded.enabled,"
+                " disabled_reason = excluded.disabled_reason, updated_at = excluded.updated_at",
+                (
+                    ref.platform,
+                    ref.channel,
+                    settings.digest_time,
+                    settings.timezone,
+                    json.dumps(list(settings.filter), ensure_ascii=False)
+                    if settings.filter
+                    else None,
+                    int(settings.enabled),
+                    settings.disabled_reason,
+                    _iso(_now()),
+                ),
+            )
+
+    def scheduled_channels(self, platform: str | None = None) -> list[ChannelSettings]:
+        """Enabled channels with a digest time, optionally of one platform."""
+        sql = "SELECT * FROM channels WHERE enabled = 1 AND digest_time IS NOT NULL"
+        params: tuple[str, ...] = ()
+        if platform is not None:
+            sql += " AND platform = ?"
+            params = (platform,)
+        rows = self.conn.execute(sql + " ORDER BY platform, channel", params).fetchall()
+        return [_channel(r) for r in rows]
+
+    # Digest runs ------------------------------------------------------------------------
+
+    def claim_digest(
+        self, channel: ChannelRef, slot: str, article_ids: Sequence[int], now: datetime
+    ) -> bool:
+        """Claim a channel's digest slot before sending; False when it is claimed already.
+
+        The unique (platform, channel, slot) key makes exactly one claimer win, across
+        processes sharing the database file.
+        """
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO digest_runs"
+                " (platform, channel, slot, article_ids, status, claimed_at)"
+                " VALUES (?, ?, ?, ?, 'claimed', ?)",
+                (channel.platform, channel.channel, slot, json.dumps(list(article_ids)), _iso(now)),
+            )
+        return cur.rowcount == 1
+
+    def reclaim_digest(
+        self, channel: ChannelRef, slot: str, now: datetime, *, stale_before: datetime
+    ) -> DigestRun | None:
+        """Take over a claim left unsent (a crash, a failed send) once it is stale.
+
+        Returns:
+            The run, now claimed by the caller, or None when it was sent or is fresh.
+        """
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE digest_runs SET claimed_at = ?, attempts = attempts + 1, status = 'claimed'"
+                " WHERE platform = ? AND channel = ? AND slot = ?"
+                " AND status IN ('claimed', 'failed') AND claimed_at < ?",
+                (_iso(now), channel.platform, channel.channel, slot, _iso(stale_before)),
+            )
+            if cur.rowcount != 1:
+                return None
+        return self.digest_run(channel, slot)
+
+    def finish_digest(
+        self, channel: ChannelRef, slot: str, now: datetime, article_ids: Sequence[int]
+    ) -> None:
+        """Mark a claimed digest sent and its articles delivered, in one transaction."""
+        stamp = _iso(now)
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE digest_runs SET status = 'sent', sent_at = ?, error = NULL"
+                " WHERE platform = ? AND channel = ? AND slot = ?",
+                (stamp, channel.platform, channel.channel, slot),
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO deliveries (platform, channel, article_id, delivered_at)"
+                " VALUES (?, ?, ?, ?)",
+                [(channel.platform, channel.channel, i, stamp) for i in article_ids],
+            )
+
+    def fail_digest(self, channel: ChannelRef, slot: str, error: str) -> None:
+        """Record a failed send; the claim stays so a later retry can take it over."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE digest_runs SET status = 'failed', error = ?"
+                " WHERE platform = ? AND channel = ? AND slot = ? AND status != 'sent'",
+                (error[:500], channel.platform, channel.channel, slot),
+            )
+
+    def digest_run(self, channel: ChannelRef, slot: str) -> DigestRun | None:
+        row = self.conn.execute(
+            "SELECT * FROM digest_runs WHERE platform = ? AND channel = ? AND slot = ?",
+            (channel.platform, channel.channel, slot),
+        ).fetchone()
+        return _digest_run(row) if row else None
+
+    def unsent_digests(self) -> list[DigestRun]:
+        """Claimed or failed digest runs that were never marked sent, oldest first."""
+        rows = self.conn.execute(
+            "SELECT * FROM digest_runs WHERE status != 'sent' ORDER BY claimed_at"
+        ).fetchall()
+        return [_digest_run(r) for r in rows]
+
+    def last_digest_slot(self, channel: ChannelRef) -> str | None:
+        row = self.conn.execute(
+            "SELECT max(slot) FROM digest_runs WHERE platform = ? AND channel = ?",
+            (channel.platform, channel.channel),
+        ).fetchone()
+        return row[0] if row else None
+
+
+def _chunks(values: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
+    # SQLite caps bound parameters (32766 by default); stay far below it
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ",".join("?" * len(values))
+
 
 def _article(row: sqlite3.Row) -> Article:
     return Article(
@@ -421,6 +730,7 @@ def _article(row: sqlite3.Row) -> Article:
         fetched_at=_dt(row["fetched_at"]) or _now(),
         language=row["language"],
         id=int(row["id"]),
+        origin=row["origin"],
     )
 
 
@@ -431,4 +741,28 @@ def _subscription(row: sqlite3.Row) -> Subscription:
         source=row["source"],
         id=int(row["id"]),
         created_at=_dt(row["created_at"]),
+    )
+
+
+def _channel(row: sqlite3.Row) -> ChannelSettings:
+    return ChannelSettings(
+        channel=ChannelRef(row["platform"], row["channel"]),
+        digest_time=row["digest_time"],
+        timezone=row["timezone"],
+        filter=tuple(json.loads(row["filter"])) if row["filter"] else (),
+        enabled=bool(row["enabled"]),
+        disabled_reason=row["disabled_reason"],
+    )
+
+
+def _digest_run(row: sqlite3.Row) -> DigestRun:
+    return DigestRun(
+        channel=ChannelRef(row["platform"], row["channel"]),
+        slot=row["slot"],
+        article_ids=tuple(json.loads(row["article_ids"])),
+        status=row["status"],
+        claimed_at=_dt(row["claimed_at"]) or _now(),
+        sent_at=_dt(row["sent_at"]),
+        attempts=int(row["attempts"]),
+        error=row["error"],
     )

@@ -83,7 +83,7 @@ async def test_digest_records_deliveries_and_never_repeats(store: Store) -> None
     now = datetime(2026, 1, 1, 9, tzinfo=UTC)
     first = build_digest(store, CHANNEL, max_stories=3, now=now)
     assert len(first.stories) == 3
-    assert first.overview == "3 new stories from 3 sources."
+    assert first.overview == "3 new stories from 3 sources (3 more not shown)."
     assert mark_delivered(store, CHANNEL, first) == 3
     second = build_digest(store, CHANNEL, max_stories=10, now=now)
     seen = {a.id for s in first.stories for a in s.articles}

@@ -41,6 +41,7 @@ __all__ = [
     "FeedPolicy",
     "FeedPoll",
     "backoff_delay",
+    "discover_feeds",
     "html_to_text",
     "is_due",
     "looks_like_feed",
@@ -270,6 +271,27 @@ def looks_like_feed(data: bytes, content_type: str | None = None) -> bool:
     if any(kind in media for kind in _FEED_TYPES):
         return True
     return any(marker in _sniff(data) for marker in _FEED_MARKERS)
+
+
+def discover_feeds(html: bytes, base_url: str) -> list[str]:
+    """Feed URLs a web page announces (``<link rel="alternate" type="application/rss+xml">``).
+
+    Returns them absolute and canonical, RSS/Atom first, in page order.
+    """
+    try:
+        tree: Any = load_html(html)
+    except Exception:
+        return []
+    if tree is None:
+        return []
+    found = []
+    for link in tree.iter("link"):
+        rel = (link.get("rel") or "").lower().split()
+        kind = (link.get("type") or "").lower()
+        href = (link.get("href") or "").strip()
+        if "alternate" in rel and href and any(t in kind for t in ("rss", "atom", "rdf")):
+            found.append(canonical_url(urljoin(base_url, href)))
+    return list(dict.fromkeys(found))
 
 
 def _not_a_feed(url: str, data: bytes, content_type: str | None, parsed: Any) -> SourceError:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.errors import SourceError
 from bot.ingest import feeds, files, web
 from bot.ingest.http import FetchPolicy, fetch
+from bot.ingest.urls import canonical_url
 from bot.models import Article, FeedState
 from bot.store import Store
 from bot.summarize import summarize
@@ -60,14 +61,20 @@ async def ingest(
     *,
     progress: Progress | None = None,
     now: Callable[[], datetime] | None = None,
+    feeds_only: bool = False,
 ) -> IngestResult:
-    """Read every target (file, folder, page URL or feed URL) and store what is new."""
+    """Read every target (file, folder, page URL or feed URL) and store what is new.
+
+    Args:
+        feeds_only: the URLs are known to be feeds (configured or subscribed): poll them as
+            feeds, so a failure is counted in the feed's state and backed off.
+    """
     clock = now or (lambda: datetime.now(UTC))
     result = IngestResult()
     units: list[str | Path] = []
     for target in targets:
         if is_url(target):
-            units.append(target)
+            units.append(canonical_url(target))
         else:
             path = Path(target)
             if not path.exists():
@@ -83,7 +90,7 @@ async def ingest(
             if isinstance(unit, Path):
                 items = files.read_file(unit, now=clock())
             else:
-                items = await _read_url(unit, store, policy, clock(), result)
+                items = await _read_url(unit, store, policy, clock(), result, feeds_only)
         except SourceError as exc:
             items = [exc]
         for item in items:
@@ -91,7 +98,8 @@ async def ingest(
                 result.failures.append((item.url, item.reason))
                 log.warning("source failed: %s (%s)", item.url, item.reason)
             else:
-                _store(item, store, result)
+                origin = unit.resolve().as_uri() if isinstance(unit, Path) else unit
+                _store(replace(item, origin=item.origin or origin), store, result)
     return result
 
 
@@ -108,11 +116,16 @@ def _store(article: Article, store: Store, result: IngestResult) -> None:
 
 
 async def _read_url(
-    url: str, store: Store, policy: FetchPolicy, now: datetime, result: IngestResult
+    url: str,
+    store: Store,
+    policy: FetchPolicy,
+    now: datetime,
+    result: IngestResult,
+    feeds_only: bool,
 ) -> list[Article | SourceError]:
     state = store.get_feed_state(url)
     feed_policy = feeds.FeedPolicy(fetch=policy)
-    if state is not None:
+    if state is not None or feeds_only:
         poll = await feeds.poll_feed(url, state, feed_policy, now=now, is_known=store.has_article)
     else:
         # An unknown URL: one fetch tells a feed from a page, so neither is downloaded twice.
@@ -131,3 +144,42 @@ async def _read_url(
     if poll.not_modified:
         result.unchanged.append(url)
     return [*poll.articles]
+
+
+async def subscribe_feed(
+    url: str, store: Store, policy: FetchPolicy, *, now: datetime | None = None
+) -> tuple[str, str | None, IngestResult]:
+    """Check that `url` is a feed (or a page that names one), store its articles.
+
+    The URL is fetched and parsed once before anything is stored, so a bad address never
+    becomes a subscription.
+
+    Returns:
+        The feed's canonical URL, its title, and what was ingested from it.
+
+    Raises:
+        SourceError: with a reason to show the user (refused address, 404, not a feed...).
+    """
+    moment = now or datetime.now(UTC)
+    target = canonical_url(url)
+    response = await fetch(target, policy, accept=f"{feeds.FEED_ACCEPT}, {web.PAGE_ACCEPT}")
+    if not feeds.looks_like_feed(response.body, response.content_type):
+        found = feeds.discover_feeds(response.body, response.url)
+        if not found:
+            raise SourceError(url, "not a feed, and the page does not name one (look for RSS)")
+        target = found[0]
+        response = await fetch(target, policy, accept=feeds.FEED_ACCEPT)
+    poll = await feeds.read_feed(
+        response,
+        FeedState(url=target),
+        feeds.FeedPolicy(fetch=policy),
+        now=moment,
+        is_known=store.has_article,
+    )
+    if poll.error:
+        raise SourceError(url, poll.error)
+    store.put_feed_state(poll.state, poll.title)
+    result = IngestResult()
+    for article in poll.articles:
+        _store(replace(article, origin=article.origin or target), store, result)
+    return target, poll.title, result
