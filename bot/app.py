@@ -34,6 +34,8 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
         stream=stream or sys.stderr,
         force=True,
     )
+    # its per-run INFO lines ("Running job ...") would bury ours every poll
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def fetch_policy(settings: Settings) -> FetchPolicy:
@@ -71,6 +73,9 @@ async def run_console(
     """
     from adapters.console import ConsoleAdapter
 
+    # the terminal is the user interface here: keep routine log lines out of the conversation
+    root = logging.getLogger()
+    root.setLevel(max(root.level, logging.WARNING))
     tz = ZoneInfo(settings.digest.timezone)
     failed = False
     if sources:
@@ -106,6 +111,7 @@ async def run_console(
         slot=now_slot(now),
         now=now,
         max_stories=settings.digest.max_stories,
+        shared=settings.feeds.urls,
     )
     if outcome.digest is not None and outcome.digest.empty:
         stdout.write("Type /brief for the latest stories, /help for more.\n\n")

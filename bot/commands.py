@@ -141,8 +141,9 @@ async def brief(ctx: CommandContext, topic: str = "") -> Reply:
     if len(topic) > 200:
         return usage("brief", "That topic is too long.")
     terms = ctx.store.get_channel(ctx.channel).filter
+    hidden = ctx.store.hidden_sources(ctx.channel, ctx.settings.feeds.urls)
     stories = latest_stories(
-        ctx.store, limit=BRIEF_STORIES, topic=topic, terms=terms, now=ctx.clock()
+        ctx.store, limit=BRIEF_STORIES, topic=topic, terms=terms, hidden=hidden, now=ctx.clock()
     )
     if not stories:
         if topic:
@@ -234,9 +235,13 @@ async def sources(ctx: CommandContext, args: str = "") -> Reply:
         name = f"{title} - {sub.source}" if title else sub.source
         lines.append(f"{sub.id}. {name}{status}")
     shared = list(ctx.settings.feeds.urls)
-    if not lines and not shared:
-        return Reply("This channel follows no sources yet. Add one with /subscribe <url>.")
-    text = "This channel follows:\n" + "\n".join(lines) if lines else "This channel follows all."
+    if not lines:
+        text = (
+            "This channel follows no feeds of its own: it gets the bot's shared feeds and "
+            "articles. Add one with /subscribe <url>."
+        )
+    else:
+        text = "This channel follows:\n" + "\n".join(lines)
     if shared:
         text += "\nEvery channel also gets: " + ", ".join(shared)
     return Reply(text)
@@ -328,7 +333,11 @@ async def _digest_now(ctx: CommandContext) -> Reply:
     now = ctx.clock()
     if ctx.post is None:
         built = build_digest(
-            ctx.store, ctx.channel, max_stories=ctx.settings.digest.max_stories, now=now
+            ctx.store,
+            ctx.channel,
+            max_stories=ctx.settings.digest.max_stories,
+            now=now,
+            shared=ctx.settings.feeds.urls,
         )
         mark_delivered(ctx.store, ctx.channel, built)
         return Reply(built.overview, digest=built, ephemeral=False)
@@ -339,6 +348,7 @@ async def _digest_now(ctx: CommandContext) -> Reply:
         slot=now_slot(now),
         now=now,
         max_stories=ctx.settings.digest.max_stories,
+        shared=ctx.settings.feeds.urls,
     )
     if outcome.status == "sent":
         return Reply("Digest posted.")

@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -56,8 +56,11 @@ async def send_digest(
     slot: str,
     now: datetime | None = None,
     max_stories: int = 10,
+    shared: Sequence[str] = (),
 ) -> Outcome:
     """Build `channel`'s digest and post it once for `slot`.
+
+    `shared` lists the operator's feeds that every channel gets (see `build_digest`).
 
     Returns:
         The outcome; never raises for a platform failure (it is recorded and retried later).
@@ -65,7 +68,7 @@ async def send_digest(
     moment = now or datetime.now(UTC)
     if store.digest_run(channel, slot) is not None:
         return Outcome("skipped", detail="claimed already")
-    digest = build_digest(store, channel, max_stories=max_stories, now=moment)
+    digest = build_digest(store, channel, max_stories=max_stories, now=moment, shared=shared)
     ids = digest_article_ids(digest)
     if not store.claim_digest(channel, slot, ids, moment):
         return Outcome("skipped", detail="claimed by another sender")

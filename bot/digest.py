@@ -36,16 +36,18 @@ def build_digest(
     *,
     max_stories: int = 10,
     now: datetime | None = None,
+    shared: Sequence[str] = (),
 ) -> Digest:
     """The best stories with articles `channel` has not been sent, at most `max_stories`.
 
-    Only articles from the channel's subscriptions count when it has any, and only stories
-    matching its keyword filter when it has one.
+    A channel gets its own subscriptions, the operator's `shared` feeds and hand-ingested
+    articles, not feeds only other channels follow; with a keyword filter, only stories
+    matching it.
     """
     moment = now or datetime.now(UTC)
     settings = store.get_channel(channel)
-    origins = [s.source for s in store.subscriptions(channel)]
-    fresh = store.undelivered_articles(channel, limit=CANDIDATE_LIMIT, origins=origins)
+    hidden = store.hidden_sources(channel, shared)
+    fresh = store.undelivered_articles(channel, limit=CANDIDATE_LIMIT, hidden=hidden)
     fresh = [a for a in fresh if matches_filter(a, settings.filter)]
     stories = rank_stories(store, fresh, now=moment)[:max_stories]
     total_new = len(set(store.story_ids([a.id for a in fresh if a.id]).values()))
@@ -71,19 +73,22 @@ def latest_stories(
     limit: int = 5,
     topic: str = "",
     terms: Sequence[str] = (),
+    hidden: Sequence[str] = (),
     now: datetime | None = None,
 ) -> list[Story]:
     """The newest stories, or for a topic the best full-text matches, grouped and ranked.
 
     Args:
         terms: a channel's keyword filter; only matching stories are returned.
+        hidden: sources whose articles are not for the asking channel.
     """
     pool = limit * 10
     if topic.strip():
         articles = store.search_articles(topic, limit=pool)
     else:
         articles = store.recent_articles(pool)
-    articles = [a for a in articles if matches_filter(a, terms)]
+    unseen = set(hidden)
+    articles = [a for a in articles if a.origin not in unseen and matches_filter(a, terms)]
     stories = rank_stories(store, articles, now=now or datetime.now(UTC), by_recency=not topic)
     return stories[:limit]
 
@@ -211,4 +216,3 @@ def _titled(briefing: Briefing, article: Article) -> Briefing:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-

@@ -147,6 +147,7 @@ class Scheduler:
                 slot=slot_key(slot),
                 now=self.clock(),
                 max_stories=self.settings.digest.max_stories,
+                shared=self.settings.feeds.urls,
             )
         except Exception:
             # a failed run must never kill the scheduler; the traceback goes to the log
@@ -176,6 +177,7 @@ class Scheduler:
                         slot=slot_key(due),
                         now=now,
                         max_stories=self.settings.digest.max_stories,
+                        shared=self.settings.feeds.urls,
                     )
                 )
         except Exception:

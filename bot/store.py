@@ -332,14 +332,13 @@ class Store:
         channel: ChannelRef,
         limit: int = 500,
         *,
-        origins: Sequence[str] = (),
+        hidden: Sequence[str] = (),
         since: datetime | None = None,
     ) -> list[Article]:
         """Articles not yet delivered to `channel`, newest first.
 
         Args:
-            origins: when given, only articles ingested from these sources (the channel's
-                subscriptions).
+            hidden: sources whose articles are not for this channel (see `hidden_sources`).
             since: only articles published (or fetched) at or after this time.
         """
         where = [
@@ -347,9 +346,9 @@ class Store:
             " AND d.platform = ? AND d.channel = ?)"
         ]
         params: list[Any] = [channel.platform, channel.channel]
-        if origins:
-            where.append(f"a.origin IN ({','.join('?' * len(origins))})")
-            params.extend(origins)
+        if hidden:
+            where.append(f"(a.origin IS NULL OR a.origin NOT IN ({_marks(hidden)}))")
+            params.extend(hidden)
         if since is not None:
             where.append("coalesce(a.published, a.fetched_at) >= ?")
             params.append(_iso(since))
@@ -574,6 +573,15 @@ class Store:
             "SELECT platform, channel FROM subscriptions WHERE source = ? ORDER BY id", (source,)
         ).fetchall()
         return [ChannelRef(r[0], r[1]) for r in rows]
+
+    def hidden_sources(self, channel: ChannelRef, shared: Sequence[str] = ()) -> list[str]:
+        """Sources only other channels follow: their articles are not for `channel`.
+
+        A channel gets its own subscriptions, the operator's `shared` feeds, and whatever was
+        ingested by hand (files, URLs on the command line).
+        """
+        mine = {s.source for s in self.subscriptions(channel)} | set(shared)
+        return [source for source in self.subscribed_sources() if source not in mine]
 
     def subscribed_sources(self) -> list[str]:
         """Every distinct source some channel follows."""

@@ -95,12 +95,21 @@ async def test_subscribe_fetches_once_then_lists_and_unsubscribes(
     assert "already follows" in again.text
     listed = await run(ctx, "/sources")
     assert f"1. Harbour Wire - {feed}" in listed.text
-    # the feed's articles are stored and, with a subscription, only they reach the digest
+    # the feed's articles are stored and reach this channel, but not one that does not follow it
     brief = await run(ctx, "/brief ferry")
     assert brief.digest is not None and "Harbour Wire" in brief.digest.stories[0].sources
+    other = context(store, channel=ChannelRef("slack", "C2"))
+    assert (await run(other, "/brief ferry")).digest is None
+    other_digest = await run(other, "/digest now")
+    assert other_digest.digest is not None
+    assert all("Harbour Wire" not in s.sources for s in other_digest.digest.stories)
+    assert len(other_digest.digest.stories) >= 4  # the hand-ingested seeds reach every channel
+    own_digest = await run(ctx, "/digest now")
+    assert own_digest.digest is not None
+    assert any("Harbour Wire" in s.sources for s in own_digest.digest.stories)
     gone = await run(ctx, "/unsubscribe 1")
     assert gone.ok and "Unsubscribed" in gone.text
-    assert "follows no sources" in (await run(ctx, "/sources")).text
+    assert "follows no feeds of its own" in (await run(ctx, "/sources")).text
     missing = await run(ctx, "/unsubscribe 1")
     assert not missing.ok
 
