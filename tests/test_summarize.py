@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.ingest.files import read_file
 from bot.models import Briefing
 from bot.summarize import summarize
 
-SEED = Path(__file__).resolve().parents[1] / "seeds" / "000_277b181c6f234e33.txt"
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+SEED = SEEDS / "000_277b181c6f234e33.txt"
 
 ARTICLE = (
     "Emergency crews battled a huge wildfire near Los Angeles on Tuesday, forcing more than "
@@ -67,18 +69,75 @@ def test_headline_uses_the_title_and_shortens_long_ones() -> None:
     assert headline.startswith("Wildfire forces")
     derived = summarize(ARTICLE).headline
     assert 3 <= len(derived.split()) <= 15 and "wildfire" in derived.lower()
+    assert not derived.endswith(("…", "...")), derived
+    # A long title without a kicker is cut at a phrase boundary, never mid-phrase with "…".
+    run_on = (
+        "Emergency crews battled a huge wildfire near Los Angeles on Tuesday as strong winds "
+        "pushed the flames toward the city's northern suburbs"
+    )
+    cut = summarize(ARTICLE, run_on).headline
+    assert 3 <= len(cut.split()) <= 15 and not cut.endswith(("…", "...")), cut
+    assert run_on.startswith(cut), cut
+
+
+def _seed_text() -> str:
+    """The seed article as the product sees it after ingest (date prefix and Source removed)."""
+    return read_file(SEED)[0].text
+
+
+def _content(text: str) -> set[str]:
+    return {w for w in _words(text) if len(w) > 2 and w not in _FUNCTION_WORDS}
+
+
+_FUNCTION_WORDS = set(
+    "the and that for with from this have has had was were are his her their they them not "
+    "but what who will would can could been also said says about into than then there".split()
+)
 
 
 def test_seed_article_briefing() -> None:
-    briefing = summarize(SEED.read_text(encoding="utf-8"))
+    text = _seed_text()
+    briefing = summarize(text)
     _check_shape(briefing)
-    text = "\n".join(b.text for b in briefing.bullets)
-    assert "security guarantees" in text
-    assert "date 2025" not in text and "Source:" not in text and "Details:" not in text
-    quotes = [b.text for b in briefing.bullets if "'" in b.text or '"' in b.text]
-    for quote in quotes:
-        if quote.startswith(("'", '"', "“")):
-            pytest.fail(f"quote without its speaker: {quote}")
+    assert len(briefing.bullets) >= 3
+    joined = "\n".join(b.text for b in briefing.bullets)
+    assert "security guarantees" in joined
+    assert "date 2025" not in joined and "Source:" not in joined and "Details:" not in joined
+    for bullet in briefing.bullets:
+        assert all(s in text for s in bullet.sentences), bullet
+        if bullet.text.startswith(("'", '"', "“")):
+            pytest.fail(f"quote without its speaker: {bullet.text}")
+    lower = joined.lower()
+    points = {
+        "putin quote": "Zelenskyy: 'Putin will not give us any security guarantees'" in joined,
+        "armed forces": "armed forces" in lower,
+        "article 5": "article 5" in lower,
+        "europe funds": "funding" in lower and "europe" in lower,
+        "territory": "trilateral" in lower or "territorial" in lower,
+    }
+    assert sum(points.values()) >= 3, (points, joined)
+    # Distinct points: no bullet repeats most of another's content words.
+    contents = [_content(b.text) for b in briefing.bullets]
+    for i, a in enumerate(contents):
+        for b in contents[i + 1 :]:
+            assert len(a & b) <= 0.5 * min(len(a), len(b)), (a & b, joined)
+
+
+def test_seed_headline_is_a_complete_short_unit() -> None:
+    headline = summarize(_seed_text()).headline
+    assert 3 <= len(headline.split()) <= 15, headline
+    assert not headline.endswith(("…", "...")), headline
+    assert headline == "Zelenskyy: 'Putin will not give us any security guarantees'"
+
+
+@pytest.mark.parametrize("path", sorted(SEEDS.iterdir()), ids=lambda p: p.name)
+def test_seed_headlines_without_title(path: Path) -> None:
+    for article in read_file(path):
+        for title in (None, article.title):
+            briefing = summarize(article.text, title)
+            _check_shape(briefing)
+            assert not briefing.headline.endswith(("…", "...")), briefing.headline
+            assert briefing.bullets
 
 
 def test_quote_keeps_its_speaker() -> None:

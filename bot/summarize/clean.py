@@ -60,36 +60,28 @@ _BYLINE = re.compile(
     r"\s*(?:(?:,|\||[-–—]|for)\s*(?:\S+\s*){0,6})?$"
 )
 
-# Furniture that sits inside a line (CNN/Daily Mail bodies come as one long line).
-_INLINE_BOILERPLATE = re.compile(
-    r"""
-      (?i:\bscroll\s+down\s+(?:for|to\s+see)\s+(?:the\s+)?(?:video|videos|more|pictures)\b[.:]?)
-    | \b(?:click|tap)\s+here\s+(?:for|to)\b[^.!?\n]*[.!?]?
-    | \bPUBLISHED\s*:.*?(?:UPDATED\s*:\s*[^|\n]*?\d{4}\b|$)
-    | \bUPDATED\s*:\s*\d[^|\n]*?\d{4}\b
-    | \bLast\s+updated\s+at\s+[^|\n]*?\d{4}\b
-    | \|\s*
-    | \bBy\s+\.\s+[A-Z][^.]{0,60}\s+\.\s+
-    | \bREAD\s+MORE\s*:[^\n]*?(?=\s[A-Z][a-z]|$)
-    | \b(?:Share|Subscribe)\s+(?:this|to\s+our)\s+(?:article|story|newsletter)\b[.:]?
-    | \bFollow\s+us\s+on\s+(?:Twitter|Facebook|Instagram)\b[^.!?\n]*[.!?]?
-    """,
-    re.VERBOSE,
+# Furniture that sits inside a line (CNN/Daily Mail bodies come as one long line). Each
+# pattern runs only on lines that contain its literal key: scanning a long line costs far more
+# than the substring test, and most lines contain none of the keys.
+_INLINE_BOILERPLATE: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (key, re.compile(pattern))
+    for key, pattern in (
+        ("PUBLISHED", r"PUBLISHED\s*:.*?(?:UPDATED\s*:\s*[^|\n]*?\d{4}\b|$)"),
+        ("UPDATED", r"\bUPDATED\s*:\s*\d[^|\n]*?\d{4}\b"),
+        ("Last", r"\bLast\s+updated\s+at\s+[^|\n]*?\d{4}\b"),
+        ("|", r"\|\s*"),
+        ("By", r"\bBy\s+\.\s+[A-Z][^.]{0,60}\s+\.\s+"),
+        ("READ", r"\bREAD\s+MORE\s*:[^\n]*?(?=\s[A-Z][a-z]|$)"),
+        ("click", r"\bclick\s+here\s+(?:for|to)\b[^.!?\n]*[.!?]?"),
+        ("tap", r"\btap\s+here\s+(?:for|to)\b[^.!?\n]*[.!?]?"),
+        ("Share", r"\bShare\s+(?:this|to\s+our)\s+(?:article|story|newsletter)\b[.:]?"),
+        ("Subscribe", r"\bSubscribe\s+(?:this|to\s+our)\s+(?:article|story|newsletter)\b[.:]?"),
+        ("Follow", r"\bFollow\s+us\s+on\s+(?:Twitter|Facebook|Instagram)\b[^.!?\n]*[.!?]?"),
+    )
 )
-
-# Running the regex only on lines that contain one of these is several times faster.
-_INLINE_KEYS = (
-    "scroll down",
-    "click here",
-    "tap here",
-    "published",
-    "updated",
-    "|",
-    "by .",
-    "read more",
-    "share this",
-    "subscribe to",
-    "follow us",
+_SCROLL = re.compile(
+    r"\bscroll\s+down\s+(?:for|to\s+see)\s+(?:the\s+)?(?:video|videos|more|pictures)\b[.:]?",
+    re.IGNORECASE,
 )
 
 # Wire datelines: "(CNN)", "WASHINGTON (Reuters) -", "LONDON, England (CNN) --", "CNN —".
@@ -110,8 +102,11 @@ _PHOTO_CUE = re.compile(
     r"top|bottom|inset|file|file\s+photo|in\s+the\s+picture|seen\s+here|second\s+left|"
     r"second\s+right|far\s+left|far\s+right|front|back|main|top\s+left|top\s+right|"
     r"bottom\s+left|bottom\s+right)(?:[,\s]+(?:left|right|above|below|centre|center|"
-    r"top|bottom|inset|with\s+[^()]{0,40}|in\s+[^()]{0,40}))*\)"
-    r"|,\s*(?:pictured|above|below)(?:\s+(?:left|right|above|below|here))?\s*(?:,(?=\s)|(?=[.;]))",
+    r"top|bottom|inset|with\s+[^()]{0,40}|in\s+[^()]{0,40}))*\)",
+    re.IGNORECASE,
+)
+_PHOTO_COMMA = re.compile(
+    r",\s*(?:pictured|above|below)(?:\s+(?:left|right|above|below|here))?\s*(?:,(?=\s)|(?=[.;]))",
     re.IGNORECASE,
 )
 
@@ -128,7 +123,6 @@ _PARAGRAPH_LABEL = re.compile(
 )
 
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?])")
-_SPACE_RUN = re.compile(r"[ \t\u00a0\u2009\u200a\u202f]+")
 _ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 
 
@@ -141,7 +135,7 @@ def strip_html(text: str) -> str:
     Returns:
         The text with tags removed, block tags turned into paragraph breaks and entities decoded.
     """
-    if not _LOOKS_HTML.search(text):
+    if ("<" not in text and "&" not in text) or not _LOOKS_HTML.search(text):
         return text
     text = _TAG_BLOCK.sub(" ", text)
     text = _COMMENT.sub(" ", text)
@@ -155,19 +149,30 @@ def _clean_line(line: str) -> str:
     if _BOILERPLATE_LINE.match(line) or _BYLINE.match(line):
         return ""
     lower = line.lower()
-    if any(key in lower for key in _INLINE_KEYS):
-        line = _INLINE_BOILERPLATE.sub(" ", line)
+    # Each inline pattern only runs where its literal key first occurs: the substring search is
+    # far cheaper than a regex scan of a long line, and most lines contain none of the keys.
+    at = lower.find("scroll")
+    if at >= 0:
+        line = line[:at] + _SCROLL.sub(" ", line[at:])
+    for key, pattern in _INLINE_BOILERPLATE:
+        at = line.find(key)
+        if at >= 0:
+            line = line[:at] + pattern.sub(" ", line[at:])
     quote = _QUOTE_LABEL.match(line)
     if quote:
         line = f"{quote.group(1).strip()}: {line[quote.end() :]}"
-    else:
+    elif ":" in line[:40]:
         line = _PARAGRAPH_LABEL.sub("", line)
-    if "(" in line or "pictured" in lower or "above" in lower or "below" in lower:
-        cut = _PHOTO_CUE.sub("", line)
-        if cut != line:
-            line = _SPACE_BEFORE_PUNCT.sub(r"\1", cut)
-    line = _SPACE_RUN.sub(" ", line).strip()
-    if _BOILERPLATE_LINE.match(line):
+    cut = _PHOTO_CUE.sub("", line) if "(" in line else line
+    if "pictured" in lower or "above" in lower or "below" in lower:
+        cut = _PHOTO_COMMA.sub("", cut)
+    if cut != line:
+        line = _SPACE_BEFORE_PUNCT.sub(r"\1", cut)
+    if "  " in line or "\t" in line or not line.isascii():
+        line = " ".join(line.split())  # str.split() knows every Unicode space
+    else:
+        line = line.strip()
+    if not line or _BOILERPLATE_LINE.match(line):
         return ""
     return line
 
@@ -189,7 +194,9 @@ def clean_text(text: str) -> str:
     if not text:
         return ""
     text = strip_html(text)
-    text = _ZERO_WIDTH.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+    if not text.isascii():
+        text = _ZERO_WIDTH.sub("", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _DATE_PREFIX.sub("", text, count=1)
     lines: list[str] = []
     for raw in text.split("\n"):

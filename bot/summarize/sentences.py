@@ -14,8 +14,9 @@ at the few characters around each candidate boundary.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
-__all__ = ["split_block", "split_paragraphs", "split_sentences"]
+__all__ = ["iter_block", "split_block", "split_paragraphs", "split_sentences"]
 
 # Terminal punctuation (an ellipsis counts), then closing quotes/brackets, then whitespace, then
 # an optional opening quote/bracket and an upper-case letter or digit. Decimals ("3.5"), money
@@ -71,18 +72,23 @@ def _is_boundary(text: str, end: int) -> bool:
     punct_end = end
     while punct_end > 0 and text[punct_end - 1] in "\"'”’)]":
         punct_end -= 1
-    head = text[:punct_end]
-    nxt = _NEXT_WORD.match(text, end)
-    next_word = nxt.group(1).lower() if nxt else ""
-    if head.endswith(("!", "?")):
+    last = text[punct_end - 1]
+    if last in "!?":
         # Exclamations and questions inside quotes are often followed by who said them.
         return not (punct_end != end and _ATTRIBUTION_AFTER.match(text, end))
-    if head.endswith(("…", "..")):
+    if last == "…" or text.startswith("..", punct_end - 2):
         return True
-    match = _WORD_BEFORE.search(head[-40:])
+    # Only the word before the dot matters: look at a short window, never copy the text.
+    # Abbreviations are short, so 16 characters hold any that matters; a longer word is cut
+    # short here but still counts as an ordinary word below.
+    match = _WORD_BEFORE.search(text, max(0, punct_end - 16), punct_end)
     if match is None:
         return True
     word = match.group(1)
+    if len(word) > 6 and "." not in word:
+        return True  # an ordinary word: no abbreviation is that long
+    nxt = _NEXT_WORD.match(text, end)
+    next_word = nxt.group(1).lower() if nxt else ""
     lower = word.lower().rstrip(".")
     if _DOTTED.search(word + "."):
         # U.S. / a.m. / D.C.: a sentence ends here only if a typical opener follows.
@@ -102,21 +108,24 @@ def _is_boundary(text: str, end: int) -> bool:
     return True
 
 
-def split_block(block: str) -> list[str]:
-    """Split one paragraph (no line breaks, as `split_paragraphs` returns) into sentences."""
-    out: list[str] = []
+def iter_block(block: str) -> Iterator[str]:
+    """Yield the sentences of one paragraph lazily (a caller may stop early)."""
     start = 0
     for match in _CANDIDATE.finditer(block):
         end = match.end()
         if _is_boundary(block, end):
             piece = block[start:end].strip()
             if piece:
-                out.append(piece)
+                yield piece
             start = end
     tail = block[start:].strip()
     if tail:
-        out.append(tail)
-    return out
+        yield tail
+
+
+def split_block(block: str) -> list[str]:
+    """Split one paragraph (no line breaks, as `split_paragraphs` returns) into sentences."""
+    return list(iter_block(block))
 
 
 def split_paragraphs(text: str) -> list[str]:
