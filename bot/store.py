@@ -65,7 +65,7 @@ MIGRATIONS: tuple[str, ...] = (
         INSERT INTO articles_fts (articles_fts, rowid, title, text)
         VALUES ('delete', old.id, old.title, old.text);
     END;
-    CREATE TRIGGER articles_au AFTER UPDATE ON articles BEGIN
+    CREATE TRIGGER articles_au AFTER UPDATE OF title, text ON articles BEGIN
         INSERT INTO articles_fts (articles_fts, rowid, title, text)
         VALUES ('delete', old.id, old.title, old.text);
         INSERT INTO articles_fts (rowid, title, text) VALUES (new.id, new.title, new.text);

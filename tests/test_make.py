@@ -36,7 +36,7 @@ def test_make_run_with_stdin_closed_prints_the_digest_seed_story_first(tmp_path:
     out = done.stdout
     assert "Ingested: 6 new, 0 already stored, 0 failed." in out
     first_item = out.split("\n1. ", 1)[1].split("\n2. ", 1)[0]
-    assert "European Pravda" in first_item
+    assert "3 sources: European Pravda, Danube Dispatch, Northline News" in first_item
     assert "security guarantees" in first_item
     assert "Traceback" not in done.stderr
 
@@ -45,7 +45,7 @@ def test_make_run_answers_piped_commands_and_exits(tmp_path: Path) -> None:
     done = make_run(tmp_path / "bot.db", "/help\n/brief\n")
     assert done.returncode == 0, done.stderr
     assert "/brief [topic]" in done.stdout
-    assert "Latest 5 stories." in done.stdout
+    assert "Latest 4 stories." in done.stdout
 
 
 def test_output_cut_short_by_the_reader_ends_quietly(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.cluster import assign_story
 from bot.errors import SourceError
 from bot.ingest import feeds, files, web
 from bot.ingest.http import FetchPolicy, fetch
@@ -110,6 +111,8 @@ def _store(article: Article, store: Store, result: IngestResult) -> None:
     briefing = summarize(article.text, article.title or None)
     stored, added = store.add_article(article, briefing)
     if added:
+        # grouping into stories is per-article work too: done once here, reused by digests
+        assign_story(store, stored)
         result.added.append(stored)
     else:
         result.duplicates += 1
