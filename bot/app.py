@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from bot import commands
 from bot.config import Settings
 from bot.delivery import now_slot, send_digest
+from bot.engine import Engine
 from bot.ingest.http import FetchPolicy
 from bot.ingest.pipeline import IngestResult, Progress, ingest
 from bot.models import ChannelRef
@@ -85,24 +86,16 @@ async def run_console(
         stdout.write(result.summary() + "\n\n")
         failed = not result.ok
 
-    policy = fetch_policy(settings)
-    handler: list[commands.CommandContext] = []
+    engine = Engine(store=store, settings=settings, policy=fetch_policy(settings))
 
     async def handle(line: str) -> commands.Reply:
-        return await commands.handle(handler[0], line)
+        return await commands.handle(
+            engine.context(CONSOLE_CHANNEL, post=console.post_digest), line
+        )
 
     console = ConsoleAdapter(handle, stdin=stdin, stdout=stdout, tz=tz, interactive=interactive)
-    scheduler = Scheduler(store, settings, {"console": console.post_digest}, policy=policy)
-    handler.append(
-        commands.CommandContext(
-            store=store,
-            settings=settings,
-            channel=CONSOLE_CHANNEL,
-            policy=policy,
-            post=console.post_digest,
-            scheduler=scheduler,
-        )
-    )
+    scheduler = Scheduler(store, settings, {"console": console.post_digest}, policy=engine.policy)
+    engine.scheduler = scheduler
     now = datetime.now(UTC)
     outcome = await send_digest(
         store,

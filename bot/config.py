@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 import types
 import typing
@@ -55,6 +56,16 @@ class DigestSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SlackSettings:
+    mode: str = "socket"
+    host: str = "127.0.0.1"
+    port: int = 3000
+    path: str = "/slack/events"
+    api_base_url: str = "https://slack.com/api/"
+    command_prefix: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     level: str = "INFO"
 
@@ -81,6 +92,7 @@ class Settings:
     fetch: FetchSettings = FetchSettings()
     feeds: FeedSettings = FeedSettings()
     digest: DigestSettings = DigestSettings()
+    slack: SlackSettings = SlackSettings()
     log: LogSettings = LogSettings()
     secrets: Secrets = Secrets()
     source: str = "defaults"
@@ -91,6 +103,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "fetch": FetchSettings,
     "feeds": FeedSettings,
     "digest": DigestSettings,
+    "slack": SlackSettings,
     "log": LogSettings,
 }
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -161,7 +174,7 @@ def _secrets(env: Mapping[str, str]) -> Secrets:
 
 
 def _secret_hint(section: str) -> str:
-    if section in ("slack", "discord"):
+    if section == "discord":
         return f"; {section} tokens come from the environment ({', '.join(SECRET_ENV)})"
     return ""
 
@@ -180,7 +193,11 @@ def _put(
     cls = _SECTIONS.get(section)
     hints = typing.get_type_hints(cls) if cls else {}
     if key not in hints:
-        problems.append((dotted, f"unknown key {where}"))
+        hint = ""
+        if section == "slack" and ("token" in key or "secret" in key):
+            hint = "; Slack tokens come from the environment (SLACK_BOT_TOKEN, SLACK_APP_TOKEN, "
+            hint += "SLACK_SIGNING_SECRET)"
+        problems.append((dotted, f"unknown key {where}{hint}"))
         return
     try:
         values[section][key] = _coerce(raw, hints[key], text=text)
@@ -249,6 +266,18 @@ def _validate(settings: Settings, problems: list[tuple[str, str]]) -> None:
         problems.append(("digest.max_stories", "must be between 1 and 100"))
     if not settings.store.path:
         problems.append(("store.path", "must not be empty"))
+    if settings.slack.mode not in ("socket", "http"):
+        problems.append(("slack.mode", 'must be "socket" or "http"'))
+    if not 0 < settings.slack.port < 65536:
+        problems.append(("slack.port", "must be a TCP port (1-65535)"))
+    if not settings.slack.path.startswith("/"):
+        problems.append(("slack.path", 'must start with "/"'))
+    if not settings.slack.api_base_url.startswith(("http://", "https://")):
+        problems.append(("slack.api_base_url", "must be an http(s) URL"))
+    if not re.fullmatch(r"[a-z0-9_-]{0,20}", settings.slack.command_prefix):
+        problems.append(
+            ("slack.command_prefix", "lower-case letters, digits, - or _ (at most 20)")
+        )
     if settings.log.level.upper() not in _LOG_LEVELS:
         problems.append(("log.level", f"must be one of {', '.join(_LOG_LEVELS)}"))
     try:

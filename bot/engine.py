@@ -1,0 +1,47 @@
+"""What an adapter needs from the core, in one object the composition root builds.
+
+Example (inside an adapter's slash-command handler):
+    ctx = engine.context(ChannelRef("slack", channel_id), post=self.post_digest)
+    reply = await commands.brief(ctx, topic)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.commands import CommandContext
+from bot.config import Settings
+from bot.delivery import PostDigest
+from bot.ingest.http import FetchPolicy
+from bot.models import ChannelRef
+from bot.scheduler import Scheduler
+from bot.store import Store
+
+
+@dataclass(slots=True)
+class Engine:
+    """The store, settings and fetch policy of this process, and its scheduler once started."""
+
+    store: Store
+    settings: Settings
+    policy: FetchPolicy
+    scheduler: Scheduler | None = None
+
+    def context(
+        self, channel: ChannelRef, *, can_manage: bool = True, post: PostDigest | None = None
+    ) -> CommandContext:
+        """A command context for one request in `channel`.
+
+        Args:
+            can_manage: whether the user may change the channel's sources, schedule, filter.
+            post: how to send this channel a digest (``/digest now``).
+        """
+        return CommandContext(
+            store=self.store,
+            settings=self.settings,
+            channel=channel,
+            policy=self.policy,
+            can_manage=can_manage,
+            post=post,
+            scheduler=self.scheduler,
+        )
