@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,9 +9,8 @@ import pytest
 
 from bot.commands import CommandContext, Reply, handle, parse_time, parse_zone
 from bot.config import Settings
-from bot.ingest.files import iter_files, read_file
 from bot.ingest.http import FetchPolicy
-from bot.models import Article, ChannelRef, Digest, Receipt
+from bot.models import ChannelRef, Digest, Receipt
 from bot.store import Store
 from tests.servers import LoopbackServer
 
@@ -31,13 +29,8 @@ their price of 2.50 euros. The operator will hire 14 more crew to staff the nigh
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "bot.db") as opened:
-        for file in iter_files(ROOT / "seeds"):
-            for item in read_file(file):
-                assert isinstance(item, Article)
-                opened.add_article(item)
-        yield opened
+def store(seeded_store: Store) -> Store:
+    return seeded_store
 
 
 def context(store: Store, **kw: object) -> CommandContext:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,23 +12,16 @@ from adapters.console import ConsoleAdapter, to_console_text
 from bot.commands import CommandContext, Reply, handle
 from bot.config import Settings
 from bot.digest import build_digest, mark_delivered
-from bot.ingest.files import iter_files, read_file
 from bot.models import Article, ChannelRef
 from bot.store import Store
-from bot.summarize import summarize
 
 ROOT = Path(__file__).resolve().parent.parent
 CHANNEL = ChannelRef("console", "terminal")
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "bot.db") as opened:
-        for path in iter_files(ROOT / "seeds"):
-            for item in read_file(path):
-                assert isinstance(item, Article)
-                opened.add_article(item, summarize(item.text, item.title or None))
-        yield opened
+def store(seeded_store: Store) -> Store:
+    return seeded_store
 
 
 async def run_lines(store: Store, text: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -10,9 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import Settings, load_settings
-from bot.ingest.files import iter_files, read_file
 from bot.ingest.http import FetchPolicy
-from bot.models import Article, ChannelRef, ChannelSettings, Digest, Receipt
+from bot.models import ChannelRef, ChannelSettings, Digest, Receipt
 from bot.scheduler import Scheduler, job_id, previous_slot
 from bot.store import Store
 from tests.servers import LoopbackServer
@@ -39,13 +37,8 @@ class Recorder:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "bot.db") as opened:
-        for file in iter_files(ROOT / "seeds"):
-            for item in read_file(file):
-                assert isinstance(item, Article)
-                opened.add_article(item)
-        yield opened
+def store(seeded_store: Store) -> Store:
+    return seeded_store
 
 
 def test_previous_slot_in_the_channels_time_zone() -> None:
