@@ -50,6 +50,7 @@ import logging
 import math
 import re
 import sqlite3
+import threading
 import time
 import weakref
 from collections import OrderedDict
@@ -357,8 +358,17 @@ def _fts_phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
+# /ask runs in worker threads, several at once under load: the shared cache takes turns
+_STATS_LOCK = threading.Lock()
+
+
 def _document_frequencies(store: Store, terms: Sequence[str]) -> tuple[int, list[int]]:
     """The article count and each term's document frequency, from FTS5 (so stemmed alike)."""
+    with _STATS_LOCK:
+        return _frequencies_locked(store, terms)
+
+
+def _frequencies_locked(store: Store, terms: Sequence[str]) -> tuple[int, list[int]]:
     stats = _STATS.get(store)
     if stats is None:
         stats = _STATS[store] = _Stats()
