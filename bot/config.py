@@ -275,9 +275,24 @@ def _validate(settings: Settings, problems: list[tuple[str, str]]) -> None:
     if not settings.slack.api_base_url.startswith(("http://", "https://")):
         problems.append(("slack.api_base_url", "must be an http(s) URL"))
     if not re.fullmatch(r"[a-z0-9_-]{0,20}", settings.slack.command_prefix):
-        problems.append(
-            ("slack.command_prefix", "lower-case letters, digits, - or _ (at most 20)")
-        )
+        problems.append(("slack.command_prefix", "lower-case letters, digits, - or _ (at most 20)"))
+    secrets = settings.secrets
+    if secrets.slack_bot_token:
+        if settings.slack.mode == "socket" and not secrets.slack_app_token:
+            problems.append(
+                (
+                    "SLACK_APP_TOKEN",
+                    "Socket Mode needs an app-level token (xapp-...); or set "
+                    'slack.mode = "http" with SLACK_SIGNING_SECRET',
+                )
+            )
+        if settings.slack.mode == "http" and not secrets.slack_signing_secret:
+            problems.append(
+                (
+                    "SLACK_SIGNING_SECRET",
+                    "HTTP mode needs the app's signing secret to check requests",
+                )
+            )
     if settings.log.level.upper() not in _LOG_LEVELS:
         problems.append(("log.level", f"must be one of {', '.join(_LOG_LEVELS)}"))
     try:

@@ -72,7 +72,7 @@ def test_secrets_come_from_the_environment_only_and_are_masked(tmp_path: Path) -
         load_settings(write(tmp_path, '[slack]\nbot_token = "xoxb-1"\n'), {})
     assert "SLACK_BOT_TOKEN" in str(caught.value)
 
-    settings = load_settings(None, {"SLACK_BOT_TOKEN": "xoxb-very-secret"})
+    settings = load_settings(None, {"SLACK_BOT_TOKEN": "xoxb-very-secret", "SLACK_APP_TOKEN": "x"})
     assert settings.secrets.slack_bot_token == "xoxb-very-secret"
     assert "xoxb-very-secret" not in repr(settings)
     assert "slack_bot_token=***" in repr(settings.secrets)
@@ -90,3 +90,17 @@ def test_unknown_newsbrief_variable_is_reported() -> None:
         load_settings(None, {"NEWSBRIEF_STORE_PTH": "x.db", "HOME": "/root"})
     assert caught.value.keys == ["store.pth"]
     assert "NEWSBRIEF_STORE_PTH" in str(caught.value)
+
+
+def test_slack_needs_the_token_its_mode_uses() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {"SLACK_BOT_TOKEN": "xoxb-1"})
+    assert caught.value.keys == ["SLACK_APP_TOKEN"]
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {"SLACK_BOT_TOKEN": "xoxb-1", "NEWSBRIEF_SLACK_MODE": "http"})
+    assert caught.value.keys == ["SLACK_SIGNING_SECRET"]
+    ok = load_settings(None, {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"})
+    assert ok.slack.mode == "socket"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {"NEWSBRIEF_SLACK_MODE": "webhook", "NEWSBRIEF_SLACK_PORT": "0"})
+    assert set(caught.value.keys) == {"slack.mode", "slack.port"}
