@@ -66,6 +66,15 @@ class SlackSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DiscordSettings:
+    guild_ids: tuple[str, ...] = ()
+    api_base_url: str = ""
+    gateway_url: str = ""
+    shard_count: int = 0
+    manage_permission: str = "manage_channels"
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     level: str = "INFO"
 
@@ -93,6 +102,7 @@ class Settings:
     feeds: FeedSettings = FeedSettings()
     digest: DigestSettings = DigestSettings()
     slack: SlackSettings = SlackSettings()
+    discord: DiscordSettings = DiscordSettings()
     log: LogSettings = LogSettings()
     secrets: Secrets = Secrets()
     source: str = "defaults"
@@ -104,6 +114,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "feeds": FeedSettings,
     "digest": DigestSettings,
     "slack": SlackSettings,
+    "discord": DiscordSettings,
     "log": LogSettings,
 }
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -174,8 +185,6 @@ def _secrets(env: Mapping[str, str]) -> Secrets:
 
 
 def _secret_hint(section: str) -> str:
-    if section == "discord":
-        return f"; {section} tokens come from the environment ({', '.join(SECRET_ENV)})"
     return ""
 
 
@@ -197,6 +206,8 @@ def _put(
         if section == "slack" and ("token" in key or "secret" in key):
             hint = "; Slack tokens come from the environment (SLACK_BOT_TOKEN, SLACK_APP_TOKEN, "
             hint += "SLACK_SIGNING_SECRET)"
+        if section == "discord" and "token" in key:
+            hint = "; the Discord token comes from the environment (DISCORD_BOT_TOKEN)"
         problems.append((dotted, f"unknown key {where}{hint}"))
         return
     try:
@@ -276,6 +287,18 @@ def _validate(settings: Settings, problems: list[tuple[str, str]]) -> None:
         problems.append(("slack.api_base_url", "must be an http(s) URL"))
     if not re.fullmatch(r"[a-z0-9_-]{0,20}", settings.slack.command_prefix):
         problems.append(("slack.command_prefix", "lower-case letters, digits, - or _ (at most 20)"))
+    discord = settings.discord
+    for gid in discord.guild_ids:
+        if not gid.isdigit():
+            problems.append(("discord.guild_ids", f"{gid!r} is not a guild id (digits)"))
+    for key in ("api_base_url", "gateway_url"):
+        value = getattr(discord, key)
+        if value and not value.startswith(("http://", "https://", "ws://", "wss://")):
+            problems.append((f"discord.{key}", "must be an http(s) or ws(s) URL, or empty"))
+    if discord.shard_count < 0:
+        problems.append(("discord.shard_count", "must be 0 (one connection) or more"))
+    if not re.fullmatch(r"[a-z_]+", discord.manage_permission):
+        problems.append(("discord.manage_permission", "a permission name like manage_channels"))
     secrets = settings.secrets
     if secrets.slack_bot_token:
         if settings.slack.mode == "socket" and not secrets.slack_app_token:
