@@ -1,0 +1,314 @@
+"""The Slack adapter: a slack_bolt `AsyncApp` serving slash commands and posting digests.
+
+Socket Mode (the default: an ``xapp-`` token, no public URL) or HTTP mode (``[slack] mode =
+"http"``: Slack posts signed requests to ``host:port`` + ``path``). Slash commands carry no
+per-channel permission in Slack, so every user who can run a command may manage the channel
+(``can_manage=True``); restrict who may use the commands in the app's settings if needed.
+
+Example:
+    adapter = SlackAdapter(engine)
+    await adapter.start()        # returns once connected (Socket Mode) or listening (HTTP)
+    ...                          # keep the event loop alive; the scheduler posts digests
+    await adapter.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypedDict, cast
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.render import SlackMessage, to_slack_messages, to_slack_reply
+from bot import commands
+from bot.commands import Reply
+from bot.engine import Engine
+from bot.errors import ConfigError, DeliveryError
+from bot.models import ChannelRef, Digest, Receipt
+
+log = logging.getLogger(__name__)
+
+# Slack wants an ack within 3 s. A command that has its answer within this budget answers in
+# the ack; a slower one (or one queued behind others) acks "working on it" and answers through
+# respond(). Short, so a burst of commands still acks in well under 100 ms each.
+ACK_BUDGET = 0.05
+# Read-only commands run on worker threads so the event loop stays free to ack; a few workers
+# only, since more threads would fight the loop for the GIL. Writes stay on the store's thread.
+READ_ONLY = frozenset({"brief", "ask", "sources", "help"})
+WORKERS = 2
+WORKING = "Working on it…"
+# Errors after which posting to a channel can never succeed without a human acting.
+PERMANENT_ERRORS = frozenset(
+    {
+        "not_in_channel",
+        "channel_not_found",
+        "is_archived",
+        "account_inactive",
+        "invalid_auth",
+        "token_revoked",
+        "not_authed",
+        "restricted_action",
+        "missing_scope",
+        "team_access_not_granted",
+    }
+)
+RATE_LIMIT_RETRIES = 5
+SERVER_ERROR_RETRIES = 2
+_PROGRESS_MAX = 1000
+
+
+class SlashCommand(TypedDict, total=False):
+    """The fields of a slash-command payload this adapter reads."""
+
+    command: str
+    text: str
+    channel_id: str
+    user_id: str
+    team_id: str
+    response_url: str
+
+
+@dataclass(slots=True)
+class _Progress:
+    """Messages of one digest already posted, so a retry continues the thread, not restarts."""
+
+    ts: list[str] = field(default_factory=list)
+
+
+def command_names(prefix: str) -> dict[str, str]:
+    """User-visible command (``/news-brief`` with prefix ``news-``) -> core command name."""
+    return {f"/{prefix}{name}": name for name in commands.HANDLERS}
+
+
+def _unescape(text: str) -> str:
+    # Slack sends command text with &, < and > escaped; the core wants what the user typed
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+class SlackAdapter:
+    """Serves the core's commands as Slack slash commands and posts scheduled digests."""
+
+    name = "slack"
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        client: AsyncWebClient | None = None,
+        ack_budget: float = ACK_BUDGET,
+    ) -> None:
+        """Build the bolt app; nothing connects until `start`.
+
+        Args:
+            engine: the core's store, settings and scheduler.
+            client: a Web API client to use instead of one built from the settings.
+            ack_budget: seconds a command may take before the ack says "working on it".
+
+        Raises:
+            ConfigError: a token or secret the configured mode needs is missing.
+        """
+        settings = engine.settings
+        secrets = settings.secrets
+        self.engine = engine
+        self.settings = settings.slack
+        self._tz = ZoneInfo(settings.digest.timezone)
+        self._ack_budget = ack_budget
+        problems: list[tuple[str, str]] = []
+        if client is None and not secrets.slack_bot_token:
+            problems.append(("SLACK_BOT_TOKEN", "the bot token (xoxb-...) is required for Slack"))
+        if self.settings.mode == "socket" and not secrets.slack_app_token:
+            problems.append(
+                ("SLACK_APP_TOKEN", 'an app token (xapp-...) is needed in "socket" mode')
+            )
+        if self.settings.mode == "http" and not secrets.slack_signing_secret:
+            problems.append(("SLACK_SIGNING_SECRET", 'the signing secret is needed in "http" mode'))
+        if problems:
+            raise ConfigError(problems)
+        self.client = client or AsyncWebClient(
+            token=secrets.slack_bot_token,
+            base_url=self.settings.api_base_url,
+            retry_handlers=[
+                AsyncConnectionErrorRetryHandler(),
+                # sleeps Retry-After (plus jitter) on 429, then sends the same request again
+                AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
+                AsyncServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES),
+            ],
+        )
+        self.app = AsyncApp(
+            client=self.client,
+            # an explicit value, so bolt never falls back to reading the environment itself
+            signing_secret=secrets.slack_signing_secret or "",
+            request_verification_enabled=self.settings.mode == "http",
+            logger=logging.getLogger(__name__ + ".bolt"),
+        )
+        self._names = command_names(self.settings.command_prefix)
+        for visible in self._names:
+            self.app.command(visible)(self._on_command)
+        self._app_token = secrets.slack_app_token
+        self._socket: AsyncSocketModeHandler | None = None
+        self._runner: web.AppRunner | None = None
+        self._progress: dict[tuple[str, tuple[int, ...]], _Progress] = {}
+        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="slack-command")
+        self.port: int | None = None
+
+    async def start(self) -> None:
+        """Connect (Socket Mode) or start listening (HTTP mode); return once serving."""
+        if self.settings.mode == "http":
+            runner = web.AppRunner(self.app.web_app(path=self.settings.path), access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, self.settings.host, self.settings.port)
+            await site.start()
+            self._runner = runner
+            # the bound port, which differs from the setting when that is 0 (tests)
+            self.port = int(runner.addresses[0][1])
+            log.info(
+                "slack: serving HTTP on %s:%s%s", self.settings.host, self.port, self.settings.path
+            )
+            return
+        assert self._app_token is not None  # checked in __init__
+        self._socket = AsyncSocketModeHandler(self.app, self._app_token, web_client=self.client)
+        await self._socket.connect_async()  # type: ignore[no-untyped-call]
+        log.info("slack: connected in Socket Mode")
+
+    async def close(self) -> None:
+        """Disconnect or stop listening."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # ---- slash commands -------------------------------------------------------------------
+
+    async def _on_command(
+        self, ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any]
+    ) -> None:
+        payload = cast(SlashCommand, command)
+        name = self._names.get(payload.get("command", ""), "help")
+        text = _unescape(payload.get("text", "")).strip()
+        public = False
+        if name in ("brief", "ask") and text.split(" ", 1)[0].lower() == "public":
+            public, text = True, text[len("public") :].strip()
+        channel = ChannelRef("slack", payload.get("channel_id", ""))
+        log.info("slack: /%s in %s", name, channel.channel)
+        task = asyncio.ensure_future(self._run(channel, name, text))
+        try:
+            # shield: when the budget runs out the command keeps going and answers later
+            reply = await asyncio.wait_for(asyncio.shield(task), self._ack_budget)
+        except TimeoutError:
+            await ack(text=WORKING, response_type="ephemeral")
+            reply = await task
+            await self._respond_all(respond, reply, public, first_in_ack=False, ack=None)
+            return
+        await self._respond_all(respond, reply, public, first_in_ack=True, ack=ack)
+
+    async def _run(self, channel: ChannelRef, name: str, text: str) -> Reply:
+        ctx = self.engine.context(channel, can_manage=True, post=self.post_digest)
+        try:
+            if name in READ_ONLY:
+                loop = asyncio.get_running_loop()
+                line = f"/{name} {text}"
+                return await loop.run_in_executor(
+                    self._pool, lambda: asyncio.run(commands.handle(ctx, line))
+                )
+            return await commands.handle(ctx, f"/{name} {text}")
+        except Exception:
+            # one failing command must not leave the user without an answer
+            log.exception("slack: /%s failed in %s", name, channel.channel)
+            return Reply("Sorry, that command failed. Try again in a moment.", ok=False)
+
+    async def _respond_all(
+        self,
+        respond: AsyncRespond,
+        reply: Reply,
+        public: bool,
+        *,
+        first_in_ack: bool,
+        ack: AsyncAck | None,
+    ) -> None:
+        # answers are private unless the user asked to share them, or the core says the
+        # channel should see them (a changed schedule, a new source)
+        response_type = "in_channel" if public or not reply.ephemeral else "ephemeral"
+        messages = to_slack_reply(reply, self._tz)
+        for n, message in enumerate(messages):
+            if n == 0 and first_in_ack and ack is not None:
+                await ack(response_type=response_type, **message)
+                continue
+            try:
+                await respond(response_type=response_type, **message)
+            except Exception as exc:  # the response_url expired or refused: nothing to retry
+                log.warning("slack: response_url post failed: %s", type(exc).__name__)
+                return
+
+    # ---- digests --------------------------------------------------------------------------
+
+    async def post_digest(self, channel: ChannelRef, digest: Digest) -> Receipt:
+        """Post a digest with ``chat.postMessage``; later parts go in the first one's thread.
+
+        429s are waited out (``Retry-After``) and 5xx retried by the client's retry handlers.
+        If part 2 of 3 fails, the parts already posted are remembered (in memory), so the
+        core's later retry of the same articles continues the thread instead of posting the
+        top message again. A restart in between loses that memory: the digest then starts over.
+
+        Raises:
+            DeliveryError: Slack refused the message; `permanent` when the bot cannot post in
+                the channel any more (removed, archived, token revoked).
+        """
+        key = (channel.channel, _digest_key(digest))
+        progress = self._progress.pop(key, None) or _Progress()
+        for n, message in enumerate(to_slack_messages(digest, self._tz)):
+            if n < len(progress.ts):
+                continue
+            try:
+                ts = await self._post(channel.channel, message, progress.ts[0] if n else None)
+            except DeliveryError:
+                if progress.ts:
+                    self._remember(key, progress)
+                raise
+            progress.ts.append(ts)
+        return Receipt(channel=channel, message_ids=tuple(progress.ts))
+
+    async def _post(self, channel_id: str, message: SlackMessage, thread_ts: str | None) -> str:
+        try:
+            response = await self.client.chat_postMessage(
+                channel=channel_id,
+                text=message["text"],
+                blocks=message["blocks"],
+                thread_ts=thread_ts,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+            raise DeliveryError(
+                "slack", channel_id, error, permanent=error in PERMANENT_ERRORS
+            ) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError("slack", channel_id, f"network: {type(exc).__name__}") from None
+        return str(response.get("ts", ""))
+
+    def _remember(self, key: tuple[str, tuple[int, ...]], progress: _Progress) -> None:
+        if len(self._progress) >= _PROGRESS_MAX:
+            self._progress.pop(next(iter(self._progress)))
+        self._progress[key] = progress
+
+
+def _digest_key(digest: Digest) -> tuple[int, ...]:
+    """The articles of a digest: the same when the core retries a claimed slot."""
+    return tuple(sorted(a.id for s in digest.stories for a in s.articles if a.id is not None))

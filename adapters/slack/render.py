@@ -1,0 +1,226 @@
+"""Neutral digests, answers and replies as Slack Block Kit messages, within Slack's limits.
+
+Every piece of article text is mrkdwn-escaped here, at the edge: a feed that writes
+``<!channel>`` or ``<@U123>`` must ping nobody. A digest too big for one message becomes several;
+the adapter posts the 2nd and later ones in the thread of the first.
+
+Example:
+    for message in to_slack_messages(digest, ZoneInfo("Europe/Kyiv")):
+        await client.chat_postMessage(channel=channel_id, **message)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, tzinfo
+from typing import Any, TypedDict
+from zoneinfo import ZoneInfo
+
+from bot.commands import Reply
+from bot.models import Answer, Citation, Digest, Story
+from bot.text import strip_control
+
+Block = dict[str, Any]
+
+# Documented Block Kit limits, and a practical total: Slack has refused messages near 13k
+# characters in all, below the documented sums, so a message stays well under that.
+MAX_BLOCKS = 50
+MAX_SECTION_CHARS = 3000
+MAX_HEADER_CHARS = 150
+MAX_CONTEXT_CHARS = 2000
+MAX_MESSAGE_CHARS = 11_000
+MAX_FALLBACK_CHARS = 1000
+MAX_HEADLINE_CHARS = 300
+_ELLIPSIS = "…"
+
+
+class SlackMessage(TypedDict):
+    """The keyword arguments of one message: ``chat.postMessage``, ``ack`` or ``respond``."""
+
+    text: str
+    blocks: list[Block]
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn gives meaning to (``&``, ``<``, ``>``).
+
+    Control characters go too, so article text cannot break a message's layout.
+    """
+    cleaned = strip_control(text)
+    return cleaned.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _fit(raw: str, room: int) -> str:
+    """`raw` escaped, cut (before escaping, so no entity is split) to at most `room` chars."""
+    escaped = escape_mrkdwn(raw)
+    if len(escaped) <= room:
+        return escaped
+    cut = raw[: max(0, room - 1)]
+    while True:
+        escaped = escape_mrkdwn(cut).rstrip() + _ELLIPSIS
+        if len(escaped) <= room or not cut:
+            return escaped[:room]
+        cut = cut[: len(cut) - max(1, len(escaped) - room)]
+
+
+def _plain(text: str, limit: int) -> str:
+    """Text for a ``plain_text`` object (no mrkdwn there, so nothing can ping), cut to `limit`."""
+    cleaned = " ".join(strip_control(text).split())
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1].rstrip() + _ELLIPSIS
+
+
+def _link_url(url: str) -> str | None:
+    """A URL safe inside ``<url|text>``, or None when it is not a web link Slack can open."""
+    if not url.startswith(("http://", "https://")):
+        return None
+    safe = url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E")
+    return safe.replace("|", "%7C").replace(" ", "%20")
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _header(text: str) -> Block:
+    return {
+        "type": "header",
+        "text": {
+            "type": "plain_text",
+            "text": _plain(text, MAX_HEADER_CHARS) or "News",
+            "emoji": True,
+        },
+    }
+
+
+def _date(moment: datetime | None, tz: tzinfo) -> str:
+    return moment.astimezone(tz).strftime("%d %b %Y %H:%M") if moment else ""
+
+
+def story_blocks(story: Story, tz: tzinfo) -> list[Block]:
+    """One story: a section (linked headline, bullets), then a context line (sources, time)."""
+    lead = story.lead
+    headline = _fit(story.briefing.headline or lead.title or "(untitled)", MAX_HEADLINE_CHARS)
+    url = _link_url(lead.url)
+    # a headline ending in an escaped entity inside a link is fine: Slack decodes it
+    text = f"*<{url}|{headline}>*" if url else f"*{headline}*"
+    for bullet in story.briefing.bullets:
+        room = MAX_SECTION_CHARS - len(text) - 3
+        if room < 20:
+            break
+        text += "\n• " + _fit(bullet.text, room)
+    outlets = story.sources
+    noun = "source" if len(outlets) == 1 else "sources"
+    meta = [f"{len(outlets)} {noun}: {', '.join(outlets)}"]
+    if lead.published:
+        meta.append(_date(lead.published, tz))
+    return [_section(text), _context(_fit(" · ".join(meta), MAX_CONTEXT_CHARS))]
+
+
+def citation_blocks(n: int, cite: Citation, tz: tzinfo) -> list[Block]:
+    """One cited sentence as a quote, then its outlet (linked), date and title."""
+    url = _link_url(cite.url)
+    source = escape_mrkdwn(cite.source) or "source"
+    meta = [f"<{url}|{source}>" if url else source]
+    if cite.published:
+        meta.append(_date(cite.published, tz))
+    if cite.title:
+        meta.append(_fit(cite.title, MAX_HEADLINE_CHARS))
+    quote = _fit(cite.sentence, MAX_SECTION_CHARS - 20)
+    return [_section(f"{n}. “{quote}”"), _context(" · ".join(meta)[:MAX_CONTEXT_CHARS])]
+
+
+def _size(message: SlackMessage) -> int:
+    return len(json.dumps(message, ensure_ascii=False))
+
+
+def _pack(
+    head: list[Block], units: Sequence[list[Block]], fallback: str, label: str
+) -> list[SlackMessage]:
+    """Put `units` (groups of blocks kept together) into as few messages as the limits allow.
+
+    The first message starts with `head`; each later one with a short "continued" context line.
+    """
+    first: SlackMessage = {
+        "text": _fit(" ".join(fallback.split()), MAX_FALLBACK_CHARS),
+        "blocks": list(head),
+    }
+    shown = escape_mrkdwn(label)
+    messages = [first]
+    for unit in units:
+        current = messages[-1]
+        candidate: SlackMessage = {"text": current["text"], "blocks": current["blocks"] + unit}
+        fits = len(candidate["blocks"]) <= MAX_BLOCKS and _size(candidate) <= MAX_MESSAGE_CHARS
+        if fits or len(current["blocks"]) <= (len(head) if current is first else 1):
+            current["blocks"] = candidate["blocks"]
+            continue
+        part = len(messages) + 1
+        note = _context(f"_{shown}, continued (part {part})_")
+        messages.append({"text": f"{shown} (continued, part {part})", "blocks": [note, *unit]})
+    return messages
+
+
+def to_slack_messages(digest: Digest, tz: tzinfo | None = None) -> list[SlackMessage]:
+    """A digest as one or more messages: a header and one section per story.
+
+    Returns:
+        The messages in order; the adapter posts the 2nd and later ones in the first's thread.
+    """
+    zone = tz or ZoneInfo("UTC")
+    overview = digest.overview or "News digest"
+    noun = "story" if len(digest.stories) == 1 else "stories"
+    head = [
+        _header(overview),
+        _context(f"{len(digest.stories)} {noun} · {_date(digest.generated_at, zone)}"),
+    ]
+    if digest.empty:
+        head.append(_section("No new stories since the last digest."))
+    units = [story_blocks(story, zone) for story in digest.stories]
+    headlines = "; ".join(s.briefing.headline or s.lead.title for s in digest.stories[:3])
+    fallback = f"{overview} {headlines}"
+    return _pack(head, units, fallback, _plain(overview, 60))
+
+
+def to_slack_blocks(digest: Digest, tz: tzinfo | None = None) -> list[Block]:
+    """The blocks of a digest's first message (see `to_slack_messages` for the rest)."""
+    return to_slack_messages(digest, tz)[0]["blocks"]
+
+
+def _text_units(text: str) -> list[list[Block]]:
+    """Plain reply text as sections of at most 3,000 characters, split between lines."""
+    units: list[list[Block]] = []
+    chunk = ""
+    for line in escape_mrkdwn(text).split("\n"):
+        while len(line) > MAX_SECTION_CHARS:
+            units.append([_section(line[:MAX_SECTION_CHARS])])
+            line = line[MAX_SECTION_CHARS:]
+        if chunk and len(chunk) + 1 + len(line) > MAX_SECTION_CHARS:
+            units.append([_section(chunk)])
+            chunk = ""
+        chunk = f"{chunk}\n{line}" if chunk else line
+    if chunk.strip():
+        units.append([_section(chunk)])
+    return units
+
+
+def to_slack_answer(answer: Answer, lead: str, tz: tzinfo | None = None) -> list[SlackMessage]:
+    """A cited answer: `lead` then each quoted sentence with its linked source."""
+    zone = tz or ZoneInfo("UTC")
+    units = [citation_blocks(n, c, zone) for n, c in enumerate(answer.citations, start=1)]
+    head = [b for unit in _text_units(lead) for b in unit]
+    fallback = lead + " " + " ".join(c.sentence for c in answer.citations[:2])
+    return _pack(head, units, fallback, "Answer")
+
+
+def to_slack_reply(reply: Reply, tz: tzinfo | None = None) -> list[SlackMessage]:
+    """Any command reply as messages: a digest, a cited answer, or text."""
+    if reply.digest is not None:
+        return to_slack_messages(reply.digest, tz)
+    if reply.answer is not None and reply.answer.answered:
+        return to_slack_answer(reply.answer, reply.text, tz)
+    units = _text_units(reply.text) or [[_section(" ")]]
+    return _pack(units[0], units[1:], reply.text, "Reply")
