@@ -1,0 +1,267 @@
+"""Neutral digests, answers and replies as Discord messages, within Discord's limits.
+
+Discord refuses (400) a message over its limits: 2,000 characters of content, 10 embeds, and per
+embed a title of 256, a description of 4,096, 25 fields and a footer of 2,048, with at most 6,000
+characters across all embeds of one message. Every embed made here fits alone, and
+`split_embeds` packs them into as many messages as it takes.
+
+Article text is cleaned at this edge: control characters go, Markdown is escaped, and mention
+syntax (``@everyone``, ``<@123>``, ``<@&456>``, ``<#789>``) gets a zero-width space so it does
+not even look like a ping. The real guard is sending with ``AllowedMentions.none()``.
+
+Example:
+    for message in to_discord_messages(digest, ZoneInfo("Europe/Kyiv")):
+        await channel.send(message.content or None, embeds=message.embeds,
+                           allowed_mentions=discord.AllowedMentions.none())
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from zoneinfo import ZoneInfo
+
+import discord
+
+from bot.commands import Reply
+from bot.models import Answer, Digest, Story
+from bot.text import strip_control
+
+# Discord's documented limits (discord-api-docs, "Embed Limits" and "Create Message").
+MAX_CONTENT = 2000
+MAX_EMBEDS = 10
+MAX_EMBED_TOTAL = 6000
+MAX_TITLE = 256
+MAX_DESCRIPTION = 4096
+MAX_FIELDS = 25
+MAX_FOOTER = 2048
+MAX_URL = 2048
+# Our own caps, below the limits, so several stories share a message and one long story never
+# crowds the others out: any single story embed stays under ~2,600 characters.
+STORY_DESCRIPTION = 2000
+STORY_FOOTER = 300
+ANSWER_COLOUR = discord.Colour.blurple()
+_ELLIPSIS = "…"
+_ZWSP = "\u200b"
+
+_MENTION = re.compile(r"@(everyone|here)|<(@[!&]?|#)(?=\d)", re.IGNORECASE)
+
+
+@dataclass(slots=True)
+class DiscordMessage:
+    """One message to send: content (may be empty) and up to 10 embeds."""
+
+    content: str = ""
+    embeds: list[discord.Embed] = field(default_factory=list)
+
+    @property
+    def embed_chars(self) -> int:
+        """Characters Discord counts toward its 6,000 limit across this message's embeds."""
+        return sum(len(e) for e in self.embeds)
+
+
+def escape_mentions(text: str) -> str:
+    """Break mention syntax with a zero-width space: ``@everyone`` -> ``@\u200beveryone``.
+
+    ``<@123>`` (user), ``<@!123>``, ``<@&456>`` (role) and ``<#789>`` (channel) become
+    ``<\u200b@123>`` and so on, which Discord shows as plain text.
+    """
+
+    def fix(match: re.Match[str]) -> str:
+        if match.group(1):
+            return "@" + _ZWSP + match.group(1)
+        return "<" + _ZWSP + match.group(2)
+
+    return _MENTION.sub(fix, text)
+
+
+def clean(text: str, *, markdown: bool = True, one_line: bool = False) -> str:
+    """Text from an article or a user, safe to show: no controls, no pings, no Markdown.
+
+    Args:
+        markdown: escape Markdown (True for text shown where Discord renders it).
+        one_line: collapse all whitespace (titles, footers).
+    """
+    text = strip_control(text)
+    if one_line:
+        text = " ".join(text.split())
+    if markdown:
+        text = discord.utils.escape_markdown(text)
+    return escape_mentions(text)
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, with an ellipsis when it was longer."""
+    if len(text) <= limit:
+        return text
+    head = text[: max(0, limit - 1)].rstrip()
+    # a trailing backslash would escape the ellipsis (harmless) or leave half an escape
+    return head.rstrip("\\") + _ELLIPSIS
+
+
+def _link(url: str) -> str | None:
+    """A URL safe as an embed URL or inside ``[text](url)``, or None if not a web link."""
+    if not url.lower().startswith(("http://", "https://")) or len(url) > MAX_URL:
+        return None
+    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29").replace("<", "%3C")
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _footer(story: Story) -> str:
+    outlets = story.sources
+    noun = "source" if len(outlets) == 1 else "sources"
+    return cut(clean(f"{len(outlets)} {noun}: {', '.join(outlets)}", markdown=False), STORY_FOOTER)
+
+
+def _description(story: Story, limit: int) -> str:
+    """Bullets, then links to the story's other articles, as far as `limit` allows."""
+    lines = [f"• {clean(b.text, one_line=True)}" for b in story.briefing.bullets]
+    text = cut("\n".join(lines), limit)
+    others = []
+    for article in story.articles[1:]:
+        url = _link(article.url)
+        if url:
+            others.append(f"[{clean(article.source, one_line=True)}]({url})")
+    if others:
+        extra = "\nAlso: " + " · ".join(others)
+        while others and len(text) + len(extra) > limit:
+            others.pop()
+            extra = "\nAlso: " + " · ".join(others) if others else ""
+        text += extra
+    return text
+
+
+def story_embed(story: Story, *, description_limit: int = STORY_DESCRIPTION) -> discord.Embed:
+    """One story: linked title, bullets, "N sources" footer, the lead's publication time."""
+    lead = story.lead
+    headline = story.briefing.headline or lead.title or "(untitled)"
+    embed = discord.Embed(
+        title=cut(clean(headline, one_line=True), MAX_TITLE),
+        url=_link(lead.url),
+        description=_description(story, min(description_limit, MAX_DESCRIPTION)) or None,
+        timestamp=_aware(lead.published) if lead.published else None,
+    )
+    embed.set_footer(text=_footer(story))
+    return embed
+
+
+def to_discord_embeds(digest: Digest) -> list[discord.Embed]:
+    """One embed per story of `digest`, each within every per-embed limit."""
+    return [story_embed(story) for story in digest.stories]
+
+
+def split_embeds(
+    embeds: Sequence[discord.Embed],
+    *,
+    max_embeds: int = MAX_EMBEDS,
+    max_chars: int = MAX_EMBED_TOTAL,
+) -> list[list[discord.Embed]]:
+    """Pack embeds, in order, into groups of at most `max_embeds` and `max_chars` characters.
+
+    Raises:
+        ValueError: if one embed alone is over `max_chars` (every embed made here fits).
+    """
+    groups: list[list[discord.Embed]] = []
+    current: list[discord.Embed] = []
+    size = 0
+    for embed in embeds:
+        length = len(embed)
+        if length > max_chars:
+            raise ValueError(f"embed of {length} characters cannot fit in a message")
+        if current and (len(current) >= max_embeds or size + length > max_chars):
+            groups.append(current)
+            current, size = [], 0
+        current.append(embed)
+        size += length
+    if current:
+        groups.append(current)
+    return groups
+
+
+def to_discord_messages(digest: Digest, header: str | None = None) -> list[DiscordMessage]:
+    """`digest` as one or more messages: the overview (or `header`) first, then story embeds.
+
+    A digest too big for one message continues in further messages, each labelled
+    "(continued, 2/3)" so a reader sees the parts belong together.
+    """
+    lead = clean(header if header is not None else digest.overview, markdown=False)
+    groups = split_embeds(to_discord_embeds(digest)) or [[]]
+    messages = []
+    for n, group in enumerate(groups, start=1):
+        content = cut(lead, MAX_CONTENT) if n == 1 else f"(continued, {n}/{len(groups)})"
+        messages.append(DiscordMessage(content, group))
+    return messages
+
+
+def to_discord_answer(answer: Answer, tz: tzinfo | None = None) -> discord.Embed:
+    """A cited answer: each quoted sentence with a link to its article, outlet and date."""
+    zone = tz or ZoneInfo("UTC")
+    lines: list[str] = []
+    used = 0
+    for n, cite in enumerate(answer.citations, start=1):
+        name = clean(cite.source or cite.title, one_line=True) or "source"
+        url = _link(cite.url)
+        where = f"[{name}]({url})" if url else name
+        if cite.published:
+            where += " · " + _aware(cite.published).astimezone(zone).strftime("%d %b %Y")
+        line = f'{n}. "{cut(clean(cite.sentence, one_line=True), 1000)}" — {where}'
+        if used + len(line) + 1 > MAX_DESCRIPTION:
+            break  # a cut citation would lose its link; fewer whole ones read better
+        lines.append(line)
+        used += len(line) + 1
+    return discord.Embed(
+        title=cut(clean(answer.question, one_line=True), MAX_TITLE),
+        description="\n".join(lines) or None,
+        colour=ANSWER_COLOUR,
+    )
+
+
+def split_text(text: str, limit: int = MAX_CONTENT) -> list[str]:
+    """Text in pieces of at most `limit` characters, broken at line ends where possible."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(line[:limit])
+            line = line[limit:]
+        joined = f"{current}\n{line}" if current else line
+        if len(joined) > limit:
+            pieces.append(current)
+            current = line
+        else:
+            current = joined
+    if current or not pieces:
+        pieces.append(current)
+    return pieces
+
+
+def _code_block(text: str) -> str:
+    return "```\n" + text.replace("```", "`\u200b``") + "\n```"
+
+
+def to_discord_reply(reply: Reply, tz: tzinfo | None = None) -> list[DiscordMessage]:
+    """A command's reply as messages: text, plus story embeds or a cited answer."""
+    if reply.digest is not None:
+        return to_discord_messages(reply.digest, header=reply.text)
+    text = clean(reply.text, markdown=False)
+    if reply.answer is not None and reply.answer.answered:
+        return [DiscordMessage(cut(text, MAX_CONTENT), [to_discord_answer(reply.answer, tz)])]
+    if text.startswith("Commands:\n"):
+        head, _, table = text.partition("\n")
+        text = head + "\n" + _code_block(table)  # /help aligns its columns: keep them aligned
+        if len(text) <= MAX_CONTENT:
+            return [DiscordMessage(text)]
+    return [DiscordMessage(piece) for piece in split_text(text)]
+
+
+def all_embeds(messages: Iterable[DiscordMessage]) -> list[discord.Embed]:
+    """Every embed of `messages`, in order (for tests and logging counts)."""
+    return [e for m in messages for e in m.embeds]
