@@ -6,10 +6,12 @@ slack_bolt or discord.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import sys
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
 from bot import commands
@@ -21,6 +23,9 @@ from bot.ingest.pipeline import IngestResult, Progress, ingest
 from bot.models import ChannelRef
 from bot.scheduler import Scheduler
 from bot.store import Store
+
+if TYPE_CHECKING:
+    from adapters.base import ChatAdapter
 
 log = logging.getLogger(__name__)
 
@@ -115,3 +120,53 @@ async def run_console(
         scheduler.shutdown()
         await console.close()
     return 1 if failed else 0
+
+
+def platforms_configured(settings: Settings) -> bool:
+    """Whether a chat platform's token is set; without one, `run` serves the console."""
+    return bool(settings.secrets.slack_bot_token or settings.secrets.discord_bot_token)
+
+
+async def run_platforms(
+    settings: Settings, store: Store, sources: list[str], *, stop: asyncio.Event | None = None
+) -> int:
+    """Serve the configured chat platforms until SIGTERM or SIGINT (or `stop` is set).
+
+    Returns:
+        The exit code: 0 after a clean stop.
+    """
+    if sources:
+        result = await ingest_sources(settings, store, sources)
+        log.info("%s", result.summary())
+    engine = Engine(store=store, settings=settings, policy=fetch_policy(settings))
+    adapters: list[ChatAdapter] = []
+    if settings.secrets.slack_bot_token:
+        from adapters.slack import SlackAdapter
+
+        adapters.append(SlackAdapter(engine))
+    if settings.secrets.discord_bot_token:
+        from adapters.discord import DiscordAdapter
+
+        adapters.append(DiscordAdapter(engine))
+    scheduler = Scheduler(
+        store, settings, {a.name: a.post_digest for a in adapters}, policy=engine.policy
+    )
+    engine.scheduler = scheduler
+    stopping = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        for adapter in adapters:
+            await adapter.start()
+        await scheduler.start()
+        log.info("newsbrief running on %s", ", ".join(a.name for a in adapters))
+        await stopping.wait()
+        log.info("stopping")
+    finally:
+        scheduler.shutdown()
+        for adapter in adapters:
+            await adapter.close()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    return 0

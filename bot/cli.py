@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot import __version__
-from bot.app import CONSOLE_CHANNEL, configure_logging, fetch_policy, ingest_sources, run_console
+from bot.app import (
+    CONSOLE_CHANNEL,
+    configure_logging,
+    fetch_policy,
+    ingest_sources,
+    platforms_configured,
+    run_console,
+    run_platforms,
+)
 from bot.config import ENV_CONFIG_PATH, Settings, load_settings
 from bot.digest import build_digest, mark_delivered
 from bot.errors import BriefingError, ConfigError, SourceError, StoreError
@@ -135,6 +143,8 @@ def main(
                 return _articles(args, store, out)
             if args.command == "digest":
                 return _digest(args, settings, store, out)
+            if platforms_configured(settings):
+                return asyncio.run(run_platforms(settings, store, list(args.sources)))
             source = stdin or sys.stdin
             return asyncio.run(
                 run_console(
