@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -101,16 +101,32 @@ MIGRATIONS: tuple[str, ...] = (
         delivered_at TEXT NOT NULL,
         PRIMARY KEY (platform, channel, article_id)
     ) WITHOUT ROWID;
-    -- story grouping: each article's salient features and MinHash, and its LSH band keys
+    -- story grouping: each article's salient features and MinHash, the UTC day it is filed
+    -- under (of its published or fetched time), and its LSH band keys; band rows carry the day
+    -- so a candidate lookup reads only the band's rows within the time window
     CREATE TABLE article_signatures (
         article_id INTEGER PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+        day TEXT NOT NULL,
         features TEXT NOT NULL,
         minhash BLOB NOT NULL
     );
     CREATE TABLE story_bands (
         band_key INTEGER NOT NULL,
+        day TEXT NOT NULL,
         article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
-        PRIMARY KEY (band_key, article_id)
+        PRIMARY KEY (band_key, day, article_id)
+    ) WITHOUT ROWID;
+    -- how many signed articles of each day have a feature, and how many were signed that day:
+    -- how rare a name or number is lately (rarity-weighted grouping); old days are pruned
+    CREATE TABLE feature_counts (
+        feature TEXT NOT NULL,
+        day TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (feature, day)
+    ) WITHOUT ROWID;
+    CREATE TABLE signature_days (
+        day TEXT PRIMARY KEY,
+        articles INTEGER NOT NULL
     ) WITHOUT ROWID;
     -- per-channel settings: digest schedule, keyword filter, and whether the platform still
     -- lets us post there
@@ -142,6 +158,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 
+FEATURE_DAYS_KEPT = 30
+"""Days of feature counts kept behind the newest day signed; grouping reads only a few."""
+
 # Newest first; among reports stamped with the same time (date-only sources), the fuller one.
 _NEWEST_FIRST = "coalesce(a.published, a.fetched_at) DESC, length(a.text) DESC, a.id"
 _WORDS = re.compile(r"\w+", re.UNICODE)
@@ -159,6 +178,13 @@ def _iso(moment: datetime | None) -> str | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _day(moment: datetime) -> str:
+    """The UTC calendar day of `moment` (naive times are taken as UTC), as YYYY-MM-DD."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).date().isoformat()
 
 
 def _dt(text: str | None) -> datetime | None:
@@ -393,40 +419,154 @@ class Store:
         minhash: bytes,
         band_keys: Sequence[int],
         story_id: int,
+        *,
+        moment: datetime | None = None,
     ) -> None:
-        """Store an article's grouping signature and the story it was put in."""
+        """Store an article's grouping signature and the story it was put in.
+
+        One transaction: the signature, its band rows, the story id and the feature counts of
+        the article's day (see `feature_stats`).
+
+        Args:
+            moment: the article's time (published, else fetched); its UTC day files the
+                signature. Defaults to the stored article's time.
+        """
+        self.put_signatures([(article_id, features, minhash, band_keys, story_id, moment)])
+
+    def put_signatures(
+        self,
+        batch: Sequence[tuple[int, Sequence[str], bytes, Sequence[int], int, datetime | None]],
+    ) -> None:
+        """`put_signature` for many articles, in one transaction.
+
+        Each item is (article id, features, minhash, band keys, story id, moment). Storing a
+        signature again replaces the old one and moves its feature counts; band rows are only
+        ever added.
+        """
+        if not batch:
+            return
         with self.transaction() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO article_signatures (article_id, features, minhash)"
-                " VALUES (?, ?, ?)",
-                (article_id, json.dumps(list(features), ensure_ascii=False), minhash),
-            )
-            conn.executemany(
-                "INSERT OR IGNORE INTO story_bands (band_key, article_id) VALUES (?, ?)",
-                [(key, article_id) for key in band_keys],
-            )
-            conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id))
+            for article_id, features, minhash, band_keys, story_id, moment in batch:
+                if moment is None:
+                    row = conn.execute(
+                        "SELECT coalesce(published, fetched_at) FROM articles WHERE id = ?",
+                        (article_id,),
+                    ).fetchone()
+                    moment = _dt(row[0]) if row else None
+                day = _day(moment or _now())
+                unique = list(dict.fromkeys(features))
+                old = conn.execute(
+                    "SELECT day, features FROM article_signatures WHERE article_id = ?",
+                    (article_id,),
+                ).fetchone()
+                if old is not None:
+                    self._count_features(conn, old["day"], json.loads(old["features"]), -1)
+                conn.execute(
+                    "INSERT OR REPLACE INTO article_signatures (article_id, day, features, minhash)"
+                    " VALUES (?, ?, ?, ?)",
+                    (article_id, day, json.dumps(unique, ensure_ascii=False), minhash),
+                )
+                conn.executemany(
+                    "INSERT OR IGNORE INTO story_bands (band_key, day, article_id)"
+                    " VALUES (?, ?, ?)",
+                    [(key, day, article_id) for key in band_keys],
+                )
+                conn.execute(
+                    "UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id)
+                )
+                self._count_features(conn, day, unique, 1)
+
+    @staticmethod
+    def _count_features(
+        conn: sqlite3.Connection, day: str, features: Sequence[str], step: int
+    ) -> None:
+        cur = conn.execute(
+            "INSERT INTO signature_days (day, articles) VALUES (?, ?)"
+            " ON CONFLICT (day) DO UPDATE SET articles = articles + excluded.articles"
+            " RETURNING articles",
+            (day, step),
+        )
+        if step > 0 and int(cur.fetchone()[0]) == step:
+            # the first article of a day: forget counts far older than it (a backfill of old
+            # days prunes nothing newer than itself)
+            cutoff = (date.fromisoformat(day) - timedelta(days=FEATURE_DAYS_KEPT)).isoformat()
+            conn.execute("DELETE FROM feature_counts WHERE day < ?", (cutoff,))
+        else:
+            cur.fetchall()
+        conn.executemany(
+            "INSERT INTO feature_counts (feature, day, count) VALUES (?, ?, ?)"
+            " ON CONFLICT (feature, day) DO UPDATE SET count = count + excluded.count",
+            [(f, day, step) for f in features],
+        )
+
+    def feature_stats(
+        self, features: Sequence[str], *, since: datetime, until: datetime
+    ) -> tuple[int, dict[str, int]]:
+        """Signed articles on the UTC days from `since` to `until`, and how many of them have
+        each of `features` (features in none are left out); one query for up to 500 features.
+        """
+        first, last = _day(since), _day(until)
+        unique = list(dict.fromkeys(features))
+        sql = (
+            "SELECT NULL, coalesce(sum(articles), 0) FROM signature_days WHERE day BETWEEN ? AND ?"
+        )
+        total, counts = 0, {}
+        chunks = [unique[i : i + 500] for i in range(0, len(unique), 500)] or [[]]
+        for index, chunk in enumerate(chunks):
+            parts = [sql] if index == 0 else []
+            args: list[Any] = [first, last] if index == 0 else []
+            if chunk:
+                parts.append(
+                    "SELECT feature, sum(count) FROM feature_counts"
+                    f" WHERE feature IN ({_marks(chunk)}) AND day BETWEEN ? AND ?"
+                    " GROUP BY feature"
+                )
+                args += [*chunk, first, last]
+            for row in self.conn.execute(" UNION ALL ".join(parts), args):
+                if row[0] is None:
+                    total = int(row[1])
+                elif row[1] > 0:
+                    counts[str(row[0])] = int(row[1])
+        return total, counts
 
     def story_candidates(
-        self, band_keys: Sequence[int], *, since: datetime | None = None, limit: int = 200
+        self,
+        band_keys: Sequence[int],
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 200,
     ) -> list[tuple[int, int, list[str], bytes]]:
-        """Articles sharing at least one LSH band key, as (id, story id, features, minhash).
+        """Articles sharing at least one LSH band key, as (id, story id, features, minhash),
+        newest id first.
 
         Args:
             since: only articles published (or fetched) at or after this time.
+            until: only articles published (or fetched) at or before this time.
         """
         if not band_keys:
             return []
         params: list[Any] = list(band_keys)
-        recent = ""
+        days = ""
+        where = []
+        # the band rows' day narrows the index range; the exact time is checked on the article
         if since is not None:
-            recent = " AND coalesce(a.published, a.fetched_at) >= ?"
+            days += " AND day >= ?"
+            params.append(_day(since))
+        if until is not None:
+            days += " AND day <= ?"
+            params.append(_day(until))
+        if since is not None:
+            where.append(" AND coalesce(a.published, a.fetched_at) >= ?")
             params.append(_iso(since))
+        if until is not None:
+            where.append(" AND coalesce(a.published, a.fetched_at) <= ?")
+            params.append(_iso(until))
         rows = self.conn.execute(
             "SELECT a.id, coalesce(a.story_id, a.id), s.features, s.minhash FROM articles a"
             " JOIN article_signatures s ON s.article_id = a.id"
-            " WHERE a.id IN (SELECT DISTINCT article_id FROM story_bands"
-            f" WHERE band_key IN ({_marks(band_keys)})){recent}"
+            " WHERE a.id IN (SELECT article_id FROM story_bands"
+            f" WHERE band_key IN ({_marks(band_keys)}){days}){''.join(where)}"
             " ORDER BY a.id DESC LIMIT ?",
             (*params, limit),
         ).fetchall()

@@ -192,3 +192,31 @@ def test_empty_text_starts_own_story(store: Store) -> None:
     )
     assert signature(stored).band_keys == ()
     assert assign_story(store, stored) == stored.id
+
+
+def test_feature_counts_kept_with_signature(store: Store) -> None:
+    day = datetime(2025, 9, 2, 12, tzinfo=UTC)
+    stored, _ = _ingest(store, _article("https://a.example/1", *TRUMP_TARIFFS, day, "A"))
+    assert stored.id is not None
+    total, counts = store.feature_stats(["@trump", "@nowhere"], since=day, until=day)
+    assert total == 1 and counts == {"@trump": 1}
+    # storing the signature again moves the counts instead of adding to them
+    sig = signature(stored)
+    store.put_signature(stored.id, sig.features, sig.minhash, sig.band_keys, stored.id)
+    assert store.feature_stats(["@trump"], since=day, until=day) == (1, {"@trump": 1})
+    # other days are not counted
+    later = day + timedelta(days=2)
+    assert store.feature_stats(["@trump"], since=later, until=later) == (0, {})
+
+
+def test_story_candidates_window_both_ways(store: Store) -> None:
+    day = datetime(2025, 9, 2, 12, tzinfo=UTC)
+    title, text = TRUMP_HURRICANE
+    stored, _ = _ingest(store, _article("https://a.example/h", title, text, day, "A"))
+    keys = signature(stored).band_keys
+    hour = timedelta(hours=1)
+    assert [c[0] for c in store.story_candidates(keys, since=day - hour, until=day + hour)] == [
+        stored.id
+    ]
+    assert store.story_candidates(keys, since=day + hour) == []
+    assert store.story_candidates(keys, until=day - hour) == []
