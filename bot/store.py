@@ -400,12 +400,17 @@ class Store:
         """All stored articles of each story, oldest first."""
         found: dict[int, list[Article]] = {sid: [] for sid in story_ids}
         for chunk in _chunks(story_ids):
+            # two indexed lookups (story members, and ungrouped articles by id) rather than
+            # one coalesce() that no index can serve and so scans every article
+            marks = _marks(chunk)
             rows = self.conn.execute(
                 "SELECT a.*, coalesce(a.story_id, a.id) AS sid FROM articles a"
-                f" WHERE coalesce(a.story_id, a.id) IN ({_marks(chunk)})"
-                " ORDER BY coalesce(a.published, a.fetched_at), a.id",
-                tuple(chunk),
+                f" WHERE a.story_id IN ({marks})"
+                " UNION SELECT a.*, a.id AS sid FROM articles a"
+                f" WHERE a.id IN ({marks}) AND a.story_id IS NULL",
+                (*chunk, *chunk),
             ).fetchall()
+            rows.sort(key=lambda r: (r["published"] or r["fetched_at"], r["id"]))
             for row in rows:
                 found[int(row["sid"])].append(_article(row))
         return found
