@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.ask import answer_question
-from bot.ingest.files import iter_files, read_file
-from bot.models import Answer, Article
+from bot.models import Answer
 from bot.store import Store
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
@@ -18,13 +16,8 @@ SEED_QUESTION = "What does Zelenskyy say security guarantees are?"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "ask.db") as opened:
-        for path in iter_files(SEEDS):
-            for item in read_file(path):
-                assert isinstance(item, Article), item
-                opened.add_article(item)
-        yield opened
+def store(seeded_store: Store) -> Store:
+    return seeded_store
 
 
 def assert_verbatim(store: Store, answer: Answer) -> None:
