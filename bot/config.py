@@ -75,8 +75,21 @@ class DiscordSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class HealthSettings:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    shutdown_timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     level: str = "INFO"
+    format: str = "text"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +116,8 @@ class Settings:
     digest: DigestSettings = DigestSettings()
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()
+    health: HealthSettings = HealthSettings()
+    run: RunSettings = RunSettings()
     log: LogSettings = LogSettings()
     secrets: Secrets = Secrets()
     source: str = "defaults"
@@ -115,6 +130,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "digest": DigestSettings,
     "slack": SlackSettings,
     "discord": DiscordSettings,
+    "health": HealthSettings,
+    "run": RunSettings,
     "log": LogSettings,
 }
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -170,8 +187,7 @@ def load_settings(
         section, _, key = dotted.partition(".")
         _put(values, section, key, raw, "from the command line", problems)
 
-    if problems:
-        raise ConfigError(problems)
+    # the values that parsed are still checked, so one run names every bad key
     sections = {name: cls(**values[name]) for name, cls in _SECTIONS.items()}
     settings = Settings(**sections, secrets=_secrets(env), source=where)
     _validate(settings, problems)
@@ -316,6 +332,12 @@ def _validate(settings: Settings, problems: list[tuple[str, str]]) -> None:
                     "HTTP mode needs the app's signing secret to check requests",
                 )
             )
+    if not 0 < settings.health.port < 65536:
+        problems.append(("health.port", "must be a TCP port (1-65535)"))
+    if not 0 < settings.run.shutdown_timeout <= 300:
+        problems.append(("run.shutdown_timeout", "must be between 0 and 300 seconds"))
+    if settings.log.format not in ("text", "json"):
+        problems.append(("log.format", 'must be "text" or "json"'))
     if settings.log.level.upper() not in _LOG_LEVELS:
         problems.append(("log.level", f"must be one of {', '.join(_LOG_LEVELS)}"))
     try:
@@ -324,3 +346,37 @@ def _validate(settings: Settings, problems: list[tuple[str, str]]) -> None:
         problems.append(
             ("digest.timezone", f"unknown time zone {settings.digest.timezone!r} (try Europe/Kyiv)")
         )
+
+
+def describe_settings(settings: Settings) -> str:
+    """The effective settings as TOML, secrets masked, and what `run` would serve."""
+    lines = [f"# effective configuration (from {settings.source} and the environment)"]
+    for name in _SECTIONS:
+        lines.append(f"\n[{name}]")
+        section = getattr(settings, name)
+        for f in dataclasses.fields(section):
+            lines.append(f"{f.name} = {_toml(getattr(section, f.name))}")
+    lines.append("\n# secrets (environment only)")
+    for env_name in SECRET_ENV:
+        value = getattr(settings.secrets, env_name.lower())
+        lines.append(f"# {env_name}: {'set (***)' if value else 'not set'}")
+    platforms = [
+        name
+        for name, token in (
+            ("slack", settings.secrets.slack_bot_token),
+            ("discord", settings.secrets.discord_bot_token),
+        )
+        if token
+    ]
+    lines.append(f"# `run` serves: {', '.join(platforms) or 'the console (no chat tokens set)'}")
+    return "\n".join(lines)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -209,3 +209,34 @@ def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert "--db" in out and "--config" in out
+
+
+def test_check_config_prints_effective_settings_with_secrets_masked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tomllib
+
+    config = tmp_path / "c.toml"
+    config.write_text('[digest]\nmax_stories = 7\n[feeds]\nurls = ["https://e.org/rss"]\n', "utf-8")
+    env = {"SLACK_BOT_TOKEN": "xoxb-top-secret", "SLACK_APP_TOKEN": "xapp-top-secret"}
+    run = cli(capsys, "check-config", "--config", str(config), env=env)
+    assert run.code == 0, run.err
+    assert "top-secret" not in run.out + run.err
+    assert "# SLACK_BOT_TOKEN: set (***)" in run.out
+    assert "# `run` serves: slack" in run.out
+    effective = tomllib.loads(run.out)
+    assert effective["digest"]["max_stories"] == 7
+    assert effective["feeds"]["urls"] == ["https://e.org/rss"]
+    assert effective["fetch"]["allow_private"] is False
+
+
+def test_check_config_names_every_bad_key_and_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[digest]\nmax_stories = "many"\n[log]\nformat = "xml"\n', "utf-8")
+    run = cli(capsys, "check-config", "--config", str(config), env={"NEWSBRIEF_FETCH_TIMOUT": "1"})
+    assert run.code == 2
+    for key in ("digest.max_stories", "fetch.timout", "log.format"):
+        assert key in run.err
+    assert "3 bad setting(s)" in run.err
