@@ -32,7 +32,7 @@ from bot.app import (
     run_console,
     run_platforms,
 )
-from bot.config import ENV_CONFIG_PATH, Settings, load_settings
+from bot.config import ENV_CONFIG_PATH, Settings, describe_settings, load_settings
 from bot.digest import build_digest, mark_delivered
 from bot.errors import BriefingError, ConfigError, SourceError, StoreError
 from bot.ingest import files, web
@@ -104,6 +104,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jsonl", metavar="FILE", help="JSON Lines input ('-' for standard input)")
     p.add_argument("--allow-private", action="store_true", help=argparse.SUPPRESS)
 
+    sub.add_parser(
+        "check-config",
+        parents=[common],
+        help="validate the config file and environment; print the effective settings",
+        description="Validate the config file and the environment, print the effective "
+        "configuration with secrets masked, and exit 2 naming every bad key.",
+    )
+
+    p = sub.add_parser(
+        "health",
+        parents=[common],
+        help="ask a running bot whether it is healthy (for a container HEALTHCHECK)",
+        description="GET /readyz (or /healthz with --live) from the running bot's health "
+        "server at health.host:health.port; exit 0 when it answers 200.",
+    )
+    p.add_argument("--live", action="store_true", help="only check that the process is alive")
+
     p = sub.add_parser(
         "run",
         parents=[common],
@@ -131,8 +148,15 @@ def main(
     except ConfigError as exc:
         for key, message in exc.problems:
             print(f"config error: {key}: {message}", file=sys.stderr)
+        if args.command == "check-config":
+            print(f"{len(exc.problems)} bad setting(s); see config.example.toml", file=sys.stderr)
         return EXIT_USAGE
     configure_logging(settings)
+    if args.command == "check-config":
+        print(describe_settings(settings), file=out)
+        return EXIT_OK
+    if args.command == "health":
+        return _health(settings, live=args.live, out=out)
     try:
         if args.command == "summarize":
             return _summarize(args, settings, stdin or sys.stdin, out)
@@ -167,6 +191,27 @@ def main(
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FAILED
+
+
+def _health(settings: Settings, *, live: bool, out: TextIO) -> int:
+    """GET the running bot's /readyz (or /healthz); 0 when it answers 200."""
+    import urllib.error
+    import urllib.request
+
+    host = settings.health.host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"  # listening everywhere: ask it here
+    url = f"http://{host}:{settings.health.port}/{'healthz' if live else 'readyz'}"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            print(response.read(4096).decode("utf-8", "replace"), file=out)
+            return EXIT_OK
+    except urllib.error.HTTPError as exc:
+        print(exc.read(4096).decode("utf-8", "replace"), file=out)
+        print(f"unhealthy: {url} answered {exc.code}", file=sys.stderr)
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"unhealthy: no answer from {url} ({exc})", file=sys.stderr)
+    return EXIT_FAILED
 
 
 def _settings(args: argparse.Namespace, env: dict[str, str]) -> Settings:
