@@ -9,18 +9,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sys
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
 from bot import commands
 from bot.config import Settings
-from bot.delivery import now_slot, send_digest
+from bot.delivery import INTERRUPTED, PostDigest, now_slot, retry_unsent, send_digest
 from bot.engine import Engine
+from bot.health import HealthServer
 from bot.ingest.http import FetchPolicy
 from bot.ingest.pipeline import IngestResult, Progress, ingest
-from bot.models import ChannelRef
+from bot.logs import configure_logging as configure_logging  # re-exported: the CLI imports it
+from bot.models import ChannelRef, Digest, Receipt
 from bot.scheduler import Scheduler
 from bot.store import Store
 
@@ -30,18 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONSOLE_CHANNEL = ChannelRef("console", "terminal")
-
-
-def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
-    """One line per event on standard error; the level from ``[log] level``."""
-    logging.basicConfig(
-        level=settings.log.level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=stream or sys.stderr,
-        force=True,
-    )
-    # its per-run INFO lines ("Running job ...") would bury ours every poll
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def fetch_policy(settings: Settings) -> FetchPolicy:
@@ -127,46 +117,207 @@ def platforms_configured(settings: Settings) -> bool:
     return bool(settings.secrets.slack_bot_token or settings.secrets.discord_bot_token)
 
 
+# The error recorded on a claim whose send a shutdown cut off: the next start resends it at once
+# instead of waiting for the claim to go stale (`bot.delivery.STALE_CLAIM`).
+
+
+class InflightSends:
+    """The digest sends in progress, so a shutdown can wait for them and name the cut-off ones.
+
+    Each wrapped poster records the task that calls it, with the channel, while it posts. The
+    whole task is what a shutdown waits for: after the post it still marks the claim sent.
+    """
+
+    def __init__(self) -> None:
+        self._posting: dict[asyncio.Task[Any], ChannelRef] = {}
+
+    def wrap(self, post: PostDigest) -> PostDigest:
+        async def tracked(channel: ChannelRef, digest: Digest) -> Receipt:
+            task = asyncio.current_task()
+            if task is not None:
+                self._posting[task] = channel
+            try:
+                return await post(channel, digest)
+            finally:
+                if task is not None:
+                    self._posting.pop(task, None)
+
+        return tracked
+
+    def snapshot(self) -> dict[asyncio.Task[Any], ChannelRef]:
+        """The tasks posting right now, and to which channel."""
+        return dict(self._posting)
+
+
+class _Scheduler(Scheduler):
+    def pause(self) -> None:
+        """Start no new job, and leave running ones alone.
+
+        `shutdown` cannot be used for this: APScheduler's asyncio executor cancels the jobs
+        still running when it shuts down, which would cut a digest off mid-send.
+        """
+        if self._aps.running:
+            self._aps.pause()
+
+
+def build_adapters(engine: Engine) -> list[ChatAdapter]:
+    """An adapter for each platform whose token is set."""
+    adapters: list[ChatAdapter] = []
+    if engine.settings.secrets.slack_bot_token:
+        from adapters.slack import SlackAdapter
+
+        adapters.append(SlackAdapter(engine))
+    if engine.settings.secrets.discord_bot_token:
+        from adapters.discord import DiscordAdapter
+
+        adapters.append(DiscordAdapter(engine))
+    return adapters
+
+
 async def run_platforms(
-    settings: Settings, store: Store, sources: list[str], *, stop: asyncio.Event | None = None
+    settings: Settings,
+    store: Store,
+    sources: list[str],
+    *,
+    stop: asyncio.Event | None = None,
+    adapters: Sequence[ChatAdapter] | None = None,
 ) -> int:
     """Serve the configured chat platforms until SIGTERM or SIGINT (or `stop` is set).
+
+    The health server (``[health]``) answers from the start. On the stop signal: no new
+    scheduled job starts, digest sends in progress get ``[run] shutdown_timeout`` seconds to
+    finish, a send still going then is cut off and its claim marked `INTERRUPTED` (the next
+    start resends it), and the adapters are closed. Nothing touches `store` after this
+    returns, so the caller may close it.
+
+    Args:
+        settings: the effective settings.
+        store: the open database.
+        sources: files, folders or URLs to ingest first.
+        stop: set it to stop (tests); SIGTERM and SIGINT set it too.
+        adapters: the platforms to serve instead of those the tokens name (tests).
 
     Returns:
         The exit code: 0 after a clean stop.
     """
-    if sources:
-        result = await ingest_sources(settings, store, sources)
-        log.info("%s", result.summary())
-    engine = Engine(store=store, settings=settings, policy=fetch_policy(settings))
-    adapters: list[ChatAdapter] = []
-    if settings.secrets.slack_bot_token:
-        from adapters.slack import SlackAdapter
-
-        adapters.append(SlackAdapter(engine))
-    if settings.secrets.discord_bot_token:
-        from adapters.discord import DiscordAdapter
-
-        adapters.append(DiscordAdapter(engine))
-    scheduler = Scheduler(
-        store, settings, {a.name: a.post_digest for a in adapters}, policy=engine.policy
-    )
-    engine.scheduler = scheduler
+    started = datetime.now(UTC)
     stopping = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
+    health = await _start_health(settings, store)
+    engine = Engine(store=store, settings=settings, policy=fetch_policy(settings))
+    served = list(adapters) if adapters is not None else []
+    inflight = InflightSends()
+    scheduler: _Scheduler | None = None
+    background: list[asyncio.Task[Any]] = []
     try:
-        for adapter in adapters:
-            await adapter.start()
-        await scheduler.start()
-        log.info("newsbrief running on %s", ", ".join(a.name for a in adapters))
-        await stopping.wait()
+        if sources:
+            result = await ingest_sources(settings, store, sources)
+            log.info("%s", result.summary())
+        if adapters is None:
+            served = build_adapters(engine)
+        posters = {a.name: inflight.wrap(a.post_digest) for a in served}
+        scheduler = _Scheduler(store, settings, posters, policy=engine.policy)
+        engine.scheduler = scheduler
+        if health is not None:
+            health.components, health.scheduler = served, scheduler
+
+        async def serve() -> None:
+            for adapter in served:
+                await adapter.start()
+            await retry_unsent(store, posters, interrupted_only=True)
+            assert scheduler is not None
+            await scheduler.start()
+            log.info("newsbrief running on %s", ", ".join(a.name for a in served))
+
+        # start-up (connecting, catching up on missed digests) is a task, so a stop signal
+        # during it is heard at once, and its sends get the same bounded wait as any other
+        startup = asyncio.create_task(serve(), name="newsbrief-startup")
+        stopped = asyncio.create_task(stopping.wait())
+        background += [startup, stopped]
+        await asyncio.wait({startup, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if startup.done():
+            startup.result()  # a platform that failed to start: raise its error here
+            await stopped
+        else:
+            stopped.cancel()
         log.info("stopping")
+        if health is not None:
+            health.stopping = True
+        await _drain(store, scheduler, inflight, startup, settings.run.shutdown_timeout, started)
     finally:
-        scheduler.shutdown()
-        for adapter in adapters:
-            await adapter.close()
+        # after a failed start-up (or our own cancellation) nothing may outlive this call
+        for task in background:
+            task.cancel()
+        if scheduler is not None:
+            scheduler.shutdown()
+        for adapter in served:
+            try:
+                await adapter.close()
+            except Exception:
+                log.exception("closing %s failed", adapter.name)
+        if health is not None:
+            await health.close()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+    log.info("stopped")
     return 0
+
+
+async def _start_health(settings: Settings, store: Store) -> HealthServer | None:
+    if not settings.health.enabled:
+        return None
+    health = HealthServer(store, settings)
+    try:
+        await health.start()
+    except OSError as exc:
+        # the bot's work matters more than its probe: serve on, and let the failing
+        # HEALTHCHECK (and this line) tell the operator
+        log.error(
+            "health: cannot listen on %s:%s: %s",
+            settings.health.host,
+            settings.health.port,
+            exc.strerror or exc,
+        )
+        return None
+    return health
+
+
+async def _drain(
+    store: Store,
+    scheduler: _Scheduler,
+    inflight: InflightSends,
+    startup: asyncio.Task[None],
+    timeout: float,
+    started: datetime,
+) -> None:
+    """Let the sends in progress finish within `timeout`; cut off and mark the rest."""
+    scheduler.pause()
+    sending = inflight.snapshot()
+    waiting: set[asyncio.Task[Any]] = set(sending)
+    if not startup.done() and startup not in sending:
+        startup.cancel()  # still connecting or polling, not sending: nothing to wait for
+    if not startup.done():
+        waiting.add(startup)
+    if waiting:
+        log.info("waiting up to %gs for %d digest send(s)", timeout, len(sending))
+        _, late = await asyncio.wait(waiting, timeout=timeout)
+    else:
+        late = set()
+    cut = {inflight.snapshot().get(task) for task in late} - {None}
+    for task in late:
+        task.cancel()
+    if late:
+        await asyncio.wait(late, timeout=1.0)
+    if startup.done() and not startup.cancelled() and startup.exception() is not None:
+        log.error("start-up failed while stopping", exc_info=startup.exception())
+    # a cancelled send leaves its claim 'claimed'; mark it so the next start resends it at
+    # once. Only claims this process made, since another one may be sending its own.
+    since = started - timedelta(seconds=1)
+    for run in store.unsent_digests():
+        if run.status == "claimed" and run.channel in cut and run.claimed_at >= since:
+            store.fail_digest(run.channel, run.slot, INTERRUPTED)
+            log.warning(
+                "digest %s for %s cut off by shutdown: resent at next start", run.slot, run.channel
+            )

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 PostDigest = Callable[[ChannelRef, Digest], Awaitable[Receipt]]
 # A claim this old that was never marked sent is taken to be abandoned (its process died).
 STALE_CLAIM = timedelta(minutes=5)
+# The error a clean shutdown records on a send it had to cut off; the next start resends it.
+INTERRUPTED = "interrupted by shutdown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,17 +83,28 @@ async def retry_unsent(
     *,
     now: datetime | None = None,
     stale_after: timedelta = STALE_CLAIM,
+    interrupted_only: bool = False,
 ) -> list[Outcome]:
-    """Send again every claimed digest that was never marked sent and is stale by now."""
+    """Send again every claimed digest that was never marked sent and is stale by now.
+
+    Args:
+        interrupted_only: only the claims a clean shutdown marked `INTERRUPTED`, at once
+            (other unsent claims may belong to a process that is still sending them).
+    """
     moment = now or datetime.now(UTC)
     outcomes = []
     for run in store.unsent_digests():
         post = posters.get(run.channel.platform)
         if post is None:
             continue
-        claimed = store.reclaim_digest(
-            run.channel, run.slot, moment, stale_before=moment - stale_after
-        )
+        stale_before = moment - stale_after
+        if interrupted_only:
+            if run.status != "failed" or run.error != INTERRUPTED:
+                continue
+            # just past its own claim time: the first process to reclaim it renews claimed_at,
+            # so a second one starting at the same moment finds it fresh and leaves it alone
+            stale_before = run.claimed_at + timedelta(seconds=1)
+        claimed = store.reclaim_digest(run.channel, run.slot, moment, stale_before=stale_before)
         if claimed is None:
             continue
         log.info("retrying digest %s for %s (attempt %d)", run.slot, run.channel, claimed.attempts)

@@ -31,6 +31,7 @@ from bot.commands import CommandContext, Reply, handle
 from bot.digest import digest_article_ids
 from bot.engine import Engine
 from bot.errors import ConfigError, DeliveryError
+from bot.logs import new_request_id
 from bot.models import ChannelRef, Digest, Receipt
 from bot.text import strip_control
 
@@ -124,6 +125,11 @@ class DiscordAdapter:
             raise RuntimeError("the Discord connection ended before it was ready")
         await self._sync()
         log.info("discord ready as %s", self.client.user)
+
+    @property
+    def ready(self) -> bool:
+        """Whether the gateway connection is up and has seen READY."""
+        return self.client.is_ready() and not self.client.is_closed()
 
     async def close(self) -> None:
         """Disconnect and undo the URL overrides."""
@@ -294,6 +300,7 @@ class DiscordAdapter:
         self, interaction: Interaction, name: str, args: str, *, public: bool = False
     ) -> None:
         """Run core command `name` and answer: at once if it is quick, else defer + follow-up."""
+        new_request_id()  # every log line of this command, in any task it spawns, carries it
         ref = ChannelRef("discord", str(interaction.channel_id))
         ctx = self.engine.context(
             ref, can_manage=self._can_manage(interaction), post=self.post_digest

@@ -38,6 +38,7 @@ from bot import commands
 from bot.commands import Reply
 from bot.engine import Engine
 from bot.errors import ConfigError, DeliveryError
+from bot.logs import new_request_id
 from bot.models import ChannelRef, Digest, Receipt
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,14 @@ class SlackAdapter:
         await self._socket.connect_async()  # type: ignore[no-untyped-call]
         log.info("slack: connected in Socket Mode")
 
+    @property
+    def ready(self) -> bool:
+        """Whether Slack can reach us: listening (HTTP) or the WebSocket open (Socket Mode)."""
+        if self._socket is not None:
+            session = getattr(self._socket.client, "current_session", None)
+            return session is not None and not session.closed
+        return self._runner is not None
+
     async def close(self) -> None:
         """Disconnect or stop listening."""
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -199,6 +208,7 @@ class SlackAdapter:
     async def _on_command(
         self, ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any]
     ) -> None:
+        new_request_id()  # every log line of this command, in any task it spawns, carries it
         payload = cast(SlashCommand, command)
         name = self._names.get(payload.get("command", ""), "help")
         text = _unescape(payload.get("text", "")).strip()

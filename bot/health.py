@@ -1,0 +1,164 @@
+"""A tiny HTTP server for orchestrators: ``/healthz`` (alive) and ``/readyz`` (serving).
+
+``/readyz`` answers 200 only when the database takes a write lock, every chat platform is
+connected and the scheduler runs; its JSON names each check, and reports every feed's last
+poll, for ``python -m bot health`` and for people. Feed errors never make it 503: a broken
+feed is not a reason to restart the bot.
+
+Example:
+    server = HealthServer(store, settings)
+    await server.start()           # binds health.host:health.port
+    server.components = adapters   # anything with `name` and, optionally, a bool `ready`
+    server.scheduler = scheduler
+    ...
+    await server.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+# How long the database probe waits for another writer before calling the database unwritable.
+DB_PROBE_TIMEOUT = 2.0
+
+
+class Component(Protocol):
+    """A platform adapter as health sees it; `ready` is read with getattr (default True)."""
+
+    name: str
+
+
+class Running(Protocol):
+    @property
+    def running(self) -> bool: ...
+
+
+def probe_database(path: str, timeout: float = DB_PROBE_TIMEOUT) -> str | None:
+    """Take and release the write lock on a connection of its own.
+
+    Returns:
+        None when the database is writable, else why not.
+    """
+    try:
+        # uri mode=rw: never create a missing file, which would hide a lost volume
+        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=timeout)
+    except sqlite3.Error as exc:
+        return f"cannot open: {exc}"
+    try:
+        conn.isolation_level = None
+        conn.execute("BEGIN IMMEDIATE")
+        # a header write inside the transaction, rolled back: BEGIN IMMEDIATE alone succeeds
+        # on some read-only files, the write does not
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute("ROLLBACK")
+        return None
+    except sqlite3.Error as exc:
+        return str(exc)
+    finally:
+        conn.close()
+
+
+class HealthServer:
+    """Serves ``/healthz`` and ``/readyz`` on ``[health] host:port``."""
+
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.components: Sequence[Component] = ()
+        self.scheduler: Running | None = None
+        # set while shutting down, so an orchestrator stops routing to us before we exit
+        self.stopping = False
+        self.port: int | None = None
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        """Listen on the configured address only (127.0.0.1 unless configured otherwise).
+
+        Raises:
+            OSError: the address is taken or cannot be bound.
+        """
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.settings.health.host, self.settings.health.port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self.port = int(runner.addresses[0][1])
+        log.info("health: serving on %s:%s", self.settings.health.host, self.port)
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        ready, body = await self.readiness()
+        return web.json_response(body, status=200 if ready else 503)
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Run every check.
+
+        Returns:
+            Whether the bot is ready, and the JSON body naming each check's result.
+        """
+        checks: dict[str, Any] = {}
+        if self.store.path == ":memory:":
+            db_error = None  # nothing on disk to lose; the connection itself is the database
+        else:
+            # in a thread: a busy database must not stall the event loop for the lock timeout
+            db_error = await asyncio.to_thread(probe_database, self.store.path)
+        checks["database"] = {"ok": db_error is None, **({"error": db_error} if db_error else {})}
+        for component in self.components:
+            checks[component.name] = {"ok": bool(getattr(component, "ready", True))}
+        running = self.scheduler is not None and self.scheduler.running
+        checks["scheduler"] = {"ok": running}
+        ready = not self.stopping and all(c["ok"] for c in checks.values())
+        body: dict[str, Any] = {
+            "status": "stopping" if self.stopping else "ok" if ready else "unavailable",
+            "checks": checks,
+            "feeds": self._feeds() if db_error is None else {},
+        }
+        return ready, body
+
+    def _feeds(self) -> dict[str, dict[str, Any]]:
+        """Every configured or subscribed feed: when it was last polled and how it went."""
+        feeds: dict[str, dict[str, Any]] = {}
+        try:
+            urls = dict.fromkeys([*self.settings.feeds.urls, *self.store.subscribed_sources()])
+            for url in urls:
+                state = self.store.get_feed_state(url)
+                feeds[url] = {
+                    "last_polled": _iso(state.last_polled) if state else None,
+                    "last_ok": _iso(state.last_ok) if state else None,
+                    "error_count": state.error_count if state else 0,
+                    "last_error": state.last_error if state else None,
+                }
+        except sqlite3.Error as exc:
+            log.warning("health: cannot read feed states: %s", exc)
+        return feeds
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

@@ -1,0 +1,171 @@
+"""Shutdown: in-flight digests finish within the timeout; a cut-off one is resent once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.app import run_platforms
+from bot.config import HealthSettings, RunSettings, Settings, StoreSettings
+from bot.delivery import INTERRUPTED, retry_unsent, slot_key
+from bot.models import ChannelRef, ChannelSettings, Digest, Receipt
+from bot.scheduler import previous_slot
+from bot.store import Store
+
+CHANNEL = ChannelRef("fake", "C1")
+
+
+@dataclass
+class SlowAdapter:
+    """A platform whose digest posts take `delay` seconds."""
+
+    delay: float = 0.0
+    name: str = "fake"
+    hang_on_start: bool = False
+    posting: asyncio.Event = field(default_factory=asyncio.Event)
+    posted: list[Digest] = field(default_factory=list)
+    closed: bool = False
+
+    async def start(self) -> None:
+        if self.hang_on_start:
+            await asyncio.sleep(3600)
+
+    async def post_digest(self, channel: ChannelRef, digest: Digest) -> Receipt:
+        self.posting.set()
+        await asyncio.sleep(self.delay)
+        self.posted.append(digest)
+        return Receipt(channel, (str(len(self.posted)),))
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def _settings(path: Path, timeout: float) -> Settings:
+    return replace(
+        Settings(),
+        store=StoreSettings(str(path)),
+        health=HealthSettings(enabled=False),
+        run=RunSettings(shutdown_timeout=timeout),
+    )
+
+
+def _due_digest(store: Store) -> str:
+    """Schedule CHANNEL's digest a minute ago, so start-up sends it as missed; its slot."""
+    now = datetime.now(UTC)
+    settings = ChannelSettings(CHANNEL, digest_time=(now - timedelta(minutes=1)).strftime("%H:%M"))
+    store.put_channel(settings)
+    due = previous_slot(settings, now)
+    assert due is not None
+    return slot_key(due)
+
+
+async def _start(
+    settings: Settings, adapter: SlowAdapter
+) -> tuple[Store, asyncio.Event, asyncio.Task[int]]:
+    store = Store.open(settings.store.path)
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_platforms(settings, store, [], stop=stop, adapters=[adapter]))
+    return store, stop, task
+
+
+def _others() -> set[asyncio.Task[object]]:
+    return {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+
+
+async def test_a_send_in_progress_finishes_before_the_store_closes(
+    seeded_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    slot = _due_digest(seeded_store)
+    adapter = SlowAdapter(delay=0.5)
+    store, stop, task = await _start(_settings(Path(seeded_store.path), timeout=5.0), adapter)
+    await asyncio.wait_for(adapter.posting.wait(), 10)
+    stop.set()
+    assert await asyncio.wait_for(task, 10) == 0
+    assert _others() == set()  # nothing left that could touch the store
+    store.close()
+
+    assert len(adapter.posted) == 1 and adapter.posted[0].stories
+    assert adapter.closed
+    run = seeded_store.digest_run(CHANNEL, slot)
+    assert run is not None and run.status == "sent"
+    messages = [r.getMessage() for r in caplog.records]
+    assert "stopping" in messages and "stopped" in messages
+    assert "waiting up to 5s for 1 digest send(s)" in messages
+    assert messages.index("stopping") < messages.index("stopped")
+
+
+async def test_a_send_past_the_timeout_is_resent_once_at_the_next_start(
+    seeded_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    slot = _due_digest(seeded_store)
+    settings = _settings(Path(seeded_store.path), timeout=0.3)
+    stuck = SlowAdapter(delay=3600)
+    store, stop, task = await _start(settings, stuck)
+    await asyncio.wait_for(stuck.posting.wait(), 10)
+    began = time.monotonic()
+    stop.set()
+    assert await asyncio.wait_for(task, 10) == 0
+    assert time.monotonic() - began < 3  # bounded by the timeout, not by the send
+    assert _others() == set()
+    store.close()
+
+    assert stuck.posted == []
+    run = seeded_store.digest_run(CHANNEL, slot)
+    assert run is not None and (run.status, run.error) == ("failed", INTERRUPTED)
+    assert "cut off by shutdown" in caplog.text
+
+    # the next start resends it at once, not after the 5 minutes a crashed claim waits
+    fresh = SlowAdapter()
+    store, stop, task = await _start(settings, fresh)
+    for _ in range(200):
+        if fresh.posted:
+            break
+        await asyncio.sleep(0.02)
+    stop.set()
+    assert await asyncio.wait_for(task, 10) == 0
+    store.close()
+
+    run = seeded_store.digest_run(CHANNEL, slot)
+    assert run is not None and run.status == "sent" and run.attempts == 2
+    assert len(fresh.posted) == 1  # the same articles the cut-off send carried
+    sent = {a.id for story in fresh.posted[0].stories for a in story.articles}
+    assert sent == set(run.article_ids)
+    # and nothing is left for the stale-claim retry to send a second time
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert await retry_unsent(seeded_store, {"fake": fresh.post_digest}, now=later) == []
+    assert len(fresh.posted) == 1
+
+
+async def test_a_stop_during_start_up_is_heard_at_once(tmp_path: Path) -> None:
+    adapter = SlowAdapter(hang_on_start=True)
+    store, stop, task = await _start(_settings(tmp_path / "bot.db", timeout=5.0), adapter)
+    await asyncio.sleep(0.1)
+    began = time.monotonic()
+    stop.set()
+    assert await asyncio.wait_for(task, 10) == 0
+    assert time.monotonic() - began < 1  # connecting is not a send: no wait for it
+    assert adapter.closed
+    assert _others() == set()
+    store.close()
+
+
+async def test_a_platform_that_fails_to_start_stops_the_run_cleanly(tmp_path: Path) -> None:
+    class Broken(SlowAdapter):
+        async def start(self) -> None:
+            raise RuntimeError("login refused")
+
+    adapter = Broken()
+    store, _, task = await _start(_settings(tmp_path / "bot.db", timeout=5.0), adapter)
+    with pytest.raises(RuntimeError, match="login refused"):
+        await asyncio.wait_for(task, 10)
+    await asyncio.sleep(0)  # let the cancelled helpers finish
+    assert adapter.closed
+    assert _others() == set()
+    store.close()
