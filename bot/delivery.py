@@ -140,6 +140,8 @@ async def _post(
         log.exception("digest %s for %s failed", slot, channel)
         store.fail_digest(channel, slot, f"{type(exc).__name__}: {exc}")
         return Outcome("failed", digest, type(exc).__name__)
-    store.finish_digest(channel, slot, moment, ids)
+    # everything the message showed counts as sent: a retried digest is rebuilt from its
+    # claimed articles and may show reports that joined their stories since the claim
+    store.finish_digest(channel, slot, moment, sorted({*ids, *digest_article_ids(digest)}))
     log.info("digest %s sent to %s: %d stories", slot, channel, len(digest.stories))
     return Outcome("sent", digest)

@@ -184,3 +184,31 @@ async def test_an_unexpected_error_in_one_channel_does_not_escape(tmp_path: Path
 @pytest.mark.parametrize("when", [NOW, NOW.astimezone(timezone(timedelta(hours=3)))])
 def test_slot_keys_are_utc_minutes(when: datetime) -> None:
     assert slot_key(when) == "2026-01-05T07:30Z"
+
+
+async def test_a_retried_digest_marks_reports_that_joined_its_stories_as_sent(
+    tmp_path: Path,
+) -> None:
+    from bot.digest import build_digest
+    from bot.ingest.http import FetchPolicy
+    from bot.ingest.pipeline import ingest
+
+    seeds = ROOT / "seeds"
+    with Store.open(tmp_path / "bot.db") as store:
+        await ingest([str(seeds / "000_277b181c6f234e33.txt")], store, FetchPolicy())
+
+        async def down(channel: ChannelRef, digest: Digest) -> Receipt:
+            raise DeliveryError("slack", channel.channel, "HTTP 503")
+
+        assert (await send_digest(store, CHANNEL, down, slot="s1", now=NOW)).status == "failed"
+        # another outlet's report of the same event arrives before the retry
+        await ingest([str(seeds / "001_danube_dispatch_zelenskyy.md")], store, FetchPolicy())
+        platform = Recorder()
+        later = datetime.now(UTC) + timedelta(minutes=10)
+        assert [
+            o.status for o in await retry_unsent(store, {"slack": platform.post}, now=later)
+        ] == ["sent"]
+        [(_, sent)] = platform.posts
+        assert sent.stories[0].sources == ("European Pravda", "Danube Dispatch")
+        # the retried message showed both reports: the next digest must not repeat the story
+        assert build_digest(store, CHANNEL, now=later).empty

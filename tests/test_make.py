@@ -19,7 +19,16 @@ def make_run(db: Path, stdin: str | None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSBRIEF_")}
     return subprocess.run(
         # VENV: the environment running these tests (the .venv `make test` made), set up already
-        ["make", "--no-print-directory", "run", f"DB={db}", f"VENV={sys.prefix}"],
+        # and -o: `make test` installed it already, so this never reinstalls into that venv
+        [
+            "make",
+            "--no-print-directory",
+            "-o",
+            f"{sys.prefix}/.run-installed",
+            "run",
+            f"DB={db}",
+            f"VENV={sys.prefix}",
+        ],
         cwd=ROOT,
         input=stdin,
         stdin=subprocess.DEVNULL if stdin is None else None,

@@ -118,8 +118,8 @@ def canonical_url(url: str) -> str:
     except ValueError:
         return text
     scheme = parts.scheme.lower()
-    if not scheme:
-        return text
+    if not scheme or (scheme in _DEFAULT_PORTS and not parts.netloc):
+        return text  # not a usable web address: nothing to normalise
     netloc = _netloc(scheme, parts.netloc)
     path = parts.path
     if path == "/" and scheme in _DEFAULT_PORTS:
@@ -127,7 +127,9 @@ def canonical_url(url: str) -> str:
     query_parts = [p for p in parts.query.split("&") if p and not _is_tracking(p)]
     # sort by decoded key first so `b=1&a=2` and `a=2&b=1` agree; raw text breaks ties
     query_parts.sort(key=lambda p: (unquote(p.split("=", 1)[0]), p))
-    return urlunsplit((scheme, netloc, path, "&".join(query_parts), ""))
+    # stripped again: dropping a fragment or query can leave trailing spaces of the path, and
+    # canonical_url(canonical_url(x)) must equal canonical_url(x)
+    return urlunsplit((scheme, netloc, path, "&".join(query_parts), "")).strip()
 
 
 def host_of(url: str) -> str:
