@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.ask import answer_question
@@ -192,7 +193,7 @@ async def subscribe(ctx: CommandContext, url: str = "") -> Reply:
     try:
         feed, title, result = await subscribe_feed(url, ctx.store, ctx.policy, now=ctx.clock())
     except SourceError as exc:
-        return Reply(f"Could not subscribe to {url}: {exc.reason}.", ok=False)
+        return Reply(f"Could not subscribe to {_without_password(url)}: {exc.reason}.", ok=False)
     sub, new = ctx.store.add_subscription(
         Subscription(ctx.channel.platform, ctx.channel.channel, feed, created_at=ctx.clock())
     )
@@ -215,9 +216,21 @@ async def unsubscribe(ctx: CommandContext, target: str = "") -> Reply:
     if not target or " " in target:
         return usage("unsubscribe")
     key = target if target.isdigit() else canonical_url(target)
+    shown = _without_password(target)
     if ctx.store.remove_subscription(ctx.channel, key):
-        return Reply(f"Unsubscribed from {target}.", ephemeral=False)
-    return Reply(f"This channel does not follow {target}. See /sources.", ok=False)
+        return Reply(f"Unsubscribed from {shown}.", ephemeral=False)
+    return Reply(f"This channel does not follow {shown}. See /sources.", ok=False)
+
+
+def _without_password(url: str) -> str:
+    """`url` without its user name and password, to echo it back (the fetcher refuses them)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 async def sources(ctx: CommandContext, args: str = "") -> Reply:

@@ -38,6 +38,7 @@ __all__ = [
     "BACKOFF_BASE",
     "BACKOFF_MAX",
     "FEED_ACCEPT",
+    "MAX_FEED_ENTRIES",
     "FeedPolicy",
     "FeedPoll",
     "backoff_delay",
@@ -73,6 +74,12 @@ _DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "em
 _SPACES = re.compile(r"\s+")
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 _TITLE_CHARS = 90
+#: Entries read from one feed document; the rest are cut off before parsing. Feeds list their
+#: newest entries first, and a feed of 100,000 entries would otherwise take minutes and
+#: hundreds of MB to parse (feedparser holds every entry).
+MAX_FEED_ENTRIES = 1000
+# the end tag of an RSS <item> or an Atom <entry>, with or without a namespace prefix
+_ENTRY_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,11 +313,27 @@ def _not_a_feed(url: str, data: bytes, content_type: str | None, parsed: Any) ->
     return SourceError(url, "not a feed (no RSS or Atom element found)")
 
 
+def _first_entries(data: bytes, url: str, limit: int = MAX_FEED_ENTRIES) -> bytes:
+    """`data` without the entries after the first `limit` (what closes the document is kept)."""
+    cut = last = 0
+    count = 0
+    for match in _ENTRY_END.finditer(data):
+        count += 1
+        if count == limit:
+            cut = match.end()
+        last = match.end()
+    if count <= limit:
+        return data
+    log.info("feed %s has %d entries; reading the first %d", url, count, limit)
+    return data[:cut] + data[last:]
+
+
 def _parse(data: bytes, url: str, fetched_at: datetime, content_type: str | None = None) -> _Parsed:
     if not data.strip():
         raise SourceError(url, "empty response")
     if looks_binary(data):
         raise SourceError(url, "not a feed (binary content)")
+    data = _first_entries(data, url)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type

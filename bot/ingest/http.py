@@ -32,7 +32,8 @@ import ipaddress
 import logging
 import socket
 import ssl
-from collections.abc import Iterable, Mapping
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TypeAlias
@@ -385,6 +386,52 @@ def _transport_error(url: str, exc: Exception, policy: FetchPolicy) -> SourceErr
     return SourceError(url, f"HTTP request failed ({detail})")
 
 
+class _Decoder:
+    """Undoes ``Content-Encoding`` (gzip, deflate) without making more than it is asked for.
+
+    httpx inflates each network read in one go: 64 kB of a gzip bomb becomes 64 MB before any
+    size check can see it. Here every step is given the room left under the cap.
+    """
+
+    def __init__(self, header: str) -> None:
+        # the last coding applied is undone first; unknown ones are passed through, as httpx does
+        codings = [
+            c
+            for c in (c.strip().lower() for c in reversed(header.split(",")))
+            if c in ("gzip", "x-gzip", "deflate")
+        ]
+        self._stages = [
+            zlib.decompressobj(zlib.MAX_WBITS if c == "deflate" else zlib.MAX_WBITS | 16)
+            for c in codings
+        ]
+        self._raw_deflate = [c == "deflate" for c in codings]
+        self._started = [False] * len(self._stages)
+
+    def decode(self, data: bytes, room: Callable[[], int], level: int = 0) -> Iterator[bytes]:
+        """The decoded pieces of `data`, each at most ``room()`` bytes (asked before each one)."""
+        if level == len(self._stages):
+            if data:
+                yield data
+            return
+        stage = self._stages[level]
+        while data:
+            if not self._started[level] and self._raw_deflate[level] and _no_zlib_header(data):
+                # "deflate" is meant to be zlib-wrapped, but some servers send raw deflate
+                stage = self._stages[level] = zlib.decompressobj(-zlib.MAX_WBITS)
+            self._started[level] = True
+            out = stage.decompress(data, max(room(), 1))
+            yield from self.decode(out, room, level + 1)
+            data = stage.unconsumed_tail
+
+    def flush(self, room: Callable[[], int]) -> Iterator[bytes]:
+        for level, stage in enumerate(self._stages):
+            yield from self.decode(stage.flush(), room, level + 1)
+
+
+def _no_zlib_header(data: bytes) -> bool:
+    return len(data) < 2 or data[0] & 0x0F != 8 or (data[0] << 8 | data[1]) % 31 != 0
+
+
 async def _read_capped(response: httpx.Response, url: str, policy: FetchPolicy) -> bytes:
     too_big = f"response larger than {human_size(policy.max_bytes)}"
     declared = response.headers.get("content-length", "")
@@ -392,15 +439,30 @@ async def _read_capped(response: httpx.Response, url: str, policy: FetchPolicy) 
         raise SourceError(url, too_big)
     chunks: list[bytes] = []
     total = 0
-    # aiter_bytes yields decompressed data, so the cap also bounds gzip bombs
-    async for chunk in response.aiter_bytes():
-        total += len(chunk)
-        if total > policy.max_bytes:
-            log.info(
-                "aborting %s after %d bytes: over the %d byte cap", url, total, policy.max_bytes
-            )
-            raise SourceError(url, too_big)
-        chunks.append(chunk)
+    decoder = _Decoder(response.headers.get("content-encoding", ""))
+
+    def room() -> int:
+        return policy.max_bytes - total + 1
+
+    def keep(pieces: Iterator[bytes]) -> None:
+        nonlocal total
+        for piece in pieces:
+            total += len(piece)
+            if total > policy.max_bytes:
+                log.info(
+                    "aborting %s after %d bytes: over the %d byte cap", url, total, policy.max_bytes
+                )
+                raise SourceError(url, too_big)
+            chunks.append(piece)
+
+    try:
+        # raw bytes, decoded here step by step, so the cap also bounds the memory a gzip
+        # bomb can take (see _Decoder)
+        async for raw in response.aiter_raw():
+            keep(decoder.decode(raw, room))
+        keep(decoder.flush(room))
+    except zlib.error:
+        raise SourceError(url, "could not decode the response (bad compression)") from None
     return b"".join(chunks)
 
 
