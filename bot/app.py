@@ -243,6 +243,7 @@ async def run_platforms(
         else:
             stopped.cancel()
         log.info("stopping")
+        engine.stopping = True  # no new commands; what is in flight may finish
         if health is not None:
             health.stopping = True
         await _drain(store, scheduler, inflight, startup, settings.run.shutdown_timeout, started)

@@ -70,6 +70,7 @@ class CommandContext:
             (adapters map it from the platform's permissions).
         post: sends a digest to this channel (for ``/digest now``); None to reply with it.
         scheduler: told when a channel's schedule changes; None when nothing is scheduled.
+        accepting: False once the bot is shutting down: new commands are refused.
     """
 
     store: Store
@@ -80,6 +81,7 @@ class CommandContext:
     can_manage: bool = True
     post: PostDigest | None = None
     scheduler: Scheduler | None = None
+    accepting: Callable[[], bool] = field(default=lambda: True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -417,6 +419,8 @@ HANDLERS: dict[str, Callable[[CommandContext, str], Awaitable[Reply]]] = {
 
 async def handle(ctx: CommandContext, line: str) -> Reply:
     """Parse one typed line (``/name args``) and run the command it names."""
+    if not ctx.accepting():
+        return Reply("newsbrief is restarting; try again in a minute.", ok=False)
     line = strip_control(line, keep_newlines=False).strip()
     if not line:
         return Reply("Type a command, e.g. /help.", ok=False)

@@ -26,6 +26,8 @@ class Engine:
     settings: Settings
     policy: FetchPolicy
     scheduler: Scheduler | None = None
+    stopping: bool = False
+    """Set at SIGTERM/SIGINT: commands are refused from then on, in-flight work finishes."""
 
     def context(
         self, channel: ChannelRef, *, can_manage: bool = True, post: PostDigest | None = None
@@ -44,4 +46,5 @@ class Engine:
             can_manage=can_manage,
             post=post,
             scheduler=self.scheduler,
+            accepting=lambda: not self.stopping,
         )

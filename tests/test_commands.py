@@ -217,3 +217,16 @@ def test_time_and_zone_parsing() -> None:
     assert parse_zone("utc") == "UTC"
     assert parse_zone("america/new_york") == "America/New_York"
     assert parse_zone("Nowhere/City") is None
+
+
+async def test_commands_are_refused_once_the_bot_is_stopping(store: Store) -> None:
+    from bot.engine import Engine
+
+    engine = Engine(store=store, settings=Settings(), policy=FetchPolicy())
+    ctx = engine.context(CHANNEL)
+    assert (await run(ctx, "/brief")).ok
+    engine.stopping = True  # what run_platforms sets at SIGTERM
+    for line in ("/brief", "/digest 07:30", "/subscribe https://example.org/rss"):
+        reply = await run(engine.context(CHANNEL), line)
+        assert not reply.ok and reply.text == "newsbrief is restarting; try again in a minute."
+    assert store.get_channel(CHANNEL).digest_time is None
