@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 from bot import __version__
 from bot.app import (
@@ -348,7 +349,5 @@ def _label(article: Article) -> str:
     return article.title or article.text[:70].replace("\n", " ") + "..."
 
 
-def _tz(settings: Settings) -> Any:
-    from zoneinfo import ZoneInfo
-
+def _tz(settings: Settings) -> ZoneInfo:
     return ZoneInfo(settings.digest.timezone)

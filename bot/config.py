@@ -166,7 +166,7 @@ def load_settings(
             raise ConfigError([(str(path), f"not valid TOML: {exc}")]) from None
         for section, table in data.items():
             if section not in _SECTIONS:
-                problems.append((section, f"unknown section in {path}{_secret_hint(section)}"))
+                problems.append((section, f"unknown section in {path}"))
                 continue
             if not isinstance(table, dict):
                 problems.append((section, f"must be a [table] in {path}"))
@@ -198,10 +198,6 @@ def load_settings(
 
 def _secrets(env: Mapping[str, str]) -> Secrets:
     return Secrets(**{name.lower(): env.get(name) or None for name in SECRET_ENV})
-
-
-def _secret_hint(section: str) -> str:
-    return ""
 
 
 def _put(

@@ -49,13 +49,13 @@ def build_digest(
     hidden = store.hidden_sources(channel, shared)
     fresh = store.undelivered_articles(channel, limit=CANDIDATE_LIMIT, hidden=hidden)
     fresh = [a for a in fresh if matches_filter(a, settings.filter)]
-    stories = rank_stories(store, fresh, now=moment)[:max_stories]
-    total_new = len(set(store.story_ids([a.id for a in fresh if a.id]).values()))
+    ranked = rank_stories(store, fresh, now=moment)
+    stories = ranked[:max_stories]
     since = store.last_delivery(channel)
     return Digest(
         stories=tuple(stories),
         generated_at=moment,
-        overview=overview(stories, since, more=total_new - len(stories)),
+        overview=overview(stories, since, more=len(ranked) - len(stories)),
         since=since,
     )
 

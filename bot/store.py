@@ -617,14 +617,8 @@ class Store:
         self, channel: ChannelRef, article_ids: Iterable[int], when: datetime | None = None
     ) -> int:
         """Mark articles as sent to `channel`; returns how many were not marked before."""
-        stamp = _iso(when or _now())
         with self.transaction() as conn:
-            cur = conn.executemany(
-                "INSERT OR IGNORE INTO deliveries (platform, channel, article_id, delivered_at)"
-                " VALUES (?, ?, ?, ?)",
-                [(channel.platform, channel.channel, i, stamp) for i in article_ids],
-            )
-            return cur.rowcount
+            return _insert_deliveries(conn, channel, article_ids, when or _now())
 
     def last_delivery(self, channel: ChannelRef) -> datetime | None:
         row = self.conn.execute(
@@ -826,11 +820,7 @@ class Store:
                 " WHERE platform = ? AND channel = ? AND slot = ?",
                 (stamp, channel.platform, channel.channel, slot),
             )
-            conn.executemany(
-                "INSERT OR IGNORE INTO deliveries (platform, channel, article_id, delivered_at)"
-                " VALUES (?, ?, ?, ?)",
-                [(channel.platform, channel.channel, i, stamp) for i in article_ids],
-            )
+            _insert_deliveries(conn, channel, article_ids, now)
 
     def fail_digest(self, channel: ChannelRef, slot: str, error: str) -> None:
         """Record a failed send; the claim stays so a later retry can take it over."""
@@ -861,6 +851,20 @@ class Store:
             (channel.platform, channel.channel),
         ).fetchone()
         return row[0] if row else None
+
+
+def _insert_deliveries(
+    conn: sqlite3.Connection, channel: ChannelRef, article_ids: Iterable[int], when: datetime
+) -> int:
+    """Mark articles as sent to `channel` (inside the caller's transaction); returns how many
+    were not marked before."""
+    stamp = _iso(when)
+    cur = conn.executemany(
+        "INSERT OR IGNORE INTO deliveries (platform, channel, article_id, delivered_at)"
+        " VALUES (?, ?, ?, ?)",
+        [(channel.platform, channel.channel, i, stamp) for i in article_ids],
+    )
+    return cur.rowcount
 
 
 def _chunks(values: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
