@@ -9,7 +9,8 @@ For each size it generates synthetic articles (many reports of fewer events: eac
 updated later under a new URL), stores them in a temporary SQLite file in time order, and
 prints:
 
-- ingest: ``signature`` alone, and ``assign_story`` (signature + candidate query + verify +
+- ingest: ``terms`` alone (the words of title and lead), and ``assign_story`` (terms + idf
+  + candidate query + average link +
   store), total and per article; ``add_article`` is shown apart, since it is not grouping work;
 - quality: stories found vs true events, pairwise precision and recall against the event ids;
 - digest: ``build_digest(max_stories=10)`` over all of them as new, and the grouping query a
@@ -40,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.cluster import assign_story, signature
+from bot.cluster import assign_story, terms
 from bot.digest import build_digest
 from bot.models import Article, Briefing, Bullet, ChannelRef
 from bot.store import Store
@@ -396,7 +397,7 @@ def run(n: int, seed: int, folder: Path, *, builtin: bool = False) -> Result:
         t1 = clock()
         if not added or stored.id is None:
             continue
-        signature(stored)
+        terms(stored.title, stored.text, stored.language)
         t2 = clock()
         assign_story(store, stored)
         t3 = clock()
@@ -464,7 +465,7 @@ def _print_runs(sizes: list[int], seed: int, builtin: bool) -> None:
             us = 1e6 / r.n
             print(
                 f"  N={r.n:>6}  ingest us/article: add_article {r.add_s * us:4.0f}"
-                f"  signature {r.signature_s * us:4.0f}  assign_story {r.assign_s * us:4.0f}"
+                f"  terms {r.signature_s * us:4.0f}  assign_story {r.assign_s * us:4.0f}"
                 f"  (assign total {r.assign_s:6.2f}s)"
             )
             print(
@@ -481,7 +482,7 @@ def _print_runs(sizes: list[int], seed: int, builtin: bool) -> None:
         print(
             f"  growth {prev.n}->{cur.n} (time ratio / size ratio; 1.0 = linear):"
             f" assign_story {cur.assign_s / prev.assign_s / scale:.2f}"
-            f"  signature {cur.signature_s / prev.signature_s / scale:.2f}"
+            f"  terms {cur.signature_s / prev.signature_s / scale:.2f}"
             f"  build_digest {cur.digest_s / prev.digest_s / scale:.2f}"
             f"  grouping query {cur.grouping_s / prev.grouping_s / scale:.2f}"
         )

@@ -171,3 +171,15 @@ class DigestRun:
     sent_at: datetime | None = None
     attempts: int = 1
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryCentroid:
+    """What story grouping compares a new article with: a story's time span, its number of
+    reports, and its centroid (term -> summed TF-IDF weight of its reports)."""
+
+    story_id: int
+    first_at: datetime
+    last_at: datetime
+    size: int
+    centroid: dict[str, float]

@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -31,6 +31,7 @@ from bot.models import (
     ChannelSettings,
     DigestRun,
     FeedState,
+    StoryCentroid,
     Subscription,
 )
 
@@ -101,9 +102,7 @@ MIGRATIONS: tuple[str, ...] = (
         delivered_at TEXT NOT NULL,
         PRIMARY KEY (platform, channel, article_id)
     ) WITHOUT ROWID;
-    -- story grouping: each article's salient features and MinHash, the UTC day it is filed
-    -- under (of its published or fetched time), and its LSH band keys; band rows carry the day
-    -- so a candidate lookup reads only the band's rows within the time window
+    -- story grouping (version 1: MinHash bands; replaced in version 2)
     CREATE TABLE article_signatures (
         article_id INTEGER PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
         day TEXT NOT NULL,
@@ -116,8 +115,8 @@ MIGRATIONS: tuple[str, ...] = (
         article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
         PRIMARY KEY (band_key, day, article_id)
     ) WITHOUT ROWID;
-    -- how many signed articles of each day have a feature, and how many were signed that day:
-    -- how rare a name or number is lately (rarity-weighted grouping); old days are pruned
+    -- how many grouped articles of each day have a term, and how many were grouped that day:
+    -- the document frequencies of story grouping; old days are pruned
     CREATE TABLE feature_counts (
         feature TEXT NOT NULL,
         day TEXT NOT NULL,
@@ -155,6 +154,40 @@ MIGRATIONS: tuple[str, ...] = (
         error TEXT,
         PRIMARY KEY (platform, channel, slot)
     );
+    """,
+    # 2: story grouping compares TF-IDF vectors with story centroids (bot/cluster.py) instead
+    # of MinHash bands. Signatures, bands and counts are derived data: they are dropped, and
+    # stories formed before keep their ids but take no new reports.
+    """
+    DROP TABLE story_bands;
+    DROP TABLE article_signatures;
+    DELETE FROM feature_counts;
+    DELETE FROM signature_days;
+    -- each grouped article's terms (for the per-day document counts) and the UTC day it is
+    -- filed under (of its published time, else its fetch time)
+    CREATE TABLE article_terms (
+        article_id INTEGER PRIMARY KEY REFERENCES articles (id) ON DELETE CASCADE,
+        day TEXT NOT NULL,
+        terms TEXT NOT NULL
+    );
+    -- a story's time span, size and centroid (the sum of its members' unit TF-IDF vectors,
+    -- heaviest terms only, as JSON); its id is the id of its first article
+    CREATE TABLE stories (
+        id INTEGER PRIMARY KEY,
+        first_at TEXT NOT NULL,
+        last_at TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        centroid TEXT NOT NULL
+    );
+    CREATE INDEX stories_last ON stories (last_at);
+    -- the candidate index: each member's heaviest terms under its story, by the member's day,
+    -- so a lookup reads only the rows of the days within the grouping window
+    CREATE TABLE story_postings (
+        term TEXT NOT NULL,
+        day TEXT NOT NULL,
+        story_id INTEGER NOT NULL,
+        PRIMARY KEY (term, day, story_id)
+    ) WITHOUT ROWID;
     """,
 )
 
@@ -415,71 +448,72 @@ class Store:
                 found[int(row["sid"])].append(_article(row))
         return found
 
-    # Story signatures -------------------------------------------------------------------
+    # Story grouping ---------------------------------------------------------------------
 
-    def put_signature(
+    def join_story(
         self,
         article_id: int,
-        features: Sequence[str],
-        minhash: bytes,
-        band_keys: Sequence[int],
         story_id: int,
         *,
-        moment: datetime | None = None,
+        moment: datetime,
+        terms: Sequence[str],
+        vector: Mapping[str, float],
+        index_terms: Sequence[str],
+        centroid_terms: int,
     ) -> None:
-        """Store an article's grouping signature and the story it was put in.
+        """Record that an article joined (or started) a story, in one transaction.
 
-        One transaction: the signature, its band rows, the story id and the feature counts of
-        the article's day (see `feature_stats`).
+        The article's story id, its terms (counted for the document frequencies of its UTC
+        day), the story's centroid (read and updated inside the transaction, so two writers
+        never lose each other's reports), its time span and size, and the article's
+        `index_terms` under the story in the candidate index.
 
         Args:
-            moment: the article's time (published, else fetched); its UTC day files the
-                signature. Defaults to the stored article's time.
+            moment: the article's time for grouping; its UTC day files the terms and postings.
+            vector: the article's unit TF-IDF vector, added to the story's centroid.
+            centroid_terms: how many of the heaviest terms the centroid keeps.
         """
-        self.put_signatures([(article_id, features, minhash, band_keys, story_id, moment)])
-
-    def put_signatures(
-        self,
-        batch: Sequence[tuple[int, Sequence[str], bytes, Sequence[int], int, datetime | None]],
-    ) -> None:
-        """`put_signature` for many articles, in one transaction.
-
-        Each item is (article id, features, minhash, band keys, story id, moment). Storing a
-        signature again replaces the old one and moves its feature counts; band rows are only
-        ever added.
-        """
-        if not batch:
-            return
+        day = _day(moment)
+        stamp = _iso(moment)
+        unique = list(dict.fromkeys(terms))
         with self.transaction() as conn:
-            for article_id, features, minhash, band_keys, story_id, moment in batch:
-                if moment is None:
-                    row = conn.execute(
-                        "SELECT coalesce(published, fetched_at) FROM articles WHERE id = ?",
-                        (article_id,),
-                    ).fetchone()
-                    moment = _dt(row[0]) if row else None
-                day = _day(moment or _now())
-                unique = list(dict.fromkeys(features))
-                old = conn.execute(
-                    "SELECT day, features FROM article_signatures WHERE article_id = ?",
-                    (article_id,),
-                ).fetchone()
-                if old is not None:
-                    self._count_features(conn, old["day"], json.loads(old["features"]), -1)
-                conn.execute(
-                    "INSERT OR REPLACE INTO article_signatures (article_id, day, features, minhash)"
-                    " VALUES (?, ?, ?, ?)",
-                    (article_id, day, json.dumps(unique, ensure_ascii=False), minhash),
-                )
-                conn.executemany(
-                    "INSERT OR IGNORE INTO story_bands (band_key, day, article_id)"
-                    " VALUES (?, ?, ?)",
-                    [(key, day, article_id) for key in band_keys],
-                )
-                conn.execute(
-                    "UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id)
-                )
-                self._count_features(conn, day, unique, 1)
+            old = conn.execute(
+                "SELECT day, terms FROM article_terms WHERE article_id = ?", (article_id,)
+            ).fetchone()
+            if old is not None:
+                self._count_features(conn, old["day"], json.loads(old["terms"]), -1)
+            conn.execute(
+                "INSERT OR REPLACE INTO article_terms (article_id, day, terms) VALUES (?, ?, ?)",
+                (article_id, day, json.dumps(unique, ensure_ascii=False)),
+            )
+            self._count_features(conn, day, unique, 1)
+            row = conn.execute(
+                "SELECT first_at, last_at, size, centroid FROM stories WHERE id = ?", (story_id,)
+            ).fetchone()
+            centroid: dict[str, float] = dict(vector)
+            first, last, size = stamp, stamp, 1
+            if row is not None:
+                for term, weight in json.loads(row["centroid"]).items():
+                    centroid[term] = centroid.get(term, 0.0) + weight
+                first, last = min(row["first_at"], stamp), max(row["last_at"], stamp)
+                size = int(row["size"]) + 1
+            kept = sorted(centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:centroid_terms]
+            conn.execute(
+                "INSERT OR REPLACE INTO stories (id, first_at, last_at, size, centroid)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    story_id,
+                    first,
+                    last,
+                    size,
+                    json.dumps({t: round(w, 5) for t, w in kept}, ensure_ascii=False),
+                ),
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO story_postings (term, day, story_id) VALUES (?, ?, ?)",
+                [(term, day, story_id) for term in index_terms],
+            )
+            conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id))
 
     @staticmethod
     def _count_features(
@@ -507,7 +541,7 @@ class Store:
     def feature_stats(
         self, features: Sequence[str], *, since: datetime, until: datetime
     ) -> tuple[int, dict[str, int]]:
-        """Signed articles on the UTC days from `since` to `until`, and how many of them have
+        """Grouped articles on the UTC days from `since` to `until`, and how many of them have
         each of `features` (features in none are left out); one query for up to 500 features.
         """
         first, last = _day(since), _day(until)
@@ -535,51 +569,35 @@ class Store:
         return total, counts
 
     def story_candidates(
-        self,
-        band_keys: Sequence[int],
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        limit: int = 200,
-    ) -> list[tuple[int, int, list[str], bytes]]:
-        """Articles sharing at least one LSH band key, as (id, story id, features, minhash),
-        newest id first.
-
-        Args:
-            since: only articles published (or fetched) at or after this time.
-            until: only articles published (or fetched) at or before this time.
-        """
-        if not band_keys:
+        self, terms: Sequence[str], *, since: datetime, until: datetime, limit: int = 50
+    ) -> list[StoryCentroid]:
+        """Stories with a report between `since` and `until` whose index shares any of
+        `terms`, most shared terms first (then newest), at most `limit`."""
+        if not terms:
             return []
-        params: list[Any] = list(band_keys)
-        days = ""
-        where = []
-        # the band rows' day narrows the index range; the exact time is checked on the article
-        if since is not None:
-            days += " AND day >= ?"
-            params.append(_day(since))
-        if until is not None:
-            days += " AND day <= ?"
-            params.append(_day(until))
-        if since is not None:
-            where.append(" AND coalesce(a.published, a.fetched_at) >= ?")
-            params.append(_iso(since))
-        if until is not None:
-            where.append(" AND coalesce(a.published, a.fetched_at) <= ?")
-            params.append(_iso(until))
         rows = self.conn.execute(
-            "SELECT a.id, coalesce(a.story_id, a.id), s.features, s.minhash FROM articles a"
-            " JOIN article_signatures s ON s.article_id = a.id"
-            " WHERE a.id IN (SELECT article_id FROM story_bands"
-            f" WHERE band_key IN ({_marks(band_keys)}){days}){''.join(where)}"
-            " ORDER BY a.id DESC LIMIT ?",
-            (*params, limit),
+            "SELECT s.id, s.first_at, s.last_at, s.size, s.centroid FROM stories s JOIN"
+            " (SELECT story_id, count(DISTINCT term) AS shared FROM story_postings"
+            f" WHERE term IN ({_marks(terms)}) AND day BETWEEN ? AND ? GROUP BY story_id) p"
+            " ON p.story_id = s.id WHERE s.last_at >= ? AND s.first_at <= ?"
+            " ORDER BY p.shared DESC, s.id DESC LIMIT ?",
+            (*terms, _day(since), _day(until), _iso(since), _iso(until), limit),
         ).fetchall()
-        return [(int(r[0]), int(r[1]), json.loads(r[2]), bytes(r[3])) for r in rows]
+        return [
+            StoryCentroid(
+                story_id=int(r[0]),
+                first_at=datetime.fromisoformat(r[1]),
+                last_at=datetime.fromisoformat(r[2]),
+                size=int(r[3]),
+                centroid=json.loads(r[4]),
+            )
+            for r in rows
+        ]
 
     def has_signature(self, article_id: int) -> bool:
+        """Whether the article has been grouped into a story."""
         row = self.conn.execute(
-            "SELECT 1 FROM article_signatures WHERE article_id = ?", (article_id,)
+            "SELECT 1 FROM article_terms WHERE article_id = ?", (article_id,)
         ).fetchone()
         return row is not None
 
