@@ -575,23 +575,35 @@ class Store:
         `terms`, most shared terms first (then newest), at most `limit`."""
         if not terms:
             return []
-        rows = self.conn.execute(
-            "SELECT s.id, s.first_at, s.last_at, s.size, s.centroid FROM stories s JOIN"
-            " (SELECT story_id, count(DISTINCT term) AS shared FROM story_postings"
-            f" WHERE term IN ({_marks(terms)}) AND day BETWEEN ? AND ? GROUP BY story_id) p"
-            " ON p.story_id = s.id WHERE s.last_at >= ? AND s.first_at <= ?"
-            " ORDER BY p.shared DESC, s.id DESC LIMIT ?",
-            (*terms, _day(since), _day(until), _iso(since), _iso(until), limit),
+        # the index narrows to the stories sharing the most terms; only their rows (and their
+        # centroids, the costly part to decode) are read, and the exact time span checked
+        ranked = self.conn.execute(
+            "SELECT story_id FROM story_postings"
+            f" WHERE term IN ({_marks(terms)}) AND day BETWEEN ? AND ?"
+            " GROUP BY story_id ORDER BY count(*) DESC, story_id DESC LIMIT ?",
+            (*terms, _day(since), _day(until), limit),
         ).fetchall()
+        ids = [int(r[0]) for r in ranked]
+        if not ids:
+            return []
+        rows = {
+            int(r[0]): r
+            for r in self.conn.execute(
+                "SELECT id, first_at, last_at, size, centroid FROM stories"
+                f" WHERE id IN ({_marks(ids)}) AND last_at >= ? AND first_at <= ?",
+                (*ids, _iso(since), _iso(until)),
+            )
+        }
         return [
             StoryCentroid(
-                story_id=int(r[0]),
-                first_at=datetime.fromisoformat(r[1]),
-                last_at=datetime.fromisoformat(r[2]),
-                size=int(r[3]),
-                centroid=json.loads(r[4]),
+                story_id=i,
+                first_at=datetime.fromisoformat(rows[i][1]),
+                last_at=datetime.fromisoformat(rows[i][2]),
+                size=int(rows[i][3]),
+                centroid=json.loads(rows[i][4]),
             )
-            for r in rows
+            for i in ids
+            if i in rows
         ]
 
     def has_signature(self, article_id: int) -> bool:
