@@ -1,4 +1,5 @@
-"""SQLite store: articles (with FTS5), briefings, feeds, subscriptions and deliveries.
+"""SQLite store: articles (with FTS5 and revisions), briefings, feeds, subscriptions, deliveries
+and what each channel was shown of each story.
 
 One file in WAL mode, so readers never wait for the poller's writes. The schema is versioned with
 ``PRAGMA user_version`` and migrated forward on open.
@@ -548,10 +549,11 @@ class Store:
         if hidden:
             where = f" AND (a.origin IS NULL OR a.origin NOT IN ({_marks(hidden)}))"
             params.extend(hidden)
-        # `revision > 0` lets the partial index articles_revised drive: few articles are revised
+        # few articles are ever revised: CROSS JOIN keeps them (the partial index
+        # articles_revised) the outer loop, rather than every article the channel was sent
         rows = self.conn.execute(
             "SELECT a.* FROM articles a"
-            " JOIN deliveries d ON d.article_id = a.id AND d.platform = ? AND d.channel = ?"
+            " CROSS JOIN deliveries d ON d.article_id = a.id AND d.platform = ? AND d.channel = ?"
             " LEFT JOIN article_views v ON v.platform = d.platform AND v.channel = d.channel"
             " AND v.article_id = a.id"
             f" WHERE a.revision > 0 AND a.revision > coalesce(v.revision, 0){where}"

@@ -153,10 +153,15 @@ def select_updates(
         if id(story) not in sent_before:
             shown.append(_marked(story))
             continue
-        fresh = [a for a in story.articles if _is_new(a, seen)]
+        # revised reports first: a correction of what the channel was shown matters most to
+        # it, and its re-summarised headline carries the correction
+        fresh = sorted(
+            (a for a in story.articles if _is_new(a, seen)), key=lambda a: a.id not in seen
+        )
         if not fresh:
             continue
-        update = _update(story, fresh, _seen_of(story, seen, story_of, views, briefings), briefings)
+        shown_before = _seen_of(store, story, seen, story_of, views, briefings)
+        update = _update(story, fresh, shown_before, briefings)
         if update is None:
             settled.extend(fresh)
             continue
@@ -180,6 +185,7 @@ def _marked(story: Story) -> Story:
 
 
 def _seen_of(
+    store: Store,
     story: Story,
     seen: dict[int, tuple[int, int | None]],
     story_of: dict[int, int],
@@ -199,19 +205,28 @@ def _seen_of(
             outlets.update(view.outlets)
             bullets.extend(view.bullets)
     for article in story.articles:
-        if article.id in seen and seen[article.id][1] is None:
-            # delivered before views were kept: its outlet was shown, and its briefing stands
-            # for the bullets (unless it was revised since, then it is among the new ones)
-            outlets.add(article.source)
-            if not _is_new(article, seen):
-                bullets.extend(b.text for b in _briefing(article, briefings).bullets)
+        if article.id is None or article.id not in seen or seen[article.id][1] is not None:
+            continue
+        # delivered before views were kept: its outlet was shown, and the briefing of the
+        # version it was shown (revision 0) stands for the bullets
+        outlets.add(article.source)
+        if not _is_new(article, seen):
+            bullets.extend(b.text for b in _briefing(article, briefings).bullets)
+            continue
+        for old in store.article_revisions(article.id):
+            if old.revision == 0:
+                bullets.extend(b.text for b in summarize(old.text, old.title or None).bullets)
     return _Seen(outlets, bullets)
 
 
 def _update(
     story: Story, fresh: Sequence[Article], seen: _Seen, briefings: dict[int, Briefing]
 ) -> Story | None:
-    """`story` as an update holding only what is new to the channel, or None when nothing is."""
+    """`story` as an update holding only what is new to the channel, or None when nothing is.
+
+    Its reports are those of `fresh` that add a bullet or an outlet, led by the first of them;
+    its bullets those the channel was not shown, in that order.
+    """
     known = list(seen.bullets)
     bullets: list[Bullet] = []
     articles: list[Article] = []
@@ -228,7 +243,10 @@ def _update(
             outlets.add(article.source)
     if not articles:
         return None
-    headline = story.briefing.headline or articles[0].title
+    # the headline of the report the news comes from: the story's own may be another outlet's,
+    # with the very number a revision corrected
+    lead = articles[0]
+    headline = _briefing(lead, briefings).headline or lead.title or story.briefing.headline
     return Story(articles=tuple(articles), briefing=Briefing(headline, tuple(bullets)), update=True)
 
 
