@@ -67,8 +67,9 @@ class Story:
     articles: tuple[Article, ...]
     briefing: Briefing
     update: bool = False
-    """A story the channel was sent before: `articles` and `briefing` hold only what is new to
-    it (new or revised reports, bullets it was not shown), see `bot.updates`."""
+    """Shown as an update: the channel was sent the story before, and `articles` and `briefing`
+    hold only what is new to it (new or revised reports, bullets it was not shown); or one of
+    its reports was titled as an update by its source. See `bot.updates`."""
 
     @property
     def lead(self) -> Article:

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import pytest
+
 from adapters.console import to_console_reply, to_console_text
 from adapters.discord.render import all_embeds, to_discord_messages
 from adapters.slack.render import to_slack_messages
@@ -24,6 +26,7 @@ from bot.digest import build_digest
 from bot.ingest.pipeline import IngestResult, ingest
 from bot.models import ChannelRef, Digest, Receipt
 from bot.store import MIGRATIONS, Store
+from bot.updates import split_update_marker
 from tests.servers import LoopbackServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -214,7 +217,9 @@ async def test_a_new_report_with_nothing_new_is_not_shown_again(
         assert len(polled.added) == 1
         quiet = await digest(store, platform, T0 + timedelta(hours=3))
         assert quiet.empty and quiet.overview.startswith("Nothing new since")
-        # settled: it does not come back either, while the next real news does
+        # settled: recorded as delivered with that digest, it does not come back, while the
+        # next real news does
+        assert store.undelivered_articles(CHANNEL) == []
         assert (await digest(store, platform, T0 + timedelta(hours=4))).empty
         publish(
             loopback,
@@ -430,3 +435,25 @@ async def test_a_version_1_database_upgrades_and_tracks_revisions_from_its_next_
         update = await digest(store, platform, T0 + timedelta(hours=4))
         assert "1. Updated: Factory output rose 15 percent in March" in to_console_text(update)
         assert (await digest(store, platform, T0 + timedelta(hours=5))).empty
+
+
+@pytest.mark.parametrize(
+    ("title", "stored", "marked"),
+    [
+        ("UPDATED: Output rose 15 percent", "Output rose 15 percent", True),
+        ("Update 2: Talks resume in Geneva", "Talks resume in Geneva", True),
+        ("UPDATE - Port reopens", "Port reopens", True),
+        ("[Updated] Port reopens", "Port reopens", True),
+        ("Update-ready phones ship in May", "Update-ready phones ship in May", False),
+        (
+            "Updated guidance: what changes for savers",
+            "Updated guidance: what changes for savers",
+            False,
+        ),
+        ("Updated:", "Updated:", False),
+    ],
+)
+def test_only_a_leading_update_marker_leaves_the_title(
+    title: str, stored: str, marked: bool
+) -> None:
+    assert split_update_marker(title) == (stored, marked)
