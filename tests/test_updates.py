@@ -393,19 +393,39 @@ async def test_a_revision_to_another_articles_text_keeps_the_article(
         assert kept is not None and kept.title == OUTPUT_12[0] and "12 percent" in kept.text
 
 
+async def test_the_same_link_in_another_feed_does_not_revise_it(
+    tmp_path: Path, loopback: LoopbackServer
+) -> None:
+    platform = Platform()
+    with Store.open(tmp_path / "bot.db") as store:
+        feed = publish(loopback, "/rss", "Harbour Wire", {"output": OUTPUT_12})
+        # a section feed of the same site carries the link with a shorter excerpt of its own
+        excerpt = (OUTPUT_12[0], OUTPUT_12[1].split(". ")[0] + ".")
+        section = publish(loopback, "/business", "Harbour Wire Business", {"output": excerpt})
+        await poll(store, loopback, T0, feed, section)
+        await digest(store, platform, T0 + timedelta(hours=1))
+        for hour in (2, 3):
+            polled = await poll(store, loopback, T0 + timedelta(hours=hour), section, feed)
+            assert polled.revised == []
+        stored = store.article_by_url(loopback.url("/output"))
+        assert stored is not None and stored.revision == 0 and stored.text == OUTPUT_12[1]
+        assert (await digest(store, platform, T0 + timedelta(hours=4))).empty
+
+
 async def test_a_version_1_database_upgrades_and_tracks_revisions_from_its_next_poll(
     tmp_path: Path, loopback: LoopbackServer
 ) -> None:
     path = tmp_path / "old.db"
-    url = loopback.url("/output")
+    url, feed_url = loopback.url("/output"), loopback.url("/rss")
     old = sqlite3.connect(path)
     old.executescript(MIGRATIONS[0])
     old.executescript(
         f"""
         PRAGMA user_version = 1;
-        INSERT INTO articles (id, url, content_hash, title, source, text, published, fetched_at)
+        INSERT INTO articles
+            (id, url, content_hash, title, source, text, published, fetched_at, origin)
         VALUES (1, '{url}', 'h1', '{OUTPUT_12[0]}', 'Harbour Wire', '{OUTPUT_12[1]}',
-                '2026-03-10T07:00:00+00:00', '2026-03-10T08:00:00+00:00');
+                '2026-03-10T07:00:00+00:00', '2026-03-10T08:00:00+00:00', '{feed_url}');
         INSERT INTO briefings (article_id, headline, bullets)
         VALUES (1, '{OUTPUT_12[0]}', '[{{"text": "Output rose 12 percent."}}]');
         INSERT INTO deliveries (platform, channel, article_id, delivered_at)

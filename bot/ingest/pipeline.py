@@ -140,8 +140,13 @@ def _as_stored(article: Article) -> Article:
 
 def _revise(stored: Article, entry: Article, store: Store, result: IngestResult) -> None:
     """Update `stored` in place when its source changed it (a corrected number, a new title);
-    count it as already stored when it did not."""
+    count it as already stored when it did not, or when another source carries it."""
     assert stored.id is not None
+    if entry.origin != stored.origin:
+        # the same link in another feed (a section feed, an aggregator) with its own excerpt:
+        # only the source that stored it revises it, or two feeds would flip it on every poll
+        result.duplicates += 1
+        return
     if stored.entry_hash is None:
         # stored before entries were kept: this look is the baseline later ones compare with
         store.note_entry(stored.id, entry.entry_hash, entry.update_marker)
@@ -171,16 +176,17 @@ def _revise(stored: Article, entry: Article, store: Store, result: IngestResult)
     result.revised.append(revised)
 
 
-def _unchanged(store: Store) -> Callable[[Article], bool]:
-    """Tells whether a feed entry is stored as it is (same link, title and text): such an
-    entry's teaser page is not fetched again."""
+def _unchanged(store: Store, origin: str) -> Callable[[Article], bool]:
+    """Tells whether an entry of the feed `origin` is stored as it is (same link, title and
+    text), or was stored from another source (see `_revise`): its teaser page is not fetched."""
 
     def check(entry: Article) -> bool:
         stored = store.article_by_url(entry.url)
         if stored is None:
             return False
-        if stored.entry_hash is None:
-            return True  # stored before entries were kept: the next look is the baseline
+        if stored.origin != origin or stored.entry_hash is None:
+            # another feed's, or stored before entries were kept (the next look is the baseline)
+            return True
         clean = _as_stored(entry)
         return clean.entry_hash == stored.entry_hash and clean.title == stored.title
 
@@ -197,8 +203,9 @@ async def _read_url(
 ) -> list[Article | SourceError]:
     state = store.get_feed_state(url)
     feed_policy = feeds.FeedPolicy(fetch=policy)
+    unchanged = _unchanged(store, url)
     if state is not None or feeds_only:
-        poll = await feeds.poll_feed(url, state, feed_policy, now=now, is_known=_unchanged(store))
+        poll = await feeds.poll_feed(url, state, feed_policy, now=now, is_known=unchanged)
     else:
         # An unknown URL: one fetch tells a feed from a page, so neither is downloaded twice.
         response = await fetch(url, policy, accept=f"{feeds.FEED_ACCEPT}, {web.PAGE_ACCEPT}")
@@ -208,7 +215,7 @@ async def _read_url(
             )
             return [page]
         poll = await feeds.read_feed(
-            response, FeedState(url=url), feed_policy, now=now, is_known=_unchanged(store)
+            response, FeedState(url=url), feed_policy, now=now, is_known=unchanged
         )
     store.put_feed_state(poll.state, poll.title)
     if poll.error:
@@ -246,7 +253,7 @@ async def subscribe_feed(
         FeedState(url=target),
         feeds.FeedPolicy(fetch=policy),
         now=moment,
-        is_known=_unchanged(store),
+        is_known=_unchanged(store, target),
     )
     if poll.error:
         raise SourceError(url, poll.error)
