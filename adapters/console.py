@@ -26,7 +26,11 @@ def clean(text: str) -> str:
 
 
 def to_console_text(digest: Digest, tz: tzinfo | None = None) -> str:
-    """A digest as plain text: the overview, then numbered stories with their bullets."""
+    """A digest as plain text: the overview, then numbered stories with their bullets.
+
+    An update of a story sent before reads ``N. Updated: <headline>`` and lists only what is
+    new: its bullets and the outlets of its new reports.
+    """
     lines = [clean(digest.overview)]
     for n, story in enumerate(digest.stories, start=1):
         lines.append("")
@@ -42,7 +46,8 @@ def _story_lines(n: int, story: Story, tz: tzinfo) -> list[str]:
     if lead.published:
         meta.append(lead.published.astimezone(tz).strftime("%d %b %Y"))
     meta.append(lead.url)
-    out = [f"{n}. {clean(headline)}", "   " + clean(" · ".join(meta))]
+    marker = "Updated: " if story.update else ""
+    out = [f"{n}. {marker}{clean(headline)}", "   " + clean(" · ".join(meta))]
     out.extend(f"   - {clean(b.text)}" for b in story.briefing.bullets)
     return out
 

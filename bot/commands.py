@@ -202,7 +202,7 @@ async def subscribe(ctx: CommandContext, url: str = "") -> Reply:
     if not new:
         return Reply(f"This channel already follows {feed}.")
     name = f"{title} ({feed})" if title else feed
-    count = len(result.added) + result.duplicates
+    count = len(result.added) + len(result.revised) + result.duplicates
     return Reply(
         f"Subscribed to {name} as source {sub.id}: {count} articles now, new ones polled every "
         f"{max(1, ctx.settings.feeds.poll_interval // 60)} minutes.",

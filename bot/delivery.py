@@ -20,6 +20,7 @@ from bot.digest import build_digest, digest_article_ids, digest_of
 from bot.errors import DeliveryError
 from bot.models import ChannelRef, Digest, Receipt
 from bot.store import Store
+from bot.updates import views_of
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ async def retry_unsent(
         if claimed is None:
             continue
         log.info("retrying digest %s for %s (attempt %d)", run.slot, run.channel, claimed.attempts)
-        digest = digest_of(store, claimed.article_ids, now=moment)
+        digest = digest_of(store, claimed.article_ids, now=moment, channel=run.channel)
         outcomes.append(
             await _post(store, run.channel, post, run.slot, digest, claimed.article_ids, moment)
         )
@@ -142,6 +143,12 @@ async def _post(
         return Outcome("failed", digest, type(exc).__name__)
     # everything the message showed counts as sent: a retried digest is rebuilt from its
     # claimed articles and may show reports that joined their stories since the claim
-    store.finish_digest(channel, slot, moment, sorted({*ids, *digest_article_ids(digest)}))
+    store.finish_digest(
+        channel,
+        slot,
+        moment,
+        sorted({*ids, *digest_article_ids(digest)}),
+        views=views_of(store, digest, also=ids),
+    )
     log.info("digest %s sent to %s: %d stories", slot, channel, len(digest.stories))
     return Outcome("sent", digest)

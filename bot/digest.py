@@ -1,6 +1,8 @@
 """Select what a channel has not been sent, group it into stories, rank, and build a Digest.
 
 Each article's briefing and story id were computed once at ingest; a digest only reads them.
+A story the channel was sent before comes back only as an update with what is new to it
+(`bot.updates`).
 
 Example:
     digest = build_digest(store, ChannelRef("console", "terminal"), max_stories=10)
@@ -18,6 +20,7 @@ from datetime import UTC, datetime
 from bot.models import Article, Briefing, ChannelRef, Digest, Story
 from bot.store import Store
 from bot.summarize import summarize
+from bot.updates import select_updates, views_of
 
 # Most undelivered articles looked at for one digest; the newest win. Bounds the work for a
 # channel that has not had a digest for a long time.
@@ -48,8 +51,10 @@ def build_digest(
     settings = store.get_channel(channel)
     hidden = store.hidden_sources(channel, shared)
     fresh = store.undelivered_articles(channel, limit=CANDIDATE_LIMIT, hidden=hidden)
+    # reports it was sent that were revised since bring their story back (bot/updates.py)
+    fresh += store.revised_articles(channel, limit=CANDIDATE_LIMIT, hidden=hidden)
     fresh = [a for a in fresh if matches_filter(a, settings.filter)]
-    ranked = rank_stories(store, fresh, now=moment)
+    ranked, settled = select_updates(store, channel, rank_stories(store, fresh, now=moment))
     stories = ranked[:max_stories]
     since = store.last_delivery(channel)
     return Digest(
@@ -57,14 +62,34 @@ def build_digest(
         generated_at=moment,
         overview=overview(stories, since, more=len(ranked) - len(stories)),
         since=since,
+        settled=tuple(settled),
     )
 
 
-def digest_of(store: Store, article_ids: Sequence[int], *, now: datetime) -> Digest:
-    """Rebuild the digest that carried `article_ids` (to retry a claimed, unsent digest)."""
+def digest_of(
+    store: Store,
+    article_ids: Sequence[int],
+    *,
+    now: datetime,
+    channel: ChannelRef | None = None,
+) -> Digest:
+    """Rebuild the digest that carried `article_ids` (to retry a claimed, unsent digest).
+
+    Args:
+        channel: the channel it was claimed for: stories it was sent before are shown as the
+            same updates again (what it was shown is only recorded once a digest is sent).
+    """
     articles = [a for a in (store.get_article(i) for i in article_ids) if a is not None]
     stories = rank_stories(store, articles, now=now)
-    return Digest(stories=tuple(stories), generated_at=now, overview=overview(stories, None))
+    settled: list[Article] = []
+    if channel is not None:
+        stories, settled = select_updates(store, channel, stories)
+    return Digest(
+        stories=tuple(stories),
+        generated_at=now,
+        overview=overview(stories, None),
+        settled=tuple(settled),
+    )
 
 
 def latest_stories(
@@ -148,23 +173,38 @@ def _score(articles: Sequence[Article], now: datetime) -> float:
 
 
 def mark_delivered(store: Store, channel: ChannelRef, digest: Digest) -> int:
-    """Record every article of `digest` as sent to `channel`, so no later digest repeats it."""
-    return store.record_deliveries(channel, digest_article_ids(digest), digest.generated_at)
+    """Record every article of `digest` as sent to `channel`, and what it was shown of each
+    story, so no later digest repeats it."""
+    return store.record_deliveries(
+        channel,
+        digest_article_ids(digest),
+        digest.generated_at,
+        views=views_of(store, digest),
+    )
 
 
 def digest_article_ids(digest: Digest) -> list[int]:
-    return [a.id for s in digest.stories for a in s.articles if a.id is not None]
+    """The articles a digest delivers: those of its stories, and those it settled."""
+    shown = [a for s in digest.stories for a in s.articles]
+    return [a.id for a in (*shown, *digest.settled) if a.id is not None]
 
 
 def overview(stories: Sequence[Story], since: datetime | None, *, more: int = 0) -> str:
-    """One line for the top of a digest: how many stories, from how many outlets."""
+    """One line for the top of a digest: how many new stories and updates, from how many
+    outlets."""
     if not stories:
         when = f" since {since:%Y-%m-%d %H:%M} UTC" if since else ""
         return f"Nothing new{when}."
     outlets = {source for story in stories for source in story.sources}
-    noun = "story" if len(stories) == 1 else "stories"
+    updates = sum(1 for story in stories if story.update)
+    new = len(stories) - updates
+    counts = []
+    if new:
+        counts.append(f"{new} new {'story' if new == 1 else 'stories'}")
+    if updates:
+        counts.append(f"{updates} {'update' if updates == 1 else 'updates'}")
     sources = "source" if len(outlets) == 1 else "sources"
-    line = f"{len(stories)} new {noun} from {len(outlets)} {sources}"
+    line = f"{', '.join(counts)} from {len(outlets)} {sources}"
     if more > 0:
         line += f" ({more} more not shown)"
     return line + "."

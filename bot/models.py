@@ -35,6 +35,13 @@ class Article:
     id: int | None = None
     origin: str | None = None
     """Where it was ingested from: the feed or page URL, or the file, for per-channel sources."""
+    revision: int = 0
+    """How many times the stored article was revised in place (0: as first ingested)."""
+    entry_hash: str | None = None
+    """A hash of the text as its source gave it (a feed entry before its teaser was completed),
+    so a later poll can tell a changed entry from an unchanged one without fetching its page."""
+    update_marker: bool = False
+    """The source titled it as an update ("UPDATED: ..."); the title is stored without it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +66,10 @@ class Story:
 
     articles: tuple[Article, ...]
     briefing: Briefing
+    update: bool = False
+    """Shown as an update: the channel was sent the story before, and `articles` and `briefing`
+    hold only what is new to it (new or revised reports, bullets it was not shown); or one of
+    its reports was titled as an update by its source. See `bot.updates`."""
 
     @property
     def lead(self) -> Article:
@@ -79,6 +90,9 @@ class Digest:
     generated_at: datetime
     overview: str
     since: datetime | None = None
+    settled: tuple[Article, ...] = ()
+    """New reports of stories the channel was sent before that add nothing new to them: not
+    shown, but recorded as delivered with the digest so they do not come back."""
 
     @property
     def empty(self) -> bool:

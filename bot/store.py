@@ -1,4 +1,5 @@
-"""SQLite store: articles (with FTS5), briefings, feeds, subscriptions and deliveries.
+"""SQLite store: articles (with FTS5 and revisions), briefings, feeds, subscriptions, deliveries
+and what each channel was shown of each story.
 
 One file in WAL mode, so readers never wait for the poller's writes. The schema is versioned with
 ``PRAGMA user_version`` and migrated forward on open.
@@ -17,7 +18,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -189,7 +190,51 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (term, day, story_id)
     ) WITHOUT ROWID;
     """,
+    # 3: article revisions and what each channel was shown (bot/updates.py)
+    """
+    -- revisions: a source that changes an article under the same link updates it in place
+    -- (`revision` counts the changes) and each replaced version is kept in article_revisions.
+    -- `entry_hash` is a hash of the text as the source gave it (a feed entry before its teaser
+    -- was completed from the page), so a poll tells a changed entry without fetching the page;
+    -- NULL for articles stored before this version, whose next poll is taken as the baseline
+    ALTER TABLE articles ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE articles ADD COLUMN entry_hash TEXT;
+    ALTER TABLE articles ADD COLUMN update_marker INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX articles_revised ON articles (id) WHERE revision > 0;
+    CREATE TABLE article_revisions (
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        revision INTEGER NOT NULL,
+        title TEXT NOT NULL,
+        text TEXT NOT NULL,
+        replaced_at TEXT NOT NULL,
+        PRIMARY KEY (article_id, revision)
+    ) WITHOUT ROWID;
+    -- what each channel was shown, written with its deliveries: per article the revision and
+    -- the story it was shown in, per story the outlets and bullet texts; a story it was sent
+    -- comes back only with something new to it (bot/updates.py)
+    CREATE TABLE article_views (
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        article_id INTEGER NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+        revision INTEGER NOT NULL,
+        story_id INTEGER NOT NULL,
+        PRIMARY KEY (platform, channel, article_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE story_views (
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        story_id INTEGER NOT NULL,
+        outlets TEXT NOT NULL,
+        bullets TEXT NOT NULL,
+        shown_at TEXT NOT NULL,
+        PRIMARY KEY (platform, channel, story_id)
+    ) WITHOUT ROWID;
+    """,
 )
+
+MAX_VIEW_BULLETS = 60
+"""Bullet texts remembered per channel and story (the newest); a long-running story's oldest
+facts may then count as new again, which is better than an unbounded row."""
 
 FEATURE_DAYS_KEPT = 30
 """Days of feature counts kept behind the newest day signed; grouping reads only a few."""
@@ -197,6 +242,24 @@ FEATURE_DAYS_KEPT = 30
 # Newest first; among reports stamped with the same time (date-only sources), the fuller one.
 _NEWEST_FIRST = "coalesce(a.published, a.fetched_at) DESC, length(a.text) DESC, a.id"
 _WORDS = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class StoryView:
+    """What one channel was shown of one story in one digest.
+
+    Attributes:
+        story_id: the story the articles belonged to when shown.
+        articles: (article id, revision) of every article recorded as delivered with it, shown
+            or settled (a report that added nothing new).
+        outlets: outlet names shown; empty for settled reports.
+        bullets: bullet texts shown.
+    """
+
+    story_id: int
+    articles: tuple[tuple[int, int], ...] = ()
+    outlets: tuple[str, ...] = ()
+    bullets: tuple[str, ...] = ()
 
 
 def content_hash(text: str) -> str:
@@ -325,8 +388,9 @@ class Store:
         with self.transaction() as conn:
             cur = conn.execute(
                 "INSERT OR IGNORE INTO articles"
-                " (url, content_hash, title, source, text, published, fetched_at, language, origin)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " (url, content_hash, title, source, text, published, fetched_at, language, origin,"
+                " entry_hash, update_marker)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     article.url,
                     digest,
@@ -337,6 +401,8 @@ class Store:
                     _iso(article.fetched_at),
                     article.language,
                     article.origin,
+                    article.entry_hash,
+                    int(article.update_marker),
                 ),
             )
             if cur.rowcount == 0:
@@ -348,7 +414,96 @@ class Store:
             article_id = int(cur.lastrowid or 0)
             if briefing is not None:
                 self._put_briefing(conn, article_id, briefing)
-        return replace(article, id=article_id), True
+        return replace(article, id=article_id, revision=0), True
+
+    def revise_article(
+        self, article_id: int, article: Article, briefing: Briefing, *, now: datetime
+    ) -> Article | None:
+        """Replace a stored article's title and text by a newer version, keeping the old one.
+
+        Its id, URL, source, origin and story stay; the replaced title and text go to
+        `article_revisions` under the revision number they had, the revision counter goes up,
+        and `briefing` (of the new text) replaces the stored one.
+
+        Args:
+            article: the new version: its title, text, entry hash and update marker are taken,
+                and its published time and language where it has them.
+
+        Returns:
+            The revised article, or None when the new text is another stored article's (the
+            article is left as it was, but remembers the new entry hash so that entry is not
+            looked at again).
+        """
+        digest = content_hash(article.text)
+        with self.transaction() as conn:
+            old = conn.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+            if old is None:
+                return None
+            taken = conn.execute(
+                "SELECT id FROM articles WHERE content_hash = ? AND id != ?", (digest, article_id)
+            ).fetchone()
+            if taken is not None:
+                log.info(
+                    "revision of article %d has the text of article %d; kept as it was",
+                    article_id,
+                    taken[0],
+                )
+                conn.execute(
+                    "UPDATE articles SET entry_hash = ? WHERE id = ?",
+                    (article.entry_hash, article_id),
+                )
+                return None
+            conn.execute(
+                "INSERT INTO article_revisions (article_id, revision, title, text, replaced_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (article_id, old["revision"], old["title"], old["text"], _iso(now)),
+            )
+            row = conn.execute(
+                "UPDATE articles SET title = ?, text = ?, content_hash = ?, entry_hash = ?,"
+                " update_marker = ?, published = coalesce(?, published),"
+                " language = coalesce(?, language), revision = revision + 1"
+                " WHERE id = ? RETURNING *",
+                (
+                    article.title,
+                    article.text,
+                    digest,
+                    article.entry_hash,
+                    int(article.update_marker),
+                    _iso(article.published),
+                    article.language,
+                    article_id,
+                ),
+            ).fetchone()
+            self._put_briefing(conn, article_id, briefing)
+        return _article(row)
+
+    def note_entry(self, article_id: int, entry_hash: str | None, update_marker: bool) -> None:
+        """Remember a source's entry for an article without revising it (nothing in it changed
+        that counts, or it is the first look at an article stored before entries were kept)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE articles SET entry_hash = ?, update_marker = ? WHERE id = ?",
+                (entry_hash, int(update_marker), article_id),
+            )
+
+    def article_revisions(self, article_id: int) -> list[Article]:
+        """The earlier versions of an article, oldest first, each with the revision it had."""
+        current = self.get_article(article_id)
+        if current is None:
+            return []
+        rows = self.conn.execute(
+            "SELECT revision, title, text FROM article_revisions WHERE article_id = ?"
+            " ORDER BY revision",
+            (article_id,),
+        ).fetchall()
+        return [
+            replace(current, title=r["title"], text=r["text"], revision=int(r["revision"]))
+            for r in rows
+        ]
+
+    def article_by_url(self, url: str) -> Article | None:
+        row = self.conn.execute("SELECT * FROM articles WHERE url = ?", (url,)).fetchone()
+        return _article(row) if row else None
 
     def has_article(self, url: str) -> bool:
         row = self.conn.execute("SELECT 1 FROM articles WHERE url = ?", (url,)).fetchone()
@@ -417,6 +572,66 @@ class Store:
             (*params, limit),
         ).fetchall()
         return [_article(r) for r in rows]
+
+    def revised_articles(
+        self, channel: ChannelRef, limit: int = 500, *, hidden: Sequence[str] = ()
+    ) -> list[Article]:
+        """Articles delivered to `channel` that were revised after it was shown them, newest
+        first (an article delivered before revisions were tracked was shown revision 0)."""
+        params: list[Any] = [channel.platform, channel.channel]
+        where = ""
+        if hidden:
+            where = f" AND (a.origin IS NULL OR a.origin NOT IN ({_marks(hidden)}))"
+            params.extend(hidden)
+        # few articles are ever revised: CROSS JOIN keeps them (the partial index
+        # articles_revised) the outer loop, rather than every article the channel was sent
+        rows = self.conn.execute(
+            "SELECT a.* FROM articles a"
+            " CROSS JOIN deliveries d ON d.article_id = a.id AND d.platform = ? AND d.channel = ?"
+            " LEFT JOIN article_views v ON v.platform = d.platform AND v.channel = d.channel"
+            " AND v.article_id = a.id"
+            f" WHERE a.revision > 0 AND a.revision > coalesce(v.revision, 0){where}"
+            f" ORDER BY {_NEWEST_FIRST} LIMIT ?",
+            (*params, limit),
+        ).fetchall()
+        return [_article(r) for r in rows]
+
+    def seen_articles(
+        self, channel: ChannelRef, article_ids: Sequence[int]
+    ) -> dict[int, tuple[int, int | None]]:
+        """Of `article_ids`, those delivered to `channel`, each with the revision it was shown
+        and the story it was shown in (0 and None when delivered before views were kept)."""
+        found: dict[int, tuple[int, int | None]] = {}
+        for chunk in _chunks(article_ids):
+            rows = self.conn.execute(
+                "SELECT d.article_id, coalesce(v.revision, 0), v.story_id FROM deliveries d"
+                " LEFT JOIN article_views v ON v.platform = d.platform AND v.channel = d.channel"
+                " AND v.article_id = d.article_id"
+                f" WHERE d.platform = ? AND d.channel = ? AND d.article_id IN ({_marks(chunk)})",
+                (channel.platform, channel.channel, *chunk),
+            ).fetchall()
+            found.update(
+                (int(r[0]), (int(r[1]), None if r[2] is None else int(r[2]))) for r in rows
+            )
+        return found
+
+    def story_views(self, channel: ChannelRef, story_ids: Sequence[int]) -> dict[int, StoryView]:
+        """The outlets and bullets `channel` was shown of each story, where it was shown any."""
+        found: dict[int, StoryView] = {}
+        for chunk in _chunks(story_ids):
+            rows = self.conn.execute(
+                "SELECT story_id, outlets, bullets FROM story_views"
+                f" WHERE platform = ? AND channel = ? AND story_id IN ({_marks(chunk)})",
+                (channel.platform, channel.channel, *chunk),
+            ).fetchall()
+            for row in rows:
+                sid = int(row["story_id"])
+                found[sid] = StoryView(
+                    sid,
+                    outlets=tuple(json.loads(row["outlets"])),
+                    bullets=tuple(json.loads(row["bullets"])),
+                )
+        return found
 
     def story_ids(self, article_ids: Sequence[int]) -> dict[int, int]:
         """Each article's story id (its own id when it has not been grouped)."""
@@ -644,11 +859,20 @@ class Store:
     # Deliveries -------------------------------------------------------------------------
 
     def record_deliveries(
-        self, channel: ChannelRef, article_ids: Iterable[int], when: datetime | None = None
+        self,
+        channel: ChannelRef,
+        article_ids: Iterable[int],
+        when: datetime | None = None,
+        *,
+        views: Sequence[StoryView] = (),
     ) -> int:
-        """Mark articles as sent to `channel`; returns how many were not marked before."""
+        """Mark articles as sent to `channel`, and what it was shown of their stories; returns
+        how many articles were not marked before."""
+        moment = when or _now()
         with self.transaction() as conn:
-            return _insert_deliveries(conn, channel, article_ids, when or _now())
+            added = _insert_deliveries(conn, channel, article_ids, moment)
+            _insert_views(conn, channel, views, moment)
+            return added
 
     def last_delivery(self, channel: ChannelRef) -> datetime | None:
         row = self.conn.execute(
@@ -840,9 +1064,16 @@ class Store:
         return self.digest_run(channel, slot)
 
     def finish_digest(
-        self, channel: ChannelRef, slot: str, now: datetime, article_ids: Sequence[int]
+        self,
+        channel: ChannelRef,
+        slot: str,
+        now: datetime,
+        article_ids: Sequence[int],
+        *,
+        views: Sequence[StoryView] = (),
     ) -> None:
-        """Mark a claimed digest sent and its articles delivered, in one transaction."""
+        """Mark a claimed digest sent, its articles delivered and what the channel was shown
+        of their stories (`views`), in one transaction."""
         stamp = _iso(now)
         with self.transaction() as conn:
             conn.execute(
@@ -851,6 +1082,7 @@ class Store:
                 (stamp, channel.platform, channel.channel, slot),
             )
             _insert_deliveries(conn, channel, article_ids, now)
+            _insert_views(conn, channel, views, now)
 
     def fail_digest(self, channel: ChannelRef, slot: str, error: str) -> None:
         """Record a failed send; the claim stays so a later retry can take it over."""
@@ -897,6 +1129,43 @@ def _insert_deliveries(
     return cur.rowcount
 
 
+def _insert_views(
+    conn: sqlite3.Connection, channel: ChannelRef, views: Sequence[StoryView], when: datetime
+) -> None:
+    """Record what `channel` was shown (inside the caller's transaction): each article's
+    revision, and each story's outlets and bullets added to those it was shown before."""
+    where = (channel.platform, channel.channel)
+    conn.executemany(
+        "INSERT INTO article_views (platform, channel, article_id, revision, story_id)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (platform, channel, article_id) DO UPDATE SET"
+        " revision = max(revision, excluded.revision), story_id = excluded.story_id",
+        [(*where, aid, rev, v.story_id) for v in views for aid, rev in v.articles],
+    )
+    for view in views:
+        if not view.outlets and not view.bullets:
+            continue
+        row = conn.execute(
+            "SELECT outlets, bullets FROM story_views"
+            " WHERE platform = ? AND channel = ? AND story_id = ?",
+            (*where, view.story_id),
+        ).fetchone()
+        outlets: list[str] = json.loads(row["outlets"]) if row else []
+        bullets: list[str] = json.loads(row["bullets"]) if row else []
+        outlets = list(dict.fromkeys([*outlets, *view.outlets]))
+        bullets = list(dict.fromkeys([*bullets, *view.bullets]))[-MAX_VIEW_BULLETS:]
+        conn.execute(
+            "INSERT OR REPLACE INTO story_views"
+            " (platform, channel, story_id, outlets, bullets, shown_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                *where,
+                view.story_id,
+                json.dumps(outlets, ensure_ascii=False),
+                json.dumps(bullets, ensure_ascii=False),
+                _iso(when),
+            ),
+        )
+
+
 def _chunks(values: Sequence[int], size: int = 500) -> Iterator[Sequence[int]]:
     # SQLite caps bound parameters (32766 by default); stay far below it
     for start in range(0, len(values), size):
@@ -918,6 +1187,9 @@ def _article(row: sqlite3.Row) -> Article:
         language=row["language"],
         id=int(row["id"]),
         origin=row["origin"],
+        revision=int(row["revision"]),
+        entry_hash=row["entry_hash"],
+        update_marker=bool(row["update_marker"]),
     )
 
 

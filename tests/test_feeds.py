@@ -204,7 +204,9 @@ async def test_known_articles_are_not_refetched(loopback: LoopbackServer) -> Non
     loopback.add("/news/solar", _read("article.html"))
     url = loopback.add("/rss", _teaser_feed(loopback.base_url), content_type="application/rss+xml")
     known = {loopback.url("/news/solar")}
-    poll = await poll_feed(url, None, loopback.policy(), now=NOW, is_known=known.__contains__)
+    poll = await poll_feed(
+        url, None, loopback.policy(), now=NOW, is_known=lambda entry: entry.url in known
+    )
     assert len(poll.articles) == 2
     assert loopback.requests_for("/news/solar") == []
 

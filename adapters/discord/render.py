@@ -115,7 +115,10 @@ def _aware(moment: datetime) -> datetime:
 def _footer(story: Story) -> str:
     outlets = story.sources
     noun = "source" if len(outlets) == 1 else "sources"
-    return cut(clean(f"{len(outlets)} {noun}: {', '.join(outlets)}", markdown=False), STORY_FOOTER)
+    line = f"{len(outlets)} {noun}: {', '.join(outlets)}"
+    if story.update:
+        line = "Update · " + line
+    return cut(clean(line, markdown=False), STORY_FOOTER)
 
 
 def _description(story: Story, limit: int) -> str:
@@ -137,9 +140,14 @@ def _description(story: Story, limit: int) -> str:
 
 
 def story_embed(story: Story, *, description_limit: int = STORY_DESCRIPTION) -> discord.Embed:
-    """One story: linked title, bullets, "N sources" footer, the lead's publication time."""
+    """One story: linked title, bullets, "N sources" footer, the lead's publication time.
+
+    An update of a story sent before is titled "Updated: ..." and its footer starts "Update".
+    """
     lead = story.lead
     headline = story.briefing.headline or lead.title or "(untitled)"
+    if story.update:
+        headline = "Updated: " + headline
     embed = discord.Embed(
         title=cut(clean(headline, one_line=True), MAX_TITLE),
         url=_link(lead.url),

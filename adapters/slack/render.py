@@ -102,12 +102,17 @@ def _date(moment: datetime | None, tz: tzinfo) -> str:
 
 
 def story_blocks(story: Story, tz: tzinfo) -> list[Block]:
-    """One story: a section (linked headline, bullets), then a context line (sources, time)."""
+    """One story: a section (linked headline, bullets), then a context line (sources, time).
+
+    An update of a story sent before starts with "Updated:" and its context line with "Update".
+    """
     lead = story.lead
     headline = _fit(story.briefing.headline or lead.title or "(untitled)", MAX_HEADLINE_CHARS)
     url = _link_url(lead.url)
     # a headline ending in an escaped entity inside a link is fine: Slack decodes it
     text = f"*<{url}|{headline}>*" if url else f"*{headline}*"
+    if story.update:
+        text = "*Updated:* " + text
     for bullet in story.briefing.bullets:
         room = MAX_SECTION_CHARS - len(text) - 3
         if room < 20:
@@ -116,6 +121,8 @@ def story_blocks(story: Story, tz: tzinfo) -> list[Block]:
     outlets = story.sources
     noun = "source" if len(outlets) == 1 else "sources"
     meta = [f"{len(outlets)} {noun}: {', '.join(outlets)}"]
+    if story.update:
+        meta.insert(0, "Update")
     if lead.published:
         meta.append(_date(lead.published, tz))
     return [_section(text), _context(_fit(" · ".join(meta), MAX_CONTEXT_CHARS))]
@@ -180,7 +187,10 @@ def to_slack_messages(digest: Digest, tz: tzinfo | None = None) -> list[SlackMes
     if digest.empty:
         head.append(_section("No new stories since the last digest."))
     units = [story_blocks(story, zone) for story in digest.stories]
-    headlines = "; ".join(s.briefing.headline or s.lead.title for s in digest.stories[:3])
+    headlines = "; ".join(
+        ("Updated: " if s.update else "") + (s.briefing.headline or s.lead.title)
+        for s in digest.stories[:3]
+    )
     fallback = f"{overview} {headlines}"
     return _pack(head, units, fallback, _plain(overview, 60))
 

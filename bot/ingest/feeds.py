@@ -31,6 +31,7 @@ from bot.ingest.http import FetchPolicy, FetchResult, fetch
 from bot.ingest.urls import canonical_url, host_of
 from bot.ingest.web import fetch_page, looks_binary, normalize_language
 from bot.models import Article, FeedState
+from bot.store import content_hash
 
 log = logging.getLogger(__name__)
 
@@ -387,6 +388,9 @@ def _parse(data: bytes, url: str, fetched_at: datetime, content_type: str | None
             or _to_datetime(entry.get("created_parsed")),
             fetched_at=fetched_at,
             language=language or feed_language,
+            # the entry as the feed gave it, before a teaser is completed from its page: what a
+            # later poll compares with to tell a changed entry without fetching the page
+            entry_hash=content_hash(text),
         )
         result.entries.append(_Entry(article, link, teaser=not full))
     return result
@@ -466,7 +470,7 @@ def is_due(state: FeedState | None, now: datetime) -> bool:
 async def _complete_teasers(
     entries: list[_Entry],
     policy: FeedPolicy,
-    is_known: Callable[[str], bool] | None,
+    is_known: Callable[[Article], bool] | None,
 ) -> list[Article]:
     """Replace teaser text by the page's main text where the page can be fetched."""
     todo = [
@@ -474,7 +478,7 @@ async def _complete_teasers(
         for i, e in enumerate(entries)
         if e.teaser
         and len(e.article.text) < policy.teaser_chars
-        and not (is_known is not None and is_known(e.article.url))
+        and not (is_known is not None and is_known(e.article))
     ][: max(policy.max_teaser_fetches, 0)]
     gate = asyncio.Semaphore(max(policy.teaser_concurrency, 1))
 
@@ -526,7 +530,7 @@ async def poll_feed(
     *,
     now: datetime | None = None,
     fetch_teasers: bool = True,
-    is_known: Callable[[str], bool] | None = None,
+    is_known: Callable[[Article], bool] | None = None,
 ) -> FeedPoll:
     """Fetch a feed once and return its articles and the state to store.
 
@@ -542,8 +546,9 @@ async def poll_feed(
         policy: A `FeedPolicy`, or a `FetchPolicy` to use with default feed settings.
         now: The current time (default: now, UTC); stamped on state and articles.
         fetch_teasers: Fetch the pages of teaser-only entries for their full text.
-        is_known: Tells whether an article URL is already stored; such entries keep
-            their teaser text instead of having their page fetched again.
+        is_known: Tells whether an entry (as parsed, with its `entry_hash`) is stored
+            unchanged; such entries keep their teaser text instead of having their page
+            fetched again.
 
     Returns:
         The poll outcome. Never raises for problems with the source; they are in
@@ -574,7 +579,7 @@ async def read_feed(
     *,
     now: datetime,
     fetch_teasers: bool = True,
-    is_known: Callable[[str], bool] | None = None,
+    is_known: Callable[[Article], bool] | None = None,
 ) -> FeedPoll:
     """Turn a fetched feed response into a FeedPoll (see `poll_feed`).
 

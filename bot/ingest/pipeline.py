@@ -2,6 +2,8 @@
 
 A bad source is reported and skipped; the rest of the batch goes on. Each new article is
 summarised once, here, and its briefing stored beside it, so digests and commands reuse it.
+An article that comes back changed under the same link (a corrected number, an "UPDATED:"
+title) is revised in place, its old version kept, and summarised again.
 
 Example:
     report = await ingest(["seeds/", "https://example.org/feed.xml"], store, policy)
@@ -22,8 +24,9 @@ from bot.ingest import feeds, files, web
 from bot.ingest.http import FetchPolicy, fetch
 from bot.ingest.urls import canonical_url
 from bot.models import Article, FeedState
-from bot.store import Store
+from bot.store import Store, content_hash
 from bot.summarize import summarize
+from bot.updates import split_update_marker
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,7 @@ class IngestResult:
     """What one ingest run did, source by source."""
 
     added: list[Article] = field(default_factory=list)
+    revised: list[Article] = field(default_factory=list)
     duplicates: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
@@ -45,6 +49,8 @@ class IngestResult:
 
     def summary(self) -> str:
         parts = [f"{len(self.added)} new", f"{self.duplicates} already stored"]
+        if self.revised:
+            parts.append(f"{len(self.revised)} revised")
         if self.unchanged:
             parts.append(f"{len(self.unchanged)} feeds unchanged")
         parts.append(f"{len(self.failures)} failed")
@@ -105,8 +111,10 @@ async def ingest(
 
 
 def _store(article: Article, store: Store, result: IngestResult) -> None:
-    if store.has_article(article.url):
-        result.duplicates += 1
+    article = _as_stored(article)
+    stored = store.article_by_url(article.url)
+    if stored is not None:
+        _revise(stored, article, store, result)
         return
     briefing = summarize(article.text, article.title or None)
     stored, added = store.add_article(article, briefing)
@@ -116,6 +124,73 @@ def _store(article: Article, store: Store, result: IngestResult) -> None:
         result.added.append(stored)
     else:
         result.duplicates += 1
+
+
+def _as_stored(article: Article) -> Article:
+    """`article` as it is stored: its title without an update marker ("UPDATED: ..."), which
+    becomes a flag, and the hash of its text as the source gave it (see `Article.entry_hash`)."""
+    title, marked = split_update_marker(article.title)
+    return replace(
+        article,
+        title=title,
+        update_marker=marked,
+        entry_hash=article.entry_hash or content_hash(article.text),
+    )
+
+
+def _revise(stored: Article, entry: Article, store: Store, result: IngestResult) -> None:
+    """Update `stored` in place when its source changed it (a corrected number, a new title);
+    count it as already stored when it did not, or when another source carries it."""
+    assert stored.id is not None
+    if entry.origin != stored.origin:
+        # the same link in another feed (a section feed, an aggregator) with its own excerpt:
+        # only the source that stored it revises it, or two feeds would flip it on every poll
+        result.duplicates += 1
+        return
+    if stored.entry_hash is None:
+        # stored before entries were kept: this look is the baseline later ones compare with
+        store.note_entry(stored.id, entry.entry_hash, entry.update_marker)
+        result.duplicates += 1
+        return
+    if entry.entry_hash == stored.entry_hash and entry.title == stored.title:
+        result.duplicates += 1
+        return
+    text = entry.text
+    from_page = content_hash(stored.text) != stored.entry_hash
+    if from_page and content_hash(entry.text) == entry.entry_hash:
+        # the stored text was completed from the page, and the changed entry's page could not
+        # be read again: its teaser must not replace the full text (the title may still change)
+        text = stored.text
+    if entry.title == stored.title and content_hash(text) == content_hash(stored.text):
+        # re-spaced, or a teaser that changed while its page did not: nothing to revise
+        store.note_entry(stored.id, entry.entry_hash, entry.update_marker)
+        result.duplicates += 1
+        return
+    new = replace(entry, text=text)
+    briefing = summarize(new.text, new.title or None)
+    revised = store.revise_article(stored.id, new, briefing, now=entry.fetched_at)
+    if revised is None:
+        result.duplicates += 1
+        return
+    log.info("article %d revised (revision %d): %s", revised.id, revised.revision, revised.url)
+    result.revised.append(revised)
+
+
+def _unchanged(store: Store, origin: str) -> Callable[[Article], bool]:
+    """Tells whether an entry of the feed `origin` is stored as it is (same link, title and
+    text), or was stored from another source (see `_revise`): its teaser page is not fetched."""
+
+    def check(entry: Article) -> bool:
+        stored = store.article_by_url(entry.url)
+        if stored is None:
+            return False
+        if stored.origin != origin or stored.entry_hash is None:
+            # another feed's, or stored before entries were kept (the next look is the baseline)
+            return True
+        clean = _as_stored(entry)
+        return clean.entry_hash == stored.entry_hash and clean.title == stored.title
+
+    return check
 
 
 async def _read_url(
@@ -128,8 +203,9 @@ async def _read_url(
 ) -> list[Article | SourceError]:
     state = store.get_feed_state(url)
     feed_policy = feeds.FeedPolicy(fetch=policy)
+    unchanged = _unchanged(store, url)
     if state is not None or feeds_only:
-        poll = await feeds.poll_feed(url, state, feed_policy, now=now, is_known=store.has_article)
+        poll = await feeds.poll_feed(url, state, feed_policy, now=now, is_known=unchanged)
     else:
         # An unknown URL: one fetch tells a feed from a page, so neither is downloaded twice.
         response = await fetch(url, policy, accept=f"{feeds.FEED_ACCEPT}, {web.PAGE_ACCEPT}")
@@ -139,7 +215,7 @@ async def _read_url(
             )
             return [page]
         poll = await feeds.read_feed(
-            response, FeedState(url=url), feed_policy, now=now, is_known=store.has_article
+            response, FeedState(url=url), feed_policy, now=now, is_known=unchanged
         )
     store.put_feed_state(poll.state, poll.title)
     if poll.error:
@@ -177,7 +253,7 @@ async def subscribe_feed(
         FeedState(url=target),
         feeds.FeedPolicy(fetch=policy),
         now=moment,
-        is_known=store.has_article,
+        is_known=_unchanged(store, target),
     )
     if poll.error:
         raise SourceError(url, poll.error)
