@@ -41,8 +41,7 @@ def to_console_text(digest: Digest, tz: tzinfo | None = None) -> str:
 def _story_lines(n: int, story: Story, tz: tzinfo) -> list[str]:
     lead = story.lead
     headline = story.briefing.headline or lead.title or "(untitled)"
-    outlets = story.sources
-    meta = [f"{len(outlets)} sources: {', '.join(outlets)}" if len(outlets) > 1 else outlets[0]]
+    meta = [story.coverage]
     if lead.published:
         meta.append(lead.published.astimezone(tz).strftime("%d %b %Y"))
     meta.append(lead.url)

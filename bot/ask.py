@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
-from bot.models import Answer, Citation
+from bot.models import Answer, Citation, outlet_label
 from bot.store import Store
 from bot.summarize.clean import clean_text
 from bot.summarize.sentences import split_block, split_paragraphs
@@ -728,7 +728,7 @@ def _citation(c: _Candidate, row: sqlite3.Row) -> Citation:
         sentence=c.sentence.text,
         article_id=c.article_id,
         title=title,
-        source=str(row["source"]),
+        source=outlet_label(str(row["source"]), str(row["url"])),
         url=str(row["url"]),
         published=datetime.fromisoformat(published) if published else None,
     )

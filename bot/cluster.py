@@ -238,4 +238,3 @@ def grouping_time(article: Article) -> datetime:
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-

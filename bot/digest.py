@@ -161,7 +161,9 @@ def best_article(articles: Sequence[Article]) -> Article:
 
 
 def _score(articles: Sequence[Article], now: datetime) -> float:
-    outlets = len({a.source for a in articles})
+    # an unknown outlet's reports count one each by where they came from (three unnamed files
+    # of one event are three reports), never as one outlet called ""
+    outlets = len({a.source or a.origin or a.url for a in articles})
     newest = max((a.published or a.fetched_at) for a in articles)
     age_h = max(0.0, (now - _aware(newest)).total_seconds() / 3600)
     length = max(len(a.text) for a in articles)
@@ -203,11 +205,21 @@ def overview(stories: Sequence[Story], since: datetime | None, *, more: int = 0)
         counts.append(f"{new} new {'story' if new == 1 else 'stories'}")
     if updates:
         counts.append(f"{updates} {'update' if updates == 1 else 'updates'}")
-    sources = "source" if len(outlets) == 1 else "sources"
-    line = f"{', '.join(counts)} from {len(outlets)} {sources}"
+    unnamed = sum(1 for story in stories for a in story.articles if not a.source)
+    line = f"{', '.join(counts)} from {_carriers(len(outlets), unnamed)}"
     if more > 0:
         line += f" ({more} more not shown)"
     return line + "."
+
+
+def _carriers(outlets: int, unnamed: int) -> str:
+    """ "3 sources", "4 reports" (no outlet known), "2 sources and 1 other report"."""
+    named = f"{outlets} {'source' if outlets == 1 else 'sources'}"
+    if not unnamed:
+        return named
+    if not outlets:
+        return f"{unnamed} {'report' if unnamed == 1 else 'reports'}"
+    return f"{named} and {unnamed} other {'report' if unnamed == 1 else 'reports'}"
 
 
 def parse_filter(text: str) -> tuple[str, ...]:

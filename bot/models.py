@@ -4,6 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+
+def outlet_label(source: str, url: str) -> str:
+    """An article's outlet, or where it came from when the outlet is unknown: the file's name,
+    or the host of its link."""
+    if source:
+        return source
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "unknown source"
+    if parts.scheme == "file":
+        return unquote(PurePosixPath(parts.path).name) or "local file"
+    host = (parts.hostname or "").removeprefix("www.")
+    return host or "unknown source"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +45,7 @@ class Article:
     url: str
     title: str
     source: str
+    """The outlet's name; "" when it is unknown (see `label`)."""
     text: str
     published: datetime | None
     fetched_at: datetime
@@ -35,6 +53,7 @@ class Article:
     id: int | None = None
     origin: str | None = None
     """Where it was ingested from: the feed or page URL, or the file, for per-channel sources."""
+
     revision: int = 0
     """How many times the stored article was revised in place (0: as first ingested)."""
     entry_hash: str | None = None
@@ -42,6 +61,11 @@ class Article:
     so a later poll can tell a changed entry from an unchanged one without fetching its page."""
     update_marker: bool = False
     """The source titled it as an update ("UPDATED: ..."); the title is stored without it."""
+
+    @property
+    def label(self) -> str:
+        """Its outlet, or where it came from when the outlet is unknown (see `outlet_label`)."""
+        return outlet_label(self.source, self.url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +102,28 @@ class Story:
 
     @property
     def sources(self) -> tuple[str, ...]:
-        """Distinct outlet names, in the order their articles appear."""
-        return tuple(dict.fromkeys(a.source for a in self.articles))
+        """Distinct named outlets, in the order their articles appear; reports whose outlet
+        is unknown (a file without a ``Source:`` line) are left out."""
+        return tuple(dict.fromkeys(a.source for a in self.articles if a.source))
+
+    @property
+    def coverage(self) -> str:
+        """Who carries the story, for the line under its headline.
+
+        "European Pravda" (one report), "3 sources: A, B, C" (one report each), "3 reports"
+        (no outlet known), "4 reports from 2 sources: A, B" (some outlets twice, or some
+        unknown), or the file or host a lone report of an unknown outlet came from.
+        """
+        outlets, reports = self.sources, len(self.articles)
+        if reports == 1:
+            return self.lead.label
+        if not outlets:
+            return f"{reports} reports"
+        names = ", ".join(outlets)
+        if len(outlets) == reports:
+            return f"{reports} sources: {names}"
+        noun = "source" if len(outlets) == 1 else "sources"
+        return f"{reports} reports from {len(outlets)} {noun}: {names}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -230,6 +230,11 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (platform, channel, story_id)
     ) WITHOUT ROWID;
     """,
+    # 4: an article without a named outlet has source "" (shown by its file name or host and
+    # counted as a report, not a source); files stored before were all called "Local file"
+    """
+    UPDATE articles SET source = '' WHERE source = 'Local file';
+    """,
 )
 
 MAX_VIEW_BULLETS = 60

@@ -57,7 +57,7 @@ def test_markdown_title_and_body_without_headers(tmp_path: Path) -> None:
     article = only_article(read_file(path))
     assert article.title == "A title"
     assert article.text == "First paragraph. still first.\n\nSecond one."
-    assert article.source == "Local file"
+    assert article.source == "" and article.label == "note.md"  # no outlet named
 
 
 def test_plain_text_whose_first_line_is_a_sentence_has_no_title(tmp_path: Path) -> None:

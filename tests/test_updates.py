@@ -314,10 +314,10 @@ async def test_an_updated_title_is_stored_clean_and_marked_in_every_renderer(
         assert "1. Updated: Factory output rose 15 percent in March" in text
         assert "UPDATED" not in text
         slack = str(to_slack_messages(update))
-        assert "*Updated:* *<" in slack and "Update · 1 source: Harbour Wire" in slack
+        assert "*Updated:* *<" in slack and "Update · Harbour Wire" in slack
         [embed] = all_embeds(to_discord_messages(update))
         assert embed.title == "Updated: Factory output rose 15 percent in March"
-        assert embed.footer.text == "Update · 1 source: Harbour Wire"
+        assert embed.footer.text == "Update · Harbour Wire"
 
         # the same entry polled again is no new revision, and the story does not come back
         await poll(store, loopback, T0 + timedelta(hours=4), feed)

@@ -113,9 +113,7 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _footer(story: Story) -> str:
-    outlets = story.sources
-    noun = "source" if len(outlets) == 1 else "sources"
-    line = f"{len(outlets)} {noun}: {', '.join(outlets)}"
+    line = story.coverage
     if story.update:
         line = "Update · " + line
     return cut(clean(line, markdown=False), STORY_FOOTER)
@@ -129,7 +127,7 @@ def _description(story: Story, limit: int) -> str:
     for article in story.articles[1:]:
         url = _link(article.url)
         if url:
-            others.append(f"[{clean(article.source, one_line=True)}]({url})")
+            others.append(f"[{clean(article.label, one_line=True)}]({url})")
     if others:
         extra = "\nAlso: " + " · ".join(others)
         while others and len(text) + len(extra) > limit:

@@ -118,9 +118,7 @@ def story_blocks(story: Story, tz: tzinfo) -> list[Block]:
         if room < 20:
             break
         text += "\n• " + _fit(bullet.text, room)
-    outlets = story.sources
-    noun = "source" if len(outlets) == 1 else "sources"
-    meta = [f"{len(outlets)} {noun}: {', '.join(outlets)}"]
+    meta = [story.coverage]
     if story.update:
         meta.insert(0, "Update")
     if lead.published:

@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import SourceError
+from bot.ingest.urls import host_of
 from bot.models import Article
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
 JSON_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson"})
 SUPPORTED = TEXT_SUFFIXES | JSON_SUFFIXES
 MAX_FILE_BYTES = 20_000_000
-DEFAULT_SOURCE = "Local file"
 
 _SEED_DATE = re.compile(r"\A\s*date\s+(\d{4}-\d{2}-\d{2})\s+", re.IGNORECASE)
 _SOURCE_LINE = re.compile(r"^\s*Source:\s*(.+?)\s*$", re.MULTILINE | re.IGNORECASE)
@@ -114,7 +114,7 @@ def parse_text(text: str, url: str, *, fetched_at: datetime) -> Article:
 
 
 def _parse_seed(body: str, date: str, url: str, fetched_at: datetime) -> Article:
-    source = DEFAULT_SOURCE
+    source = ""
     match = _SOURCE_LINE.search(body)
     if match:
         source = _outlet(match.group(1))
@@ -159,8 +159,8 @@ def _parse_plain(text: str, url: str, fetched_at: datetime) -> Article:
     if not body:
         raise SourceError(url, "empty article: no text")
     title = title or meta.get("title", "")
-    source = _outlet(meta["source"]) if meta.get("source") else DEFAULT_SOURCE
     link = meta.get("url") or meta.get("link") or url
+    source = _outlet(meta["source"]) if meta.get("source") else _host_outlet(link)
     published = _parse_date(meta.get("published") or meta.get("date") or "")
     return Article(
         url=link,
@@ -220,7 +220,7 @@ def _from_record(record: Any, fallback_url: str, fetched_at: datetime) -> Articl
     return Article(
         url=url or fallback_url,
         title=str(record.get("title") or "").strip(),
-        source=str(record.get("source") or DEFAULT_SOURCE).strip(),
+        source=str(record.get("source") or "").strip() or _host_outlet(url or ""),
         text=body,
         published=_parse_date(published) if isinstance(published, str) else None,
         fetched_at=fetched_at,
@@ -232,7 +232,13 @@ def _outlet(text: str) -> str:
     """The outlet from a source line: "X at a press conference, as reported by Y" -> "Y"."""
     reported = _REPORTED_BY.search(text)
     name = reported.group(1) if reported else text
-    return name.strip().rstrip(".").strip() or DEFAULT_SOURCE
+    return name.strip().rstrip(".").strip()
+
+
+def _host_outlet(link: str) -> str:
+    """A web link's host names its outlet ("reuters.com") when nothing else does; a file has
+    none ("": unknown, shown by its file name and counted as a report, not a source)."""
+    return host_of(link) if link.lower().startswith(("http://", "https://")) else ""
 
 
 def _tidy(text: str) -> str:
