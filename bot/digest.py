@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from bot.models import Article, Briefing, ChannelRef, Digest, Story
 from bot.store import Store
 from bot.summarize import summarize
+from bot.summarize.story import MAX_STORY_REPORTS, summarize_story
 
 # Most undelivered articles looked at for one digest; the newest win. Bounds the work for a
 # channel that has not had a digest for a long time.
@@ -49,8 +50,8 @@ def build_digest(
     hidden = store.hidden_sources(channel, shared)
     fresh = store.undelivered_articles(channel, limit=CANDIDATE_LIMIT, hidden=hidden)
     fresh = [a for a in fresh if matches_filter(a, settings.filter)]
-    ranked = rank_stories(store, fresh, now=moment)
-    stories = ranked[:max_stories]
+    ranked = _ranked(store, fresh, now=moment)
+    stories = _stories(store, ranked[:max_stories])
     since = store.last_delivery(channel)
     return Digest(
         stories=tuple(stories),
@@ -89,8 +90,8 @@ def latest_stories(
         articles = store.recent_articles(pool)
     unseen = set(hidden)
     articles = [a for a in articles if a.origin not in unseen and matches_filter(a, terms)]
-    stories = rank_stories(store, articles, now=now or datetime.now(UTC), by_recency=not topic)
-    return stories[:limit]
+    ranked = _ranked(store, articles, now=now or datetime.now(UTC), by_recency=not topic)
+    return _stories(store, ranked[:limit])
 
 
 def rank_stories(
@@ -104,7 +105,17 @@ def rank_stories(
 
     Rank: outlets carrying the story, then recency, then length. With ``by_recency=False``
     (search results) the order of `articles` (relevance) decides, each story placed at its
-    best article.
+    best article. A story of several reports gets one briefing built from all of them.
+    """
+    return _stories(store, _ranked(store, articles, now=now, by_recency=by_recency))
+
+
+def _ranked(
+    store: Store, articles: Sequence[Article], *, now: datetime, by_recency: bool = True
+) -> list[list[Article]]:
+    """The reports of each story of `articles`, stories best first (see `rank_stories`).
+
+    Cheap: a digest ranks every candidate story but builds briefings only for those it shows.
     """
     ids = [a.id for a in articles if a.id is not None]
     story_of = store.story_ids(ids)
@@ -117,17 +128,41 @@ def rank_stories(
         ranked = sorted(order, key=lambda sid: -_score(members[sid], now))
     else:
         ranked = sorted(order, key=order.__getitem__)
-    lead_ids = {sid: best_article(members[sid]) for sid in ranked if members[sid]}
-    briefings = store.get_briefings([a.id for a in lead_ids.values() if a.id is not None])
+    return [members[sid] for sid in ranked if members[sid]]
+
+
+def _stories(store: Store, groups: Sequence[Sequence[Article]]) -> list[Story]:
+    """Each group of reports as a Story: its best report first, with the story's briefing.
+
+    One report keeps its own stored briefing; several get one briefing from all of theirs
+    (`summarize_story`), read from at most `MAX_STORY_REPORTS` of them.
+    """
+    shapes = []
+    for group in groups:
+        lead = best_article(group)
+        others = [a for a in group if a.id != lead.id]
+        shapes.append((lead, others, [lead, *_story_reports(lead, others)]))
+    wanted = [a.id for _, _, read in shapes for a in read if a.id is not None]
+    briefings = store.get_briefings(wanted)
     stories = []
-    for sid in ranked:
-        if sid not in lead_ids:
-            continue
-        lead = lead_ids[sid]
-        others = [a for a in members[sid] if a.id != lead.id]
-        briefing = briefings.get(lead.id or -1) or _brief(store, lead)
-        stories.append(Story(articles=(lead, *others), briefing=_titled(briefing, lead)))
+    for lead, others, read in shapes:
+        own = [briefings.get(a.id or -1) or _brief(store, a) for a in read]
+        briefing = summarize_story(read, own) if others else _titled(own[0], lead)
+        stories.append(Story(articles=(lead, *others), briefing=briefing))
     return stories
+
+
+def _story_reports(lead: Article, others: Sequence[Article]) -> list[Article]:
+    """The reports besides `lead` a story briefing reads: a report of an outlet not read yet
+    before a second one of the same outlet, at most `MAX_STORY_REPORTS` in all with the lead.
+    """
+    seen = {lead.source}
+    firsts: list[Article] = []
+    repeats: list[Article] = []
+    for article in others:
+        (repeats if article.source in seen else firsts).append(article)
+        seen.add(article.source)
+    return (firsts + repeats)[: MAX_STORY_REPORTS - 1]
 
 
 def best_article(articles: Sequence[Article]) -> Article:

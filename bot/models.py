@@ -43,6 +43,8 @@ class Bullet:
 
     text: str
     sentences: tuple[str, ...] = ()
+    source: str | None = None
+    """The outlet the bullet came from; set only in a briefing built from several reports."""
 
 
 @dataclass(frozen=True, slots=True)
