@@ -64,7 +64,7 @@ class Story:
 
     @property
     def lead(self) -> Article:
-        """The article the briefing was built from."""
+        """The best report: the briefing's headline and first bullet come from it."""
         return self.articles[0]
 
     @property
