@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -66,7 +67,11 @@ _NUMBER_WORDS = {
         "zero one two three four five six seven eight nine ten eleven twelve".split()
     )
 }
-_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+# A capitalised word that does not open the text: a name, for the novelty check.
+_NAME = re.compile(r"(?<=\s)[A-Z][A-Za-z'’-]*")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,12 +117,16 @@ def summarize_story(
     headline = own.headline or lead.title
     if len(articles) == 1:
         return Briefing(headline=headline, bullets=own.bullets)
-    pool = [
-        candidate
-        for report, (article, briefing) in enumerate(zip(articles, briefings, strict=True))
-        for candidate in _candidates(report, article, briefing)
-    ]
-    chosen = _select(pool, _outlets(articles), max(1, max_bullets))
+    try:
+        pool = [
+            candidate
+            for report, (article, briefing) in enumerate(zip(articles, briefings, strict=True))
+            for candidate in _candidates(report, article, briefing)
+        ]
+        chosen = _select(pool, _outlets(articles), max(1, max_bullets))
+    except Exception:  # one odd report must not take a digest down: its lead report stands
+        log.warning("story briefing failed, lead report's used: %s", lead.url, exc_info=True)
+        chosen = []
     if not chosen:
         return Briefing(headline=headline, bullets=own.bullets)
     # Read by outlet: the lead and the rest of its report first, then each other outlet's.
@@ -160,16 +169,17 @@ def _complete(text: str) -> str:
 
 
 def _keys(text: str) -> tuple[frozenset[str], frozenset[str]]:
-    """Stemmed content words and numbers of `text`; and the numbers and names among them.
-
-    Numbers are compared as written in digits ("two" and "2" are one number, "1,500" and
-    "1500" too); a name is a capitalised word that does not open the sentence.
-    """
-    words = _WORD.findall(text)
-    numbers = {"#" + n.rstrip(".,").replace(",", "") for n in _NUMBER.findall(text)}
-    numbers |= {"#" + _NUMBER_WORDS[w.lower()] for w in words if w.lower() in _NUMBER_WORDS}
-    names = _content_tokens(" ".join(w for w in words[1:] if w[:1].isupper()))
+    """Stemmed content words and numbers of `text`; and the numbers and names among them."""
+    numbers = _numbers(text)
+    names = _content_tokens(" ".join(_NAME.findall(text)))
     return frozenset(_content_tokens(text) | numbers), frozenset(numbers | names)
+
+
+def _numbers(text: str) -> set[str]:
+    """Numbers as digits, so "two" and "2", "1,500" and "1500" are one number ("#2")."""
+    found = {"#" + n.rstrip(".,").replace(",", "") for n in _NUMBER.findall(text)}
+    found.update("#" + _NUMBER_WORDS[w.lower()] for w in _NUMBER_WORD.findall(text))
+    return found
 
 
 def _outlets(articles: Sequence[Article]) -> dict[str, frozenset[str]]:
@@ -177,7 +187,7 @@ def _outlets(articles: Sequence[Article]) -> dict[str, frozenset[str]]:
     found: dict[str, set[str]] = {}
     for article in articles:
         text = article.title + "\n" + article.text[:_SUPPORT_CHARS]
-        found.setdefault(article.source, set()).update(_keys(text)[0])
+        found.setdefault(article.source, set()).update(_content_tokens(text), _numbers(text))
     return {source: frozenset(keys) for source, keys in found.items()}
 
 
