@@ -152,20 +152,26 @@ def _candidates(report: int, article: Article, briefing: Briefing) -> list[_Cand
 def _complete(text: str) -> str:
     """`text` as a whole statement, or "" when it is a fragment that cannot be mended.
 
-    A sentence cut off mid-way (by the feed, or by compression) is cut back to its last clause
-    boundary; a quotation cut off mid-way is dropped, since its speaker's point is lost.
+    A sentence cut off mid-word or mid-phrase ("... the Port of...", by the feed or by
+    compression) is cut back to its last clause boundary; one that only ends on a stray
+    conjunction ("... acted lawfully and.") loses that word. A quotation cut off mid-way is
+    dropped, since its speaker's point is lost.
     """
-    cut = _CUT_OFF.search(text) or _DANGLING.search(text)
-    if cut is None:
-        return text
-    head = text[: cut.start()].rstrip(" ,;:–—-")
+    match = _CUT_OFF.search(text)
+    cut_off = match is not None
+    if match is None:
+        match = _DANGLING.search(text)
+        if match is None:
+            return text
+    head = text[: match.start()].rstrip(" ,;:–—-")
     if sum(map(head.count, _DOUBLE_QUOTES)) % 2 or _SPEAKER_QUOTE.match(head):
         return ""
-    words = len(head.split())
-    kept = _cut_to(head, max(1, words - 1), force=False, phrases=False)
-    if not kept:
-        kept = next((head[: m.start()] for m in reversed(list(_PARTICIPLE.finditer(head)))), "")
-    return _finish(kept) if len(kept.split()) >= 6 else ""
+    if cut_off:
+        words = len(head.split())
+        head = _cut_to(head, max(1, words - 1), force=False, phrases=False) or next(
+            (head[: m.start()] for m in reversed(list(_PARTICIPLE.finditer(head)))), ""
+        )
+    return _finish(head) if len(head.split()) >= 6 else ""
 
 
 def _keys(text: str) -> tuple[frozenset[str], frozenset[str]]:
