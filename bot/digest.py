@@ -1,6 +1,7 @@
 """Select what a channel has not been sent, group it into stories, rank, and build a Digest.
 
-Each article's briefing and story id were computed once at ingest; a digest only reads them.
+Each article's briefing and story id were computed once at ingest; a digest reads them, and
+for each story of several reports it shows, puts their briefings together into one.
 
 Example:
     digest = build_digest(store, ChannelRef("console", "terminal"), max_stories=10)

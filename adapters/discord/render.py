@@ -42,7 +42,7 @@ MAX_URL = 2048
 # crowds the others out: any single story embed stays under ~2,600 characters.
 STORY_DESCRIPTION = 2000
 STORY_FOOTER = 300
-MAX_OUTLET = 60
+MAX_OUTLET = 60  # an outlet's name before a story bullet: a feed chooses its own
 ANSWER_COLOUR = discord.Colour.blurple()
 _ELLIPSIS = "…"
 _ZWSP = "\u200b"

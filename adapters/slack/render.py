@@ -32,7 +32,7 @@ MAX_CONTEXT_CHARS = 2000
 MAX_MESSAGE_CHARS = 11_000
 MAX_FALLBACK_CHARS = 1000
 MAX_HEADLINE_CHARS = 300
-MAX_OUTLET_CHARS = 60
+MAX_OUTLET_CHARS = 60  # an outlet's name before a story bullet: a feed chooses its own
 _ELLIPSIS = "…"
 
 
@@ -58,7 +58,7 @@ _FORMATTING = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
 
 
 def escape_feed_text(text: str) -> str:
-    """`escape_mrkdwn`, and Slack's formatting characters (``*_~```) made look-alikes.
+    """Feed text for mrkdwn: `escape_mrkdwn`, then ``*``, ``_``, ``~`` and backticks as look-alikes.
 
     For text that came from a feed (titles, bullets, outlet names): it shows as written, never
     bold, italic, struck out or as code.
