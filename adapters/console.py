@@ -14,10 +14,12 @@ from zoneinfo import ZoneInfo
 
 from bot.commands import Reply
 from bot.errors import DeliveryError
-from bot.models import Answer, ChannelRef, Digest, Receipt, Story
+from bot.models import Answer, Bullet, ChannelRef, Digest, Receipt, Story
 from bot.text import strip_control
 
 PROMPT = "newsbrief> "
+# An outlet name before a bullet is cut here: a feed's name is its own to choose.
+MAX_OUTLET_CHARS = 60
 
 
 def clean(text: str) -> str:
@@ -47,8 +49,17 @@ def _story_lines(n: int, story: Story, tz: tzinfo) -> list[str]:
     meta.append(lead.url)
     marker = "Updated: " if story.update else ""
     out = [f"{n}. {marker}{clean(headline)}", "   " + clean(" · ".join(meta))]
-    out.extend(f"   - {clean(b.text)}" for b in story.briefing.bullets)
+    out.extend(f"   - {_bullet(b)}" for b in story.briefing.bullets)
     return out
+
+
+def _bullet(bullet: Bullet) -> str:
+    """A bullet's text, after the outlet it came from when a story names one."""
+    text = clean(bullet.text)
+    if bullet.source:
+        # one line: an outlet name with a line break must not start a line of its own
+        return f"{' '.join(clean(bullet.source).split())[:MAX_OUTLET_CHARS]}: {text}"
+    return text
 
 
 def to_console_answer(answer: Answer, tz: tzinfo | None = None) -> str:

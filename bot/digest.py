@@ -1,7 +1,8 @@
 """Select what a channel has not been sent, group it into stories, rank, and build a Digest.
 
-Each article's briefing and story id were computed once at ingest; a digest only reads them.
-A story the channel was sent before comes back only as an update with what is new to it
+Each article's briefing and story id were computed once at ingest; a digest reads them, and
+for each story of several reports it shows, puts their briefings together into one. A story
+the channel was sent before comes back only as an update with what is new to it
 (`bot.updates`).
 
 Example:
@@ -15,11 +16,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.models import Article, Briefing, ChannelRef, Digest, Story
 from bot.store import Store
 from bot.summarize import summarize
+from bot.summarize.story import MAX_STORY_REPORTS, summarize_story
 from bot.updates import select_updates, views_of
 
 # Most undelivered articles looked at for one digest; the newest win. Bounds the work for a
@@ -54,7 +57,7 @@ def build_digest(
     # reports it was sent that were revised since bring their story back (bot/updates.py)
     fresh += store.revised_articles(channel, limit=CANDIDATE_LIMIT, hidden=hidden)
     fresh = [a for a in fresh if matches_filter(a, settings.filter)]
-    ranked, settled = select_updates(store, channel, rank_stories(store, fresh, now=moment))
+    ranked, settled = _select(store, channel, _ranked(store, fresh, now=moment), max_stories)
     stories = ranked[:max_stories]
     since = store.last_delivery(channel)
     return Digest(
@@ -80,10 +83,12 @@ def digest_of(
             same updates again (what it was shown is only recorded once a digest is sent).
     """
     articles = [a for a in (store.get_article(i) for i in article_ids) if a is not None]
-    stories = rank_stories(store, articles, now=now)
+    groups = _ranked(store, articles, now=now)
     settled: list[Article] = []
-    if channel is not None:
-        stories, settled = select_updates(store, channel, stories)
+    if channel is None:
+        stories = _stories(store, groups)
+    else:
+        stories, settled = _select(store, channel, groups, len(groups))
     return Digest(
         stories=tuple(stories),
         generated_at=now,
@@ -114,8 +119,8 @@ def latest_stories(
         articles = store.recent_articles(pool)
     unseen = set(hidden)
     articles = [a for a in articles if a.origin not in unseen and matches_filter(a, terms)]
-    stories = rank_stories(store, articles, now=now or datetime.now(UTC), by_recency=not topic)
-    return stories[:limit]
+    ranked = _ranked(store, articles, now=now or datetime.now(UTC), by_recency=not topic)
+    return _stories(store, ranked[:limit])
 
 
 def rank_stories(
@@ -129,7 +134,49 @@ def rank_stories(
 
     Rank: outlets carrying the story, then recency, then length. With ``by_recency=False``
     (search results) the order of `articles` (relevance) decides, each story placed at its
-    best article.
+    best article. A story of several reports gets one briefing built from all of them.
+    """
+    return _stories(store, _ranked(store, articles, now=now, by_recency=by_recency))
+
+
+def _select(
+    store: Store, channel: ChannelRef, groups: Sequence[Sequence[Article]], shown: int
+) -> tuple[list[Story], list[Article]]:
+    """The ranked stories as `channel` should get them (`bot.updates.select_updates`): new
+    stories whole, stories it was sent only as updates or not at all, and the settled reports.
+
+    The choice is made on each story's lead briefing (cheap, for every candidate); only the
+    `shown` best new stories of several reports then get their briefing across reports.
+    """
+    candidates = _lead_stories(store, groups)
+    whole = {id(s.briefing) for s in candidates}
+    stories, settled = select_updates(store, channel, candidates)
+    for index, story in enumerate(stories[:shown]):
+        # a story shown whole still has its lead's briefing; an update has its own bullets
+        if id(story.briefing) in whole and len(story.articles) > 1:
+            (full,) = _stories(store, [story.articles])
+            stories[index] = replace(full, update=story.update)
+    return stories, settled
+
+
+def _lead_stories(store: Store, groups: Sequence[Sequence[Article]]) -> list[Story]:
+    """Each group of reports as a Story with its best report's own briefing."""
+    leads = [best_article(group) for group in groups]
+    briefings = store.get_briefings([a.id for a in leads if a.id is not None])
+    stories = []
+    for lead, group in zip(leads, groups, strict=True):
+        own = briefings.get(lead.id or -1) or _brief(store, lead)
+        others = tuple(a for a in group if a.id != lead.id)
+        stories.append(Story(articles=(lead, *others), briefing=_titled(own, lead)))
+    return stories
+
+
+def _ranked(
+    store: Store, articles: Sequence[Article], *, now: datetime, by_recency: bool = True
+) -> list[list[Article]]:
+    """The reports of each story of `articles`, stories best first (see `rank_stories`).
+
+    Cheap: a digest ranks every candidate story but builds briefings only for those it shows.
     """
     ids = [a.id for a in articles if a.id is not None]
     story_of = store.story_ids(ids)
@@ -142,17 +189,41 @@ def rank_stories(
         ranked = sorted(order, key=lambda sid: -_score(members[sid], now))
     else:
         ranked = sorted(order, key=order.__getitem__)
-    lead_ids = {sid: best_article(members[sid]) for sid in ranked if members[sid]}
-    briefings = store.get_briefings([a.id for a in lead_ids.values() if a.id is not None])
+    return [members[sid] for sid in ranked if members[sid]]
+
+
+def _stories(store: Store, groups: Sequence[Sequence[Article]]) -> list[Story]:
+    """Each group of reports as a Story: its best report first, with the story's briefing.
+
+    One report keeps its own stored briefing; several get one briefing from all of theirs
+    (`summarize_story`), read from at most `MAX_STORY_REPORTS` of them.
+    """
+    shapes = []
+    for group in groups:
+        lead = best_article(group)
+        others = [a for a in group if a.id != lead.id]
+        shapes.append((lead, others, [lead, *_story_reports(lead, others)]))
+    wanted = [a.id for _, _, read in shapes for a in read if a.id is not None]
+    briefings = store.get_briefings(wanted)
     stories = []
-    for sid in ranked:
-        if sid not in lead_ids:
-            continue
-        lead = lead_ids[sid]
-        others = [a for a in members[sid] if a.id != lead.id]
-        briefing = briefings.get(lead.id or -1) or _brief(store, lead)
-        stories.append(Story(articles=(lead, *others), briefing=_titled(briefing, lead)))
+    for lead, others, read in shapes:
+        own = [briefings.get(a.id or -1) or _brief(store, a) for a in read]
+        briefing = summarize_story(read, own) if others else _titled(own[0], lead)
+        stories.append(Story(articles=(lead, *others), briefing=briefing))
     return stories
+
+
+def _story_reports(lead: Article, others: Sequence[Article]) -> list[Article]:
+    """The reports besides `lead` a story briefing reads: a report of an outlet not read yet
+    before a second one of the same outlet, at most `MAX_STORY_REPORTS` in all with the lead.
+    """
+    seen = {lead.source}
+    firsts: list[Article] = []
+    repeats: list[Article] = []
+    for article in others:
+        (repeats if article.source in seen else firsts).append(article)
+        seen.add(article.source)
+    return (firsts + repeats)[: MAX_STORY_REPORTS - 1]
 
 
 def best_article(articles: Sequence[Article]) -> Article:

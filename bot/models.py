@@ -74,6 +74,8 @@ class Bullet:
 
     text: str
     sentences: tuple[str, ...] = ()
+    source: str | None = None
+    """The outlet the bullet came from; set only in a briefing built from several reports."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +99,7 @@ class Story:
 
     @property
     def lead(self) -> Article:
-        """The article the briefing was built from."""
+        """The best report: the briefing's headline and first bullet come from it."""
         return self.articles[0]
 
     @property

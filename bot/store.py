@@ -841,7 +841,7 @@ class Store:
 
     @staticmethod
     def _put_briefing(conn: sqlite3.Connection, article_id: int, briefing: Briefing) -> None:
-        bullets = [{"text": b.text, "sentences": list(b.sentences)} for b in briefing.bullets]
+        bullets = [_bullet_row(b) for b in briefing.bullets]
         conn.execute(
             "INSERT OR REPLACE INTO briefings (article_id, headline, bullets) VALUES (?, ?, ?)",
             (article_id, briefing.headline, json.dumps(bullets, ensure_ascii=False)),
@@ -856,7 +856,8 @@ class Store:
         found: dict[int, Briefing] = {}
         for row in rows:
             bullets = tuple(
-                Bullet(b["text"], tuple(b.get("sentences", ()))) for b in json.loads(row["bullets"])
+                Bullet(b["text"], tuple(b.get("sentences", ())), b.get("source"))
+                for b in json.loads(row["bullets"])
             )
             found[int(row["article_id"])] = Briefing(row["headline"], bullets)
         return found
@@ -1196,6 +1197,14 @@ def _article(row: sqlite3.Row) -> Article:
         entry_hash=row["entry_hash"],
         update_marker=bool(row["update_marker"]),
     )
+
+
+def _bullet_row(bullet: Bullet) -> dict[str, object]:
+    row: dict[str, object] = {"text": bullet.text, "sentences": list(bullet.sentences)}
+    if bullet.source is not None:
+        # only story briefings name an outlet per bullet; rows without the key read as None
+        row["source"] = bullet.source
+    return row
 
 
 def _subscription(row: sqlite3.Row) -> Subscription:

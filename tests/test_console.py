@@ -12,7 +12,7 @@ from adapters.console import ConsoleAdapter, to_console_text
 from bot.commands import CommandContext, Reply, handle
 from bot.config import Settings
 from bot.digest import build_digest, mark_delivered
-from bot.models import Article, ChannelRef
+from bot.models import Article, Briefing, Bullet, ChannelRef, Digest, Story
 from bot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,3 +102,21 @@ def test_article_text_cannot_drive_the_terminal(store: Store) -> None:
     text = to_console_text(build_digest(store, CHANNEL, max_stories=1))
     assert "\x1b" not in text and "\x07" not in text
     assert "Evil" in text
+
+
+def test_story_bullets_name_their_outlet_on_one_line() -> None:
+    when = datetime(2030, 1, 1, tzinfo=UTC)
+    articles = tuple(
+        Article(f"https://e.org/{k}", "Title", s, "Text.", when, when, id=k)
+        for k, s in enumerate(["Reuters", "Evil\n1. Fake \x1b[2Jstory"])
+    )
+    bullets = (
+        Bullet("140 barges were waiting.", source="Reuters"),
+        Bullet("A fact.", source=articles[1].source),
+    )
+    digest = Digest((Story(articles, Briefing("Headline", bullets)),), when, overview="1 story.")
+    text = to_console_text(digest)
+    assert "\n   - Reuters: 140 barges were waiting.\n" in text
+    assert "\n   - Evil 1. Fake story: A fact." in text
+    bullets_shown = text.split("\n   - ", 1)[1]
+    assert "\x1b" not in bullets_shown and "\n1. Fake" not in bullets_shown

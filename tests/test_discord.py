@@ -171,6 +171,24 @@ def test_mentions_are_neutralised() -> None:
         assert not re.search(r"@(everyone|here)|<@!?\d|<@&\d|<#\d", shown)
 
 
+def test_hostile_outlet_and_bullet_text_render_escaped() -> None:
+    hostile = "@everyone <@123> <@&456> [x](http://evil) *bold* __u__ ~~s~~"
+    story = _story(1)
+    bullets = (Bullet("Lead fact.", source="Outlet 0"), Bullet(hostile, source=hostile))
+    (embed,) = to_discord_embeds(
+        Digest((Story(story.articles, Briefing("Headline", bullets)),), NOW, overview="x")
+    )
+    lines = (embed.description or "").split("\n")
+    assert lines[0] == "• **Outlet 0:** Lead fact."
+    label, _, text = lines[1].partition(":** ")
+    assert label.startswith("• **") and text
+    for part in (label[4:], text):  # the outlet is cut to 60 characters, the text is whole
+        assert not re.search(r"@(everyone|here)|<@!?\d|<@&\d|<#\d", part)
+        assert not re.search(r"(?<!\\)\[x\]\(", part), part  # no masked link
+        assert r"\*bold\*" in part and "*bold*" not in part.replace(r"\*", "")
+    assert r"\_\_u\_\_" in text and r"\~\~s\~\~" in text
+
+
 # Scheduled digests through REST -----------------------------------------------------------
 
 

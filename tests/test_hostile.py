@@ -46,6 +46,7 @@ from bot.ingest.web import fetch_page
 from bot.models import Article, ChannelRef
 from bot.store import Store
 from bot.summarize import summarize
+from bot.summarize.story import summarize_story
 from tests.servers import LoopbackServer, trickle
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -270,6 +271,35 @@ def test_handle_always_replies_without_control_characters(seeded_store: Store, l
 def test_summarize_never_raises_and_bullets_stay_short(text: str) -> None:
     briefing = summarize(text, text[:80] or None)
     assert len(briefing.bullets) <= 4
+    for bullet in briefing.bullets:
+        assert len(bullet.text.split()) <= 30, bullet.text
+
+
+@FEW
+@given(
+    st.lists(
+        st.tuples(
+            st.text(max_size=40),
+            st.text(max_size=1500)
+            | st.lists(st.text(min_size=1, max_size=200), max_size=12).map(". ".join)
+            | st.lists(st.text(min_size=1, max_size=120), max_size=6).map("... ".join),
+        ),
+        min_size=2,
+        max_size=4,
+    )
+)
+def test_story_briefing_never_raises_and_bullets_stay_short(
+    caplog: pytest.LogCaptureFixture, reports: list[tuple[str, str]]
+) -> None:
+    articles = [
+        Article(f"https://e.org/{i}", text[:60], outlet, text, NOW, NOW, id=i + 1)
+        for i, (outlet, text) in enumerate(reports)
+    ]
+    with caplog.at_level(logging.WARNING, logger="bot.summarize.story"):
+        briefing = summarize_story(articles, [summarize(a.text, a.title or None) for a in articles])
+    # it did not merely fall back to the lead report after an error
+    assert not caplog.records, caplog.text
+    assert len(briefing.bullets) <= 5
     for bullet in briefing.bullets:
         assert len(bullet.text.split()) <= 30, bullet.text
 

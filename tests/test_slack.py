@@ -124,6 +124,41 @@ def test_article_text_cannot_ping_anyone() -> None:
     assert "&lt;!channel&gt;" in messages[0]["text"]
 
 
+HOSTILE = "@everyone <!channel> <@U123> [x](http://evil) *bold* <http://evil|click> _it_ `c`"
+
+
+def test_hostile_outlet_and_bullet_text_render_escaped() -> None:
+    articles = tuple(
+        Article(
+            url=f"https://news.example/{k}",
+            title="Title",
+            source=source,
+            text="Text.",
+            published=NOW,
+            fetched_at=NOW,
+            id=k,
+        )
+        for k, source in enumerate(["Reuters", HOSTILE])
+    )
+    bullets = (Bullet("Lead fact.", source="Reuters"), Bullet(HOSTILE, source=HOSTILE))
+    digest = Digest((Story(articles, Briefing("Headline", bullets)),), NOW, overview="Digest")
+    (message,) = to_slack_messages(digest)
+    section = message["blocks"][2]["text"]["text"]
+    lines = section.split("\n")
+    assert lines[1] == "• *Reuters:* Lead fact."
+    hostile = lines[2]
+    # the outlet is one bold label, and nothing after it is bold, a link or a mention
+    assert hostile.startswith(
+        "• *@everyone &lt;!channel&gt;"
+    )  # @everyone pings only as <!everyone>
+    label, _, text = hostile.partition(":* ")
+    assert label.count("*") == 1 and "*" not in text
+    for raw in ("<!channel>", "<@U123>", "<http://evil", "*bold*", "_it_", "`c`"):
+        assert raw not in section
+    assert "&lt;!channel&gt;" in text and "∗bold∗" in text
+    _check_limits(dict(message))
+
+
 def test_story_rendering_has_link_bullets_sources_and_time() -> None:
     (message,) = to_slack_messages(_digest(2))
     types = [b["type"] for b in message["blocks"]]

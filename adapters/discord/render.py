@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import discord
 
 from bot.commands import Reply
-from bot.models import Answer, Digest, Story
+from bot.models import Answer, Bullet, Digest, Story
 from bot.text import strip_control
 
 # Discord's documented limits (discord-api-docs, "Embed Limits" and "Create Message").
@@ -42,6 +42,7 @@ MAX_URL = 2048
 # crowds the others out: any single story embed stays under ~2,600 characters.
 STORY_DESCRIPTION = 2000
 STORY_FOOTER = 300
+MAX_OUTLET = 60  # an outlet's name before a story bullet: a feed chooses its own
 ANSWER_COLOUR = discord.Colour.blurple()
 _ELLIPSIS = "…"
 _ZWSP = "\u200b"
@@ -119,9 +120,18 @@ def _footer(story: Story) -> str:
     return cut(clean(line, markdown=False), STORY_FOOTER)
 
 
+def _bullet(bullet: Bullet) -> str:
+    """A bullet's text, after its outlet in bold when a story names one (both escaped, so a
+    name cannot end the bold early, link anywhere or ping anyone)."""
+    text = clean(bullet.text, one_line=True)
+    if bullet.source:
+        return f"**{cut(clean(bullet.source, one_line=True), MAX_OUTLET)}:** {text}"
+    return text
+
+
 def _description(story: Story, limit: int) -> str:
     """Bullets, then links to the story's other articles, as far as `limit` allows."""
-    lines = [f"• {clean(b.text, one_line=True)}" for b in story.briefing.bullets]
+    lines = [f"• {_bullet(b)}" for b in story.briefing.bullets]
     text = cut("\n".join(lines), limit)
     others = []
     for article in story.articles[1:]:

@@ -32,6 +32,7 @@ MAX_CONTEXT_CHARS = 2000
 MAX_MESSAGE_CHARS = 11_000
 MAX_FALLBACK_CHARS = 1000
 MAX_HEADLINE_CHARS = 300
+MAX_OUTLET_CHARS = 60  # an outlet's name before a story bullet: a feed chooses its own
 _ELLIPSIS = "…"
 
 
@@ -51,14 +52,28 @@ def escape_mrkdwn(text: str) -> str:
     return cleaned.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Slack offers no escape for its formatting characters, so in feed text they become look-alikes:
+# an article's "*" or "_" can then neither format a message nor end the bold around an outlet.
+_FORMATTING = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
+
+
+def escape_feed_text(text: str) -> str:
+    """Feed text for mrkdwn: `escape_mrkdwn`, then ``*``, ``_``, ``~`` and backticks as look-alikes.
+
+    For text that came from a feed (titles, bullets, outlet names): it shows as written, never
+    bold, italic, struck out or as code.
+    """
+    return escape_mrkdwn(text).translate(_FORMATTING)
+
+
 def _fit(raw: str, room: int) -> str:
     """`raw` escaped, cut (before escaping, so no entity is split) to at most `room` chars."""
-    escaped = escape_mrkdwn(raw)
+    escaped = escape_feed_text(raw)
     if len(escaped) <= room:
         return escaped
     cut = raw[: max(0, room - 1)]
     while True:
-        escaped = escape_mrkdwn(cut).rstrip() + _ELLIPSIS
+        escaped = escape_feed_text(cut).rstrip() + _ELLIPSIS
         if len(escaped) <= room or not cut:
             return escaped[:room]
         cut = cut[: len(cut) - max(1, len(escaped) - room)]
@@ -114,10 +129,15 @@ def story_blocks(story: Story, tz: tzinfo) -> list[Block]:
     if story.update:
         text = "*Updated:* " + text
     for bullet in story.briefing.bullets:
-        room = MAX_SECTION_CHARS - len(text) - 3
+        line = "\n• "
+        if bullet.source:
+            # the outlet is bold, and `_fit` turns any "*" of its name into a look-alike, so a
+            # name cannot end the bold early or make the bullet's text bold
+            line += f"*{_fit(' '.join(bullet.source.split()), MAX_OUTLET_CHARS)}:* "
+        room = MAX_SECTION_CHARS - len(text) - len(line)
         if room < 20:
             break
-        text += "\n• " + _fit(bullet.text, room)
+        text += line + _fit(bullet.text, room)
     meta = [story.coverage]
     if story.update:
         meta.insert(0, "Update")

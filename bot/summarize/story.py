@@ -1,0 +1,251 @@
+"""A story's briefing from all of its reports: the best report's lead, then what others add.
+
+Every report already has its own briefing, made once at ingest. A story told by several
+outlets reads as one briefing built from those: the best report's first bullet states the
+event, then the other bullets of every report compete for the remaining places. A bullet
+ranks higher the earlier it sits in its report (news puts what matters first) and the more of
+its words other outlets' texts use too (they confirm it belongs to the event), and it is only
+taken when it adds a fact. The check compares stemmed content words and numbers, not wording:
+at least half of what a bullet says must be new to the bullets already chosen (numbers and
+names count double), and it must not share three fifths of the shorter bullet with any one
+chosen bullet (a longer sentence that contains a shorter one says its fact again). So a
+paraphrase of the lead or a quote two outlets carry is left out, while a new figure, speaker
+or reaction gets in. Each bullet names the outlet it came from.
+
+Feeds often cut a text off ("... the Port of..."); such a sentence is cut back to its last
+clause boundary, or left out, so no bullet ends mid-phrase.
+
+Only stored bullets and the start of each text are read: a story takes about a millisecond,
+and a digest builds briefings only for the stories it shows.
+
+Example:
+    briefing = summarize_story(reports, [stored[a.id] for a in reports])
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.models import Article, Briefing, Bullet
+from bot.summarize.extractive import MAX_BULLET_WORDS, _compress, _content_tokens, _cut_to, _finish
+
+__all__ = ["MAX_STORY_BULLETS", "MAX_STORY_REPORTS", "MIN_STORY_BULLETS", "summarize_story"]
+
+# Reports a digest reads for one story's briefing: past a handful of outlets, more reports
+# repeat the same facts and only cost time.
+MAX_STORY_REPORTS = 8
+MAX_STORY_BULLETS = 5
+MIN_STORY_BULLETS = 3
+# Words a story briefing aims at: about twice one report's briefing (about 50), since several
+# outlets add facts, and still read in half a minute. Past it (with 3 bullets in), only a
+# bullet that still fits is taken.
+WORD_BUDGET = 100
+# A candidate must bring at least this share of new content to count as a new fact...
+MIN_NOVELTY = 0.5
+# ...and must not share this much of the shorter bullet with any one chosen bullet.
+MAX_OVERLAP = 0.6
+# How far into each text other outlets' confirmation is looked for: the facts are at the top.
+_SUPPORT_CHARS = 5000
+
+# A sentence cut off by its feed or by compression: "... the Port of..." / "... their place …".
+_CUT_OFF = re.compile(r"\s*(?:\.{3,}|…)[\"'”’)\]]*\s*$")
+# A sentence that ends on a word no complete sentence ends on ("... acted lawfully and.").
+_DANGLING = re.compile(
+    r"\s+(?:and|or|but|nor|the|a|an|of|with|which|who|whose|its|their|than)\.$", re.IGNORECASE
+)
+# ", requiring all workers to ...": a participle after a comma opens a clause of its own.
+_PARTICIPLE = re.compile(r",\s+(?=[a-z]{3,}ing\s)")
+_SPEAKER_QUOTE = re.compile(r"^[^\s:]+(?:\s[^\s:]+)?:\s['‘\"“]")
+_DOUBLE_QUOTES = '"“”'
+_NUMBER = re.compile(r"\d[\d,.]*")
+_NUMBER_WORDS = {
+    word: str(value)
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve".split()
+    )
+}
+_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORECASE)
+# A capitalised word that does not open the text: a name, for the novelty check.
+_NAME = re.compile(r"(?<=\s)[A-Z][A-Za-z'’-]*")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """One bullet of one report, with what ranking and the novelty check compare."""
+
+    bullet: Bullet
+    outlet: str
+    report: int
+    position: int
+    keys: frozenset[str]  # stemmed content words and numbers ("#84")
+    facts: frozenset[str]  # the numbers and names among them
+    words: int
+
+
+def summarize_story(
+    articles: Sequence[Article],
+    briefings: Sequence[Briefing],
+    *,
+    max_bullets: int = MAX_STORY_BULLETS,
+) -> Briefing:
+    """One briefing for a story told by several reports.
+
+    Args:
+        articles: The story's reports, best first (the one whose lead states the event).
+        briefings: Each report's own briefing, in the same order as `articles`.
+        max_bullets: Most bullets (3-5 is the intended range).
+
+    Returns:
+        The best report's headline (its title when it has one), its lead bullet, then the
+        distinct facts the reports add, at most `max_bullets` of at most 30 words, each with
+        `Bullet.source` naming its outlet. A story of one report gets that report's briefing
+        unchanged.
+
+    Raises:
+        ValueError: if `articles` and `briefings` differ in length.
+    """
+    if len(articles) != len(briefings):
+        raise ValueError(f"{len(articles)} reports but {len(briefings)} briefings")
+    if not articles:
+        return Briefing(headline="", bullets=())
+    lead, own = articles[0], briefings[0]
+    headline = own.headline or lead.title
+    if len(articles) == 1:
+        return Briefing(headline=headline, bullets=own.bullets)
+    try:
+        pool = [
+            candidate
+            for report, (article, briefing) in enumerate(zip(articles, briefings, strict=True))
+            for candidate in _candidates(report, article, briefing)
+        ]
+        chosen = _select(pool, _outlets(articles), max(1, max_bullets))
+    except Exception:  # one odd report must not take a digest down: its lead report stands
+        log.warning("story briefing failed, lead report's used: %s", lead.url, exc_info=True)
+        chosen = []
+    if not chosen:
+        return Briefing(headline=headline, bullets=own.bullets)
+    # Read by outlet: the lead and the rest of its report first, then each other outlet's.
+    chosen.sort(key=lambda c: (c.report, c.position))
+    return Briefing(headline=headline, bullets=tuple(c.bullet for c in chosen))
+
+
+def _candidates(report: int, article: Article, briefing: Briefing) -> list[_Candidate]:
+    out = []
+    for position, bullet in enumerate(briefing.bullets):
+        text = _complete(bullet.text)
+        if len(text.split()) > MAX_BULLET_WORDS:
+            text = _complete(_compress(text, MAX_BULLET_WORDS))
+        keys, facts = _keys(text)
+        if not keys:
+            continue
+        attributed = Bullet(text, bullet.sentences, source=article.source or None)
+        words = len(text.split())
+        out.append(_Candidate(attributed, article.source, report, position, keys, facts, words))
+    return out
+
+
+def _complete(text: str) -> str:
+    """`text` as a whole statement, or "" when it is a fragment that cannot be mended.
+
+    A sentence cut off mid-word or mid-phrase ("... the Port of...", by the feed or by
+    compression) is cut back to its last clause boundary; one that only ends on a stray
+    conjunction ("... acted lawfully and.") loses that word. A quotation cut off mid-way is
+    dropped, since its speaker's point is lost.
+    """
+    match = _CUT_OFF.search(text)
+    cut_off = match is not None
+    if match is None:
+        match = _DANGLING.search(text)
+        if match is None:
+            return text
+    head = text[: match.start()].rstrip(" ,;:–—-")
+    if sum(map(head.count, _DOUBLE_QUOTES)) % 2 or _SPEAKER_QUOTE.match(head):
+        return ""
+    if cut_off:
+        words = len(head.split())
+        head = _cut_to(head, max(1, words - 1), force=False, phrases=False) or next(
+            (head[: m.start()] for m in reversed(list(_PARTICIPLE.finditer(head)))), ""
+        )
+    return _finish(head) if len(head.split()) >= 6 else ""
+
+
+def _keys(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Stemmed content words and numbers of `text`; and the numbers and names among them."""
+    numbers = _numbers(text)
+    names = _content_tokens(" ".join(_NAME.findall(text)))
+    return frozenset(_content_tokens(text) | numbers), frozenset(numbers | names)
+
+
+def _numbers(text: str) -> set[str]:
+    """Numbers as digits, so "two" and "2", "1,500" and "1500" are one number ("#2")."""
+    found = {"#" + n.rstrip(".,").replace(",", "") for n in _NUMBER.findall(text)}
+    found.update("#" + _NUMBER_WORDS[w.lower()] for w in _NUMBER_WORD.findall(text))
+    return found
+
+
+def _outlets(articles: Sequence[Article]) -> dict[str, frozenset[str]]:
+    """The keys each outlet's reports use (their titles and the start of their texts)."""
+    found: dict[str, set[str]] = {}
+    for article in articles:
+        text = article.title + "\n" + article.text[:_SUPPORT_CHARS]
+        found.setdefault(article.source, set()).update(_content_tokens(text), _numbers(text))
+    return {source: frozenset(keys) for source, keys in found.items()}
+
+
+def _novelty(candidate: _Candidate, said: set[str]) -> float:
+    """Share of what `candidate` says that is not said yet; numbers and names weigh double."""
+    total = new = 0
+    for key in candidate.keys:
+        weight = 2 if key in candidate.facts else 1
+        total += weight
+        if key not in said:
+            new += weight
+    return new / total
+
+
+def _overlap(a: _Candidate, b: _Candidate) -> float:
+    """How much of the shorter of two bullets the other holds (the overlap coefficient)."""
+    return len(a.keys & b.keys) / min(len(a.keys), len(b.keys))
+
+
+def _select(pool: list[_Candidate], outlets: dict[str, frozenset[str]], k: int) -> list[_Candidate]:
+    """The lead, then the best-ranked candidates that add a fact, within the word budget.
+
+    A candidate ranks by its place in its report (the first bullets carry the news) plus the
+    share of its words other outlets' texts use too (what they confirm belongs to the event).
+    """
+    if not pool:
+        return []
+    others = {
+        source: frozenset().union(*(keys for name, keys in outlets.items() if name != source))
+        for source in outlets
+    }
+
+    def rank(c: _Candidate) -> float:
+        confirmed = len(c.keys & others[c.outlet]) / len(c.keys)
+        return 1.0 / (1 + c.position) + confirmed
+
+    # The lead is the best report's first whole bullet (or, failing that, any report's).
+    lead = min(pool, key=lambda c: (c.report, c.position))
+    rest = sorted((c for c in pool if c is not lead), key=lambda c: (-rank(c), c.report))
+    chosen = [lead]
+    said = set(lead.keys)
+    total = lead.words
+    for candidate in rest:
+        if len(chosen) >= k:
+            break
+        if len(chosen) >= MIN_STORY_BULLETS and total + candidate.words > WORD_BUDGET:
+            continue
+        if _novelty(candidate, said) < MIN_NOVELTY or any(
+            _overlap(candidate, other) >= MAX_OVERLAP for other in chosen
+        ):
+            continue
+        chosen.append(candidate)
+        said |= candidate.keys
+        total += candidate.words
+    return chosen
