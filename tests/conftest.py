@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,33 @@ from bot.summarize import summarize
 from tests.servers import LoopbackServer
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+CLUSTERS_SAMPLE = Path(__file__).resolve().parent / "data" / "clusters_sample.jsonl"
+
+
+def write_dev_events(folder: Path) -> tuple[Path, list[tuple[str, dict[str, str]]]]:
+    """Eight real events of the story-grouping dev set (three outlets each, in pairs that share
+    a subject and a day or two), written as one JSON Lines file the real ingest reads.
+
+    Returns:
+        The file, and each report with its event id, oldest first.
+    """
+    events = [json.loads(line) for line in CLUSTERS_SAMPLE.read_text("utf-8").splitlines()]
+    reports = sorted(
+        ((e["cluster_id"], a) for e in events for a in e["articles"]), key=lambda x: x[1]["date"]
+    )
+    path = folder / "reports.jsonl"
+    rows = (
+        {
+            "title": a["title"],
+            "text": a["text"],
+            "url": a["url"],
+            "published": a["date"],
+            "source": a["outlet"],
+        }
+        for _, a in reports
+    )
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path, reports
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,7 @@ from bot.ingest.http import FetchPolicy
 from bot.ingest.pipeline import ingest
 from bot.models import Article
 from bot.store import Store
+from tests.conftest import write_dev_events
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 NOW = datetime(2025, 8, 18, 9, 0, tzinfo=UTC)
@@ -290,36 +290,12 @@ def test_two_writers_never_lose_a_report_from_a_story(tmp_path: Path) -> None:
     assert size == len(members) == 31
 
 
-SAMPLE = Path(__file__).resolve().parent / "data" / "clusters_sample.jsonl"
-
-
 async def test_real_events_grouped_right_through_the_ingest(tmp_path: Path) -> None:
     """Eight real events of the dev set (three outlets each, in their own words), in pairs that
     share a subject and a day or two (two Supreme Court stories, two Pfizer vaccine stories,
-    two on jobs): written as JSON Lines files and read by the real ingest, each event becomes
-    one story and no two events share one."""
-    events = [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines()]
-    assert len(events) == 8
-    reports = sorted(
-        ((e["cluster_id"], a) for e in events for a in e["articles"]), key=lambda x: x[1]["date"]
-    )
-    feed = tmp_path / "reports.jsonl"
-    feed.write_text(
-        "".join(
-            json.dumps(
-                {
-                    "title": a["title"],
-                    "text": a["text"],
-                    "url": a["url"],
-                    "published": a["date"],
-                    "source": a["outlet"],
-                }
-            )
-            + "\n"
-            for _, a in reports
-        ),
-        encoding="utf-8",
-    )
+    two on jobs): read by the real ingest, each event becomes one story and no two events
+    share one."""
+    feed, reports = write_dev_events(tmp_path)
     store = Store.open(tmp_path / "news.db")
     result = await ingest([str(feed)], store, FetchPolicy())
     assert result.ok and len(result.added) == len(reports)
@@ -331,4 +307,4 @@ async def test_real_events_grouped_right_through_the_ingest(tmp_path: Path) -> N
         assert stored.id is not None
         stories.setdefault(event, set()).add(story_of[stored.id])
     assert all(len(ids) == 1 for ids in stories.values()), stories
-    assert len(set().union(*stories.values())) == len(events)
+    assert len(set().union(*stories.values())) == 8
