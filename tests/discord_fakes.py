@@ -9,6 +9,12 @@ Every JSON answer carries exactly ``Content-Type: application/json`` (discord.py
 with ``; charset=utf-8`` as text), and a 429 carries a ``Via`` header (without one discord.py
 takes it for a Cloudflare ban).
 
+Channel messages honour ``enforce_nonce`` as Discord does: a create with a nonce already used
+in that channel returns the first message instead of making a second (`created` holds what
+users see). It fails the way Discord can after creating a message: ``accept_then`` answers the
+next creates with a 5xx or drops the connection once the message exists, and `kill_after`
+SIGKILLs a client process once it has created its n-th message, before answering.
+
 Example:
     async with FakeDiscord() as fake:
         settings = replace(settings, discord=replace(settings.discord, **fake.urls()))
@@ -22,6 +28,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
+import signal
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -147,7 +155,7 @@ class FakeDiscord:
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
-        self.plans: dict[str, list[Planned]] = {}
+        self.plans: dict[str, list[Planned | None]] = {}
         self.pushed_at: dict[str, float] = {}
         self.identified = asyncio.Event()
         self._ids = itertools.count(1_000_000_000_000_000_000)
@@ -156,6 +164,15 @@ class FakeDiscord:
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        # channel messages users see, in order: (channel id, message, request body)
+        self.created: list[tuple[str, dict[str, Any], Any]] = []
+        self._nonces: dict[tuple[str, str], dict[str, Any]] = {}
+        # answers to the next creates that keep their message: "503", "500", "drop" or ""
+        self.accept_then: list[str] = []
+        self.post_delay = 0.0
+        self.kill_after: tuple[int, int] | None = None
+        # answer every channel message create 503 without making it until this perf_counter()
+        self.down_until = 0.0
 
     # Lifecycle ------------------------------------------------------------------------------
 
@@ -185,8 +202,9 @@ class FakeDiscord:
 
     # REST -----------------------------------------------------------------------------------
 
-    def plan(self, path: str, *answers: Planned) -> None:
-        """Answer the next requests to `path` (e.g. ``/channels/123/messages``) with `answers`."""
+    def plan(self, path: str, *answers: Planned | None) -> None:
+        """Answer the next requests to `path` (e.g. ``/channels/123/messages``) with `answers`
+        (None: as usual)."""
         self.plans.setdefault(path, []).extend(answers)
 
     def calls(self, method: str, prefix: str) -> list[Recorded]:
@@ -195,6 +213,10 @@ class FakeDiscord:
     def channel_posts(self, channel_id: str) -> list[Recorded]:
         return self.calls("POST", f"/channels/{channel_id}/messages")
 
+    def messages_in(self, channel_id: str) -> list[dict[str, Any]]:
+        """Messages created in a channel (what users see), in order."""
+        return [m for c, m, _ in self.created if c == channel_id]
+
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
         body = await request.json() if request.can_read_body else None
@@ -202,10 +224,43 @@ class FakeDiscord:
             self.requests.append(Recorded(request.method, path, body, time.perf_counter()))
             self._changed.notify_all()
         queued = self.plans.get(path)
-        if queued:
-            planned = queued.pop(0)
+        planned = queued.pop(0) if queued else None
+        if planned is not None:
             return _json(planned.body, planned.status, planned.headers)
+        parts = path.strip("/").split("/")
+        if request.method == "POST" and parts[0] == "channels" and parts[-1] == "messages":
+            return await self._create(request, parts[1], body or {})
         return self._answer(request.method, path, body)
+
+    async def _create(
+        self, request: web.Request, channel: str, body: dict[str, Any]
+    ) -> web.Response:
+        if self.post_delay:
+            await asyncio.sleep(self.post_delay)
+        if time.perf_counter() < self.down_until:
+            return _json({"message": "Service Unavailable", "code": 0}, 503)
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce"):
+            first = self._nonces.get((channel, str(nonce)))
+            if first is not None:
+                return _json(first)  # Discord's answer to a repeated create: the first message
+        message = self._message(channel, body)
+        message["nonce"] = nonce
+        self.created.append((channel, message, body))
+        if nonce is not None:
+            self._nonces[(channel, str(nonce))] = message
+        if self.kill_after is not None and len(self.created) >= self.kill_after[1]:
+            pid, self.kill_after = self.kill_after[0], None
+            os.kill(pid, signal.SIGKILL)  # created, and the sender dies before it hears so
+            await asyncio.sleep(0.5)
+        then = self.accept_then.pop(0) if self.accept_then else ""
+        if then == "drop":
+            assert request.transport is not None
+            request.transport.close()
+            return _json({})
+        if then:
+            return _json({"message": "Server Error", "code": 0}, int(then))
+        return _json(message)
 
     def _answer(self, method: str, path: str, body: Any) -> web.Response:
         parts = path.strip("/").split("/")
