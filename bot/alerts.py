@@ -148,23 +148,31 @@ class Alerts:
             )
         channel = parse_channel(alert.subject)
         where = "this channel's digest" if self.operators is None else f"the digest of {channel}"
-        plan = "It gave up on that digest: its stories come in the next one."
-        if channel is not None:
-            pending = [
-                r
-                for r in self.store.open_runs()
-                if r.channel == channel and r.status == "failed" and r.next_attempt
-            ]
-            if pending:
-                run = pending[0]
-                deadline = (run.due_at or run.claimed_at) + timedelta(seconds=self.grace)
-                plan = (
-                    f"It tries again at {_hm(run.next_attempt)}, and keeps trying until "
-                    f"{_hm(deadline)}; nothing already posted is posted twice."
-                )
         return (
             f"newsbrief could not post {where}: {alert.last_error} ({alert.failures} failed "
-            f"attempts since {_hm(alert.since)}). {plan}"
+            f"attempts since {_hm(alert.since)}). {self._plan(channel)}"
+        )
+
+    def _plan(self, channel: ChannelRef | None) -> str:
+        """What the bot does next about a channel's failing digest."""
+        if channel is None:
+            return ""
+        settings = self.store.get_channel(channel)
+        if not settings.enabled:
+            return (
+                "Its daily digest is paused until that is fixed and it is set again with /digest."
+            )
+        runs = [r for r in self.store.open_runs() if r.channel == channel]
+        if any(r.status == "claimed" for r in runs):
+            return "It is trying again now; nothing already posted is posted twice."
+        waiting = [r for r in runs if r.next_attempt is not None]
+        if not waiting:
+            return "It gave up on that digest: its stories come in the next one."
+        run = waiting[0]
+        deadline = (run.due_at or run.claimed_at) + timedelta(seconds=self.grace)
+        return (
+            f"It tries again at {_hm(run.next_attempt)}, and keeps trying until "
+            f"{_hm(deadline)}; nothing already posted is posted twice."
         )
 
     def _recovered(self, alert: AlertState) -> str:

@@ -428,7 +428,7 @@ class Store:
             store = cls(conn, target)
             store._migrate()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open database {target}: {exc}") from exc
+            raise StoreError(f"cannot open database {target}: {_write_fault(exc) or exc}") from exc
         except OSError as exc:
             raise StoreError(f"cannot create database {target}: {exc}") from exc
         if created:
