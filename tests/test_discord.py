@@ -21,7 +21,6 @@ from adapters.discord import (
 from bot.config import DiscordSettings, Secrets, Settings
 from bot.delivery import Delivery, OutgoingPart, send_digest
 from bot.engine import Engine
-from bot.errors import DeliveryError
 from bot.ingest.http import FetchPolicy
 from bot.models import (
     Answer,

@@ -27,7 +27,6 @@ from bot.commands import HANDLERS, Reply
 from bot.config import Secrets, Settings, SlackSettings
 from bot.delivery import Delivery, send_digest, slot_key
 from bot.engine import Engine
-from bot.errors import DeliveryError
 from bot.ingest.http import FetchPolicy
 from bot.ingest.pipeline import ingest
 from bot.models import Answer, Article, Briefing, Bullet, ChannelRef, Citation, Digest, Story
