@@ -364,8 +364,18 @@ class Delivery:
             return Outcome("skipped", detail="shutting down")
         if self.store.digest_run(channel, slot) is not None:
             return Outcome("skipped", detail="claimed already")
+        # articles a failed or unfinished digest of this channel still carries are its to
+        # post: a second digest showing them would repeat them when that one goes out
+        pending = {
+            i for run in self.store.open_runs() if run.channel == channel for i in run.article_ids
+        }
         digest = build_digest(
-            self.store, channel, max_stories=self.max_stories, now=moment, shared=self.shared
+            self.store,
+            channel,
+            max_stories=self.max_stories,
+            now=moment,
+            shared=self.shared,
+            exclude=pending,
         )
         ids = digest_article_ids(digest)
         run = self.store.claim_digest(
@@ -386,9 +396,10 @@ class Delivery:
         moment = now or self.clock()
         if self.stopping:
             return []
+        active = {run_id for runs in self._sending.values() for run_id in runs}
         by_platform: dict[str, list[DigestRun]] = {}
         for run in self.store.open_runs():
-            if run.owner == self.owner or run.channel.platform not in self.couriers:
+            if run.id in active or run.channel.platform not in self.couriers:
                 continue
             by_platform.setdefault(run.channel.platform, []).append(run)
         results = await asyncio.gather(
@@ -408,7 +419,12 @@ class Delivery:
                 (due if run.next_attempt is None or run.next_attempt <= now else waiting).append(
                     run
                 )
-            elif run.lease_until is None or run.lease_until <= now or owner_gone(run.owner):
+            elif (
+                run.owner == self.owner  # ours, but no task sends it (a database fault cut it)
+                or run.lease_until is None
+                or run.lease_until <= now
+                or owner_gone(run.owner)
+            ):
                 due.append(run)
         last = self._tried.setdefault(platform, now)  # a probe waits its turn after a start
         if not due and waiting and now - last >= PROBE_EVERY:

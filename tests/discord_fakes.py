@@ -41,6 +41,7 @@ APP_ID = "900000000000000001"
 BOT_ID = "900000000000000002"
 GUILD_ID = "900000000000000003"
 CHANNEL_ID = "123"
+DISCORD_EPOCH_MS = 1_420_070_400_000
 MANAGE_CHANNELS = 1 << 4
 SEND_MESSAGES = 1 << 11
 MEMBER_PERMISSIONS = (1 << 10) | SEND_MESSAGES  # view channel + send messages
@@ -158,7 +159,7 @@ class FakeDiscord:
         self.plans: dict[str, list[Planned | None]] = {}
         self.pushed_at: dict[str, float] = {}
         self.identified = asyncio.Event()
-        self._ids = itertools.count(1_000_000_000_000_000_000)
+        self._last_id = 0
         self._seq = itertools.count(1)
         self._ws: web.WebSocketResponse | None = None
         self._changed = asyncio.Condition()
@@ -169,6 +170,8 @@ class FakeDiscord:
         self._nonces: dict[tuple[str, str], dict[str, Any]] = {}
         # answers to the next creates that keep their message: "503", "500", "drop" or ""
         self.accept_then: list[str] = []
+        # seconds Discord remembers a nonce ("the past few minutes"); None: for ever
+        self.nonce_window: float | None = None
         self.post_delay = 0.0
         self.kill_after: tuple[int, int] | None = None
         # answer every channel message create 503 without making it until this perf_counter()
@@ -213,6 +216,12 @@ class FakeDiscord:
     def channel_posts(self, channel_id: str) -> list[Recorded]:
         return self.calls("POST", f"/channels/{channel_id}/messages")
 
+    def _next_id(self) -> int:
+        """A snowflake of now, as Discord's ids are (so `after=` a time works), never repeated."""
+        stamp = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22
+        self._last_id = max(stamp, self._last_id + 1)
+        return self._last_id
+
     def messages_in(self, channel_id: str) -> list[dict[str, Any]]:
         """Messages created in a channel (what users see), in order."""
         return [m for c, m, _ in self.created if c == channel_id]
@@ -230,6 +239,12 @@ class FakeDiscord:
         parts = path.strip("/").split("/")
         if request.method == "POST" and parts[0] == "channels" and parts[-1] == "messages":
             return await self._create(request, parts[1], body or {})
+        if request.method == "GET" and parts[0] == "channels" and parts[-1] == "messages":
+            after = int(request.query.get("after", "0"))
+            limit = int(request.query.get("limit", "50"))
+            found = [m for m in self.messages_in(parts[1]) if int(m["id"]) > after]
+            # the first `limit` after it, newest first, as Discord answers
+            return _json(list(reversed(found[:limit])))
         return self._answer(request.method, path, body)
 
     async def _create(
@@ -242,13 +257,17 @@ class FakeDiscord:
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
             first = self._nonces.get((channel, str(nonce)))
-            if first is not None:
-                return _json(first)  # Discord's answer to a repeated create: the first message
+            fresh = self.nonce_window is None or (
+                first is not None and time.time() - first["_at"] <= self.nonce_window
+            )
+            if first is not None and fresh:
+                # Discord's answer to a repeated create: the first message
+                return _json({k: v for k, v in first.items() if k != "_at"})
         message = self._message(channel, body)
         message["nonce"] = nonce
         self.created.append((channel, message, body))
         if nonce is not None:
-            self._nonces[(channel, str(nonce))] = message
+            self._nonces[(channel, str(nonce))] = {**message, "_at": time.time()}
         if self.kill_after is not None and len(self.created) >= self.kill_after[1]:
             pid, self.kill_after = self.kill_after[0], None
             os.kill(pid, signal.SIGKILL)  # created, and the sender dies before it hears so
@@ -293,7 +312,7 @@ class FakeDiscord:
 
     def _message(self, channel_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            "id": str(next(self._ids)),
+            "id": str(self._next_id()),
             "channel_id": channel_id,
             "author": user_payload(BOT_ID, "newsbrief", bot=True),
             "content": body.get("content") or "",
@@ -369,7 +388,7 @@ class FakeDiscord:
 
         With `focused` (an option name) it is an autocomplete request (type 4) instead.
         """
-        interaction_id = str(next(self._ids))
+        interaction_id = str(self._next_id())
         opts: list[OptionPayload] = []
         for key, value in (options or {}).items():
             option: OptionPayload = {

@@ -299,3 +299,27 @@ async def test_a_retried_digest_marks_reports_that_joined_its_stories_as_sent(
         assert sent.stories[0].sources == ("European Pravda", "Danube Dispatch")
         # the retried message showed both reports: the next digest must not repeat the story
         assert build_digest(store, CHANNEL, now=later).empty
+
+
+async def test_a_digest_asked_for_while_another_is_failing_does_not_repeat_its_stories(
+    tmp_path: Path,
+) -> None:
+    with Store.open(seeded(tmp_path / "bot.db")) as store:
+        down = [True]
+        platform = Recorder()
+
+        async def flaky(channel: ChannelRef, digest: Digest) -> Receipt:
+            if down[0]:
+                raise DeliveryError("slack", channel.channel, "HTTP 503")
+            return await platform.post(channel, digest)
+
+        delivery = Delivery(store, {"slack": flaky})
+        assert (await delivery.send(CHANNEL, "s1", now=NOW)).status == "failed"
+        down[0] = False
+        now = await delivery.send(CHANNEL, "now:1", now=NOW + timedelta(seconds=5))
+        # its stories belong to the failing digest, which is retried with them
+        assert now.status == "sent" and now.digest is not None and now.digest.empty
+        [retried] = await delivery.retry_due(NOW + timedelta(minutes=1))
+        assert retried.status == "sent"
+        shown = [a.id for _, d in platform.posts for s in d.stories for a in s.articles]
+        assert len(shown) == len(set(shown)) > 0

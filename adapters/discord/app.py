@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -52,6 +53,10 @@ MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
 # Commands whose success is announced to the channel: deferring them must not hide it, since
 # ephemeral or not is fixed at defer time.
 _PUBLIC_WHEN_DEFERRED = frozenset({"subscribe", "unsubscribe", "filter"})
+# Looking a part up: the bot's messages since the run was claimed (less this much for clocks
+# that differ), at most this many.
+CLOCK_SKEW = 120.0
+LOOKUP_LIMIT = 100
 
 
 def _zones() -> list[str]:
@@ -379,6 +384,11 @@ class DiscordAdapter:
                 "discord", channel.channel, "not a channel id", permanent=True, landed=False
             )
         target = self.client.get_partial_messageable(int(channel.channel))
+        if part.unsure:
+            found = await self._find_part(target, part)
+            if found is not None:
+                log.info("discord: part %d of %s had landed as %s", part.index + 1, part.key, found)
+                return found
         embeds = [discord.Embed.from_dict(e) for e in part.payload.get("embeds") or []]
         content = str(part.payload.get("content") or "") or None
         try:
@@ -426,6 +436,55 @@ class DiscordAdapter:
             ) from None
         return str(sent.id)
 
+    async def _find_part(
+        self, target: discord.PartialMessageable, part: OutgoingPart
+    ) -> str | None:
+        """The id of a part already in the channel, posted by an attempt whose outcome is
+        unknown; None when it is not there.
+
+        Discord honours a nonce for a few minutes only: a part retried later (after a
+        backoff or a restart) is looked for among the bot's messages since the run was
+        claimed, by its content and embed titles and descriptions.
+
+        Raises:
+            DeliveryError: Discord could not be asked (`landed` None: still unknown).
+        """
+        after = None
+        if part.since is not None:
+            moment = part.since - timedelta(seconds=CLOCK_SKEW)
+            after = discord.Object(id=discord.utils.time_snowflake(moment))
+        want = _fingerprint(
+            str(part.payload.get("content") or ""),
+            [(e.get("title"), e.get("description")) for e in part.payload.get("embeds") or []],
+        )
+        me = self.client.user
+        try:
+            async for message in target.history(limit=LOOKUP_LIMIT, after=after):
+                if me is not None and message.author.id != me.id:
+                    continue
+                got = _fingerprint(
+                    message.content, [(e.title, e.description) for e in message.embeds]
+                )
+                if got == want:
+                    return str(message.id)
+        except discord.Forbidden:
+            # without Read Message History only the nonce guards it (a few minutes)
+            log.warning(
+                "discord: cannot read %s to look for part %d of %s (Read Message History); "
+                "sending it again with its nonce",
+                target.id,
+                part.index + 1,
+                part.key,
+            )
+            return None
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise DeliveryError(
+                "discord",
+                str(target.id),
+                f"cannot check whether part {part.index + 1} landed: {type(exc).__name__}",
+            ) from None
+        return None
+
     async def post_notice(self, channel: ChannelRef, text: str) -> None:
         """Post a line of plain text (a failing feed or digest) to a channel."""
         if not channel.channel.isdigit():
@@ -435,6 +494,11 @@ class DiscordAdapter:
             await target.send(cut(escape_mentions(text), MAX_CONTENT), allowed_mentions=NO_MENTIONS)
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise DeliveryError("discord", channel.channel, type(exc).__name__) from None
+
+
+def _fingerprint(content: str, embeds: list[tuple[str | None, str | None]]) -> tuple[str, ...]:
+    """What tells one digest part from another: its text and its embeds' titles and texts."""
+    return (content.strip(), *(f"{t or ''}\n{d or ''}".strip() for t, d in embeds))
 
 
 def _retry_after(exc: discord.HTTPException) -> float | None:
