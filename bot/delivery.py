@@ -364,26 +364,29 @@ class Delivery:
             return Outcome("skipped", detail="shutting down")
         if self.store.digest_run(channel, slot) is not None:
             return Outcome("skipped", detail="claimed already")
+        # claimed before anything else, even before the digest is built: from now on the
+        # request survives a crash (a run without a plan is built afresh when resumed)
+        run = self.store.claim_digest(
+            channel, slot, [], moment, owner=self.owner, lease_until=moment + self.lease, due=due
+        )
+        if run is None:
+            return Outcome("skipped", detail="claimed by another sender")
+        return await self._deliver(run, courier, self._build(channel, moment), moment)
+
+    def _build(self, channel: ChannelRef, now: datetime) -> Digest:
         # articles a failed or unfinished digest of this channel still carries are its to
         # post: a second digest showing them would repeat them when that one goes out
         pending = {
             i for run in self.store.open_runs() if run.channel == channel for i in run.article_ids
         }
-        digest = build_digest(
+        return build_digest(
             self.store,
             channel,
             max_stories=self.max_stories,
-            now=moment,
+            now=now,
             shared=self.shared,
             exclude=pending,
         )
-        ids = digest_article_ids(digest)
-        run = self.store.claim_digest(
-            channel, slot, ids, moment, owner=self.owner, lease_until=moment + self.lease, due=due
-        )
-        if run is None:
-            return Outcome("skipped", detail="claimed by another sender")
-        return await self._deliver(run, courier, digest, moment)
 
     async def retry_due(self, now: datetime | None = None) -> list[Outcome]:
         """Resume every open run that is due, one platform beside the other.
@@ -497,7 +500,9 @@ class Delivery:
         if whole or all(p.status == "planned" for p in parts):
             # nothing of it can have landed: (re)plan from the claimed articles, so a retry
             # also shows the reports that joined their stories since
-            if digest is None:
+            if digest is None and not run.article_ids and not parts:
+                digest = self._build(channel, now)  # claimed, then cut off before its plan
+            elif digest is None:
                 digest = digest_of(store, run.article_ids, now=now, channel=channel)
             try:
                 payloads = courier.render_parts(channel, digest)
@@ -507,7 +512,10 @@ class Delivery:
                 return self._failed(run, error, digest, now)
             shown = _shown(store, digest, run.article_ids)
             plan = [json.dumps(p, ensure_ascii=False) for p in payloads]
-            if not store.plan_parts(run.id, self.owner, plan, shown, keep_unsure=not whole):
+            ids = run.article_ids or tuple(digest_article_ids(digest))
+            if not store.plan_parts(
+                run.id, self.owner, plan, shown, article_ids=ids, keep_unsure=not whole
+            ):
                 return Outcome("skipped", digest, "claim lost")
             parts = store.run_parts(run.id)
         else:

@@ -1275,9 +1275,11 @@ class Store:
         payloads: Sequence[str],
         shown: Mapping[str, Any],
         *,
+        article_ids: Sequence[int],
         keep_unsure: bool = True,
     ) -> bool:
-        """Store the messages a run will post, and what to record once they are all sent.
+        """Store the messages a run will post, the articles it carries, and what to record
+        once they are all sent.
 
         An earlier plan is replaced only while none of its messages can have reached the
         platform (all ``planned``), or when `keep_unsure` is False (a platform that cannot tell
@@ -1307,8 +1309,14 @@ class Store:
                 [(run_id, n, payload) for n, payload in enumerate(payloads)],
             )
             conn.execute(
-                "UPDATE digest_runs SET shown = ?, parts = ?, parts_sent = 0 WHERE id = ?",
-                (json.dumps(shown, ensure_ascii=False), len(payloads), run_id),
+                "UPDATE digest_runs SET shown = ?, parts = ?, parts_sent = 0, article_ids = ?"
+                " WHERE id = ?",
+                (
+                    json.dumps(shown, ensure_ascii=False),
+                    len(payloads),
+                    json.dumps(list(article_ids)),
+                    run_id,
+                ),
             )
         return True
 
