@@ -176,6 +176,11 @@ class FakeDiscord:
         self.kill_after: tuple[int, int] | None = None
         # answer every channel message create 503 without making it until this perf_counter()
         self.down_until = 0.0
+        # per channel: its own `accept_then` queue, and an outage (until perf_counter(), and 429
+        # or 503) during which its creates are refused and not made
+        self.accept_then_in: dict[str, list[str]] = {}
+        self.outages: dict[str, tuple[float, int]] = {}
+        self.retry_after = 1.0
 
     # Lifecycle ------------------------------------------------------------------------------
 
@@ -252,7 +257,11 @@ class FakeDiscord:
     ) -> web.Response:
         if self.post_delay:
             await asyncio.sleep(self.post_delay)
-        if time.perf_counter() < self.down_until:
+        until, status = self.outages.get(channel, (0.0, 503))
+        if time.perf_counter() < max(self.down_until, until):
+            if status == 429:
+                limited = rate_limited(self.retry_after)
+                return _json(limited.body, 429, limited.headers)
             return _json({"message": "Service Unavailable", "code": 0}, 503)
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
@@ -265,6 +274,7 @@ class FakeDiscord:
                 return _json({k: v for k, v in first.items() if k != "_at"})
         message = self._message(channel, body)
         message["nonce"] = nonce
+        message["_kept_at"] = time.perf_counter()
         self.created.append((channel, message, body))
         if nonce is not None:
             self._nonces[(channel, str(nonce))] = {**message, "_at": time.time()}
@@ -272,7 +282,8 @@ class FakeDiscord:
             pid, self.kill_after = self.kill_after[0], None
             os.kill(pid, signal.SIGKILL)  # created, and the sender dies before it hears so
             await asyncio.sleep(0.5)
-        then = self.accept_then.pop(0) if self.accept_then else ""
+        queue = self.accept_then_in.get(channel) or self.accept_then
+        then = queue.pop(0) if queue else ""
         if then == "drop":
             assert request.transport is not None
             request.transport.close()

@@ -62,6 +62,12 @@ class FakeSlack:
     kill_after: tuple[int, int] | None = None
     # answer every chat.postMessage 503 without keeping it, until this perf_counter() time
     down_until: float = 0.0
+    # per channel: its own `accept_then` queue, and an outage (until perf_counter(), and 429
+    # or 503) during which its posts are refused and not kept
+    accept_then_in: dict[str, list[str]] = field(default_factory=dict)
+    outages: dict[str, tuple[float, int]] = field(default_factory=dict)
+    # perf_counter() time each message was kept, by ts
+    kept_at: dict[str, float] = field(default_factory=dict)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     base: str = ""
     _runner: web.AppRunner | None = None
@@ -154,21 +160,30 @@ class FakeSlack:
     async def _post_message(self, request: web.Request, params: dict[str, Any]) -> web.Response:
         if self.post_delay:
             await asyncio.sleep(self.post_delay)
-        if time.perf_counter() < self.down_until:
-            params["_ok"] = False
-            return web.json_response({"ok": False, "error": "service_unavailable"}, status=503)
         channel = str(params.get("channel"))
+        until, status = self.outages.get(channel, (0.0, 503))
+        if time.perf_counter() < max(self.down_until, until):
+            params["_ok"] = False
+            if status == 429:
+                return web.json_response(
+                    {"ok": False, "error": "ratelimited"},
+                    status=429,
+                    headers={"Retry-After": str(self.retry_after)},
+                )
+            return web.json_response({"ok": False, "error": "service_unavailable"}, status=503)
         ts = f"{time.time():.0f}.{next(self._ts):06d}"
         message: dict[str, Any] = {"ts": ts, "text": params.get("text", "")}
         for key in ("thread_ts", "metadata", "blocks"):
             if params.get(key):
                 message[key] = params[key]
         self.messages.setdefault(channel, []).append(message)
+        self.kept_at[ts] = time.perf_counter()
         if self.kill_after is not None and len(self.kept()) >= self.kill_after[1]:
             pid, self.kill_after = self.kill_after[0], None
             os.kill(pid, signal.SIGKILL)  # kept, and the sender dies before it hears so
             await asyncio.sleep(0.5)
-        then = self.accept_then.pop(0) if self.accept_then else ""
+        queue = self.accept_then_in.get(channel) or self.accept_then
+        then = queue.pop(0) if queue else ""
         if then == "drop":
             params["_ok"] = False
             assert request.transport is not None

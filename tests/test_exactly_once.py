@@ -21,7 +21,7 @@ from bot.engine import Engine
 from bot.ingest.http import FetchPolicy
 from bot.models import ChannelRef
 from bot.store import Store
-from tests.discord_fakes import FakeDiscord
+from tests.discord_fakes import FakeDiscord, Planned
 from tests.slack_fakes import SIGNING_SECRET, FakeSlack
 from tests.stories import add_stories
 
@@ -80,33 +80,39 @@ async def test_discord_parts_retried_after_5xx_or_a_dropped_connection_are_not_d
 ) -> None:
     async with FakeDiscord() as fake:
         adapter = DiscordAdapter(
-            Engine(store, discord_settings(fake), FetchPolicy()), guild_ready_timeout=0.01
+            Engine(store, discord_settings(fake), FetchPolicy()),
+            guild_ready_timeout=0.01,
+            resend_delay=0.0,
         )
         await adapter.start()
         try:
             delivery = Delivery(store, {"discord": adapter}, max_stories=100)
-            # part 2 made then 500 (discord.py retries at once), part 3 made then 503 (the
-            # core retries later), part 4 made and its connection dropped
+            # part 2 made then 500 (discord.py retries it), part 3 made then 503 and part 4
+            # made and its connection dropped (the adapter sends them again at once)
             fake.accept_then = ["", "500", "503", "drop"]
+            outcome = await delivery.send(DISCORD, "s1")
+            assert outcome.status == "sent", outcome.detail
+            # Discord down for a while at part 3 of another digest: the core retries it later
+            down = Planned(503, {"message": "Service Unavailable", "code": 0})
+            fake.plan("/channels/124/messages", None, None, down, down)
+            other = ChannelRef("discord", "124")
             now = datetime.now(UTC)
-            first = await delivery.send(DISCORD, "s1", now=now)
-            assert first.status == "failed" and "part 3" in first.detail
-            [second] = await delivery.retry_due(now + timedelta(minutes=1))
-            assert second.status == "failed" and "part 4" in second.detail
-            [third] = await delivery.retry_due(now + timedelta(minutes=5))
-            assert third.status == "sent"
+            failed = await delivery.send(other, "s1", now=now)
+            assert failed.status == "failed" and "part 3" in failed.detail
+            [resumed] = await delivery.retry_due(now + timedelta(minutes=1))
+            assert resumed.status == "sent"
         finally:
             await adapter.close()
     made = fake.messages_in("123")
     assert len(made) == 10
     assert len({m["nonce"] for m in made}) == 10
-    # discord.py's own retry after the 500 carried the first create's nonce, which Discord
-    # enforced; the core's later retries of parts 3 and 4 found them in the channel
+    # every repeated create carried the first one's nonce, which Discord enforced
     creates = fake.channel_posts("123")
-    assert len(creates) == 11
-    assert creates[1].body["nonce"] == creates[2].body["nonce"]
+    assert len(creates) == 13
     assert all(c.body["enforce_nonce"] is True for c in creates)
+    assert len({c.body["nonce"] for c in creates}) == 10
     assert [m["content"] for m in made][1:] == [f"(continued, {n}/10)" for n in range(2, 11)]
+    assert len(fake.messages_in("124")) == 10
 
 
 SENDER = """

@@ -57,6 +57,7 @@ _PUBLIC_WHEN_DEFERRED = frozenset({"subscribe", "unsubscribe", "filter"})
 # that differ), at most this many.
 CLOCK_SKEW = 120.0
 LOOKUP_LIMIT = 100
+RESEND_DELAY = 1.0
 
 
 def _zones() -> list[str]:
@@ -70,6 +71,7 @@ class DiscordAdapter:
         engine: the core; its settings give the token, guilds, URLs, shards and permission.
         respond_budget: seconds a command may run before the interaction is deferred.
         guild_ready_timeout: seconds discord.py waits for guilds after READY (tests pass less).
+        resend_delay: seconds before sending a part again after a 5xx or a dropped connection.
     """
 
     name = "discord"
@@ -80,8 +82,10 @@ class DiscordAdapter:
         *,
         respond_budget: float = RESPOND_BUDGET,
         guild_ready_timeout: float = 2.0,
+        resend_delay: float = RESEND_DELAY,
     ) -> None:
         self.engine = engine
+        self._resend_delay = resend_delay
         self._settings = engine.settings.discord
         self._budget = respond_budget
         self._zones: list[str] | None = None
@@ -392,9 +396,17 @@ class DiscordAdapter:
         embeds = [discord.Embed.from_dict(e) for e in part.payload.get("embeds") or []]
         content = str(part.payload.get("content") or "") or None
         try:
-            sent = await target.send(
-                content, embeds=embeds, allowed_mentions=NO_MENTIONS, nonce=part.nonce
-            )
+            try:
+                sent = await target.send(
+                    content, embeds=embeds, allowed_mentions=NO_MENTIONS, nonce=part.nonce
+                )
+            except (discord.DiscordServerError, aiohttp.ClientError, TimeoutError, OSError):
+                # a blip (a 503 discord.py does not retry, a dropped connection): once more,
+                # at once; the nonce makes Discord answer with the first message if it was made
+                await asyncio.sleep(self._resend_delay)
+                sent = await target.send(
+                    content, embeds=embeds, allowed_mentions=NO_MENTIONS, nonce=part.nonce
+                )
         except discord.NotFound as exc:
             raise DeliveryError(
                 "discord",

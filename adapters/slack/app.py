@@ -75,6 +75,9 @@ AMBIGUOUS_ERRORS = frozenset({"fatal_error", "internal_error", "service_unavaila
 UNCHECKABLE_ERRORS = frozenset({"missing_scope", "not_allowed_token_type", "no_permission"})
 RATE_LIMIT_RETRIES = 5
 SERVER_ERROR_RETRIES = 2
+# Posts again, at once, of a part that failed ambiguously and was then found not to be there
+# (a blip); after that the core's backoff takes over.
+AMBIGUOUS_RETRIES = 1
 # Digest parts carry this metadata event type, with the run and the part, to be found again.
 EVENT_TYPE = "newsbrief_digest_part"
 # Looking a part up: messages since the run was claimed (less this much for clocks that
@@ -313,23 +316,30 @@ class SlackAdapter:
                 return found
         thread_ts = part.previous[0] if part.index and part.previous else None
         message = cast(SlackMessage, dict(part.payload))
-        try:
-            return await self._post(channel.channel, message, thread_ts, _metadata(part))
-        except DeliveryError as exc:
-            if exc.landed is not None:
-                raise
-            failure = exc
-        # the request went out and nobody knows whether Slack kept it: look before any retry
-        await asyncio.sleep(self._reconcile_delay)
-        try:
-            found = await self._find_part(channel.channel, part)
-        except DeliveryError:
-            raise failure from None
-        if found is not None:
-            log.info(
-                "slack: part %d of %s landed despite %s", part.index + 1, part.key, failure.reason
-            )
-            return found
+        failure: DeliveryError | None = None
+        for _ in range(1 + AMBIGUOUS_RETRIES):
+            try:
+                return await self._post(channel.channel, message, thread_ts, _metadata(part))
+            except DeliveryError as exc:
+                if exc.landed is not None:
+                    raise
+                failure = exc
+            # the request went out and nobody knows whether Slack kept it: look before any
+            # retry, and post again only when it is not there
+            await asyncio.sleep(self._reconcile_delay)
+            try:
+                found = await self._find_part(channel.channel, part)
+            except DeliveryError:
+                raise failure from None
+            if found is not None:
+                log.info(
+                    "slack: part %d of %s landed despite %s",
+                    part.index + 1,
+                    part.key,
+                    failure.reason,
+                )
+                return found
+        assert failure is not None
         raise DeliveryError(
             "slack", channel.channel, f"{failure.reason} (not posted)", landed=False
         ) from None
