@@ -54,7 +54,8 @@ class DigestSettings:
     timezone: str = "UTC"
     missed_grace: int = 3600
     retry_delays: tuple[int, ...] = (30, 120, 600)
-    """Seconds before the 1st, 2nd, 3rd ... retry of a failed digest; the last one repeats."""
+    """Seconds from a digest's first failure to its 1st retry, then from each retry to the next;
+    the last one repeats."""
     claim_lease: int = 60
     """Seconds a sending process holds a digest claim without renewing it (every quarter of
     it); after that another process, or the next start, takes the claim over."""

@@ -582,6 +582,21 @@ class Delivery:
         store.hasten_runs(channel.platform, clock())
         return Outcome("sent", digest)
 
+    def next_attempt(self, since: datetime, now: datetime) -> datetime:
+        """The retry after `now` of a run failing since `since`: `retry_delays` after its first
+        failure, one after the other (30 s, then 2 min later, then every 10 min).
+
+        The schedule counts from the first failure, not from the last attempt, so an early
+        attempt (another digest showed the platform works, or a probe) that fails too does not
+        push the next one further away.
+        """
+        moment = since
+        for step in range(10_000):
+            moment += timedelta(seconds=self.delays[min(step, len(self.delays) - 1)])
+            if moment > now:
+                break
+        return moment
+
     def _failed(
         self,
         run: DigestRun,
@@ -601,10 +616,9 @@ class Delivery:
             if self.alerts is not None:
                 self.alerts.digest_failed(channel, reason, now)
             return Outcome("disabled", digest, reason)
-        delay = float(self.delays[min(max(run.attempts, 1), len(self.delays)) - 1])
-        if exc.retry_after:
-            delay = max(delay, exc.retry_after)
-        next_attempt: datetime | None = now + timedelta(seconds=delay)
+        next_attempt: datetime | None = self.next_attempt(run.failed_since or now, now)
+        if exc.retry_after and next_attempt is not None:
+            next_attempt = max(next_attempt, now + timedelta(seconds=exc.retry_after))
         deadline = (run.due_at or run.claimed_at) + self.grace
         if next_attempt is not None and next_attempt > deadline:
             next_attempt = None
