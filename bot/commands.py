@@ -391,8 +391,10 @@ async def _digest_now(ctx: CommandContext) -> Reply:
     outcome = await _send_now(ctx, now)
     if outcome.status == "sent":
         return Reply("Digest posted.")
-    if outcome.status == "skipped":
+    if outcome.status == "skipped" and outcome.detail.startswith("claimed"):
         return Reply("A digest was posted here a moment ago.")
+    if outcome.status == "skipped":
+        return Reply(f"No digest was sent: {outcome.detail}.", ok=False)
     if outcome.status == "failed" and outcome.next_attempt is not None:
         return Reply(
             f"The digest could not be posted yet ({outcome.detail}); newsbrief tries again at "

@@ -434,10 +434,13 @@ class Delivery:
             # the platform may be back: one run finds out for all (they follow if it works)
             due.append(waiting[0])
         outcomes = []
+        began = time.monotonic()
         for run in due:
             if self.stopping:
                 break
-            taken = self.store.take_run(run, self.owner, lease_until=now + self.lease)
+            # the caller's time, moved on by the sends before this one (leases must not lag)
+            at = now + timedelta(seconds=time.monotonic() - began)
+            taken = self.store.take_run(run, self.owner, lease_until=at + self.lease)
             if taken is None:
                 continue  # another process took it first
             how = "resuming" if run.status == "claimed" else "retrying"
@@ -450,7 +453,7 @@ class Delivery:
                 max(taken.parts, 1),
                 taken.attempts,
             )
-            outcomes.append(await self._deliver(taken, courier, None, now))
+            outcomes.append(await self._deliver(taken, courier, None, at))
         return outcomes
 
     def _abandon(self, run: DigestRun, now: datetime) -> None:
