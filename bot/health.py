@@ -82,15 +82,18 @@ def probe_database(path: str, timeout: float = DB_PROBE_TIMEOUT) -> str | None:
 
 
 def database_problem(store: Store) -> str | None:
-    """Why the bot's database cannot be written, or None: its file is gone or replaced, a
-    write of the bot's failed and none has worked since, or a probe write fails."""
+    """Why the bot's database cannot be written, or None: its file is gone or replaced, or a
+    probe write fails (a full disk, a read-only file)."""
     if store.path == ":memory:":
         return None  # nothing on disk to lose; the connection itself is the database
     try:
         store.check_file()
     except StoreFaultError as exc:
         return exc.reason
-    return probe_database(store.path) or store.fault
+    problem = probe_database(store.path)
+    if problem is None:
+        store.fault = None  # a committed write works again: the last failure is over
+    return problem
 
 
 class HealthServer:

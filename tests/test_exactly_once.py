@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,7 +31,7 @@ DISCORD = ChannelRef("discord", "123")
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> AsyncIterator[Store]:
+def store(tmp_path: Path) -> Iterator[Store]:
     with Store.open(tmp_path / "bot.db") as opened:
         add_stories(opened, 100)
         yield opened
@@ -156,7 +156,7 @@ async def test_a_sender_killed_between_accept_and_record_resumes_without_a_dupli
     caplog.set_level(logging.INFO)
     channel = SLACK if platform == "slack" else DISCORD
     fake: FakeSlack | FakeDiscord
-    async with FakeSlack() if platform == "slack" else FakeDiscord() as fake:  # type: ignore[attr-defined]
+    async with FakeSlack() if platform == "slack" else FakeDiscord() as fake:
         if isinstance(fake, FakeSlack):
             url, gateway = fake.api_url, ""
         else:
