@@ -2,39 +2,41 @@
 
 Pipeline:
 
-1. **Question analysis** (`_parse`): the question's content words (stopwords, question words
-   and speech verbs such as *what*, *does*, *say* removed), its named entities (capitalised
-   words after the first word, grouped in runs such as ``Donald Trump``) and its type: a
-   definition (``what is X``, ``what does Y say X are``, ``what does X mean``), a "what does
-   Y say" question, a number question (``how many``) or a time question (``when``).
-2. **Statistics**: each term's document frequency comes from FTS5 itself (a ``count(*)`` of
-   its matches, so the porter stemming agrees with the index), cached per store for a minute;
+1. **Question analysis** (`_parse`): the question's content words (stop words, question words
+   and speech verbs such as *what*, *does*, *say* removed) and their Snowball stems, each
+   with its synonyms of roles, irregular forms and measures (*CEO* ~ *chief executive*, *won*
+   ~ *win*, *cost* ~ an amount of money, *temperature* ~ degrees); its named entities
+   (capitalised words after the first, grouped in runs such as ``Donald Trump``); and what it
+   asks for (`_Wants`): a number or an amount of money (*how many*, *how much*), a date or day
+   (*when*), a person or organisation (*who*), a place (*where*, *what country*), a name (*which
+   team*), a definition (*what is X*), someone's words (*what does X say*). The noun of *which
+   team* / *what kind of craft* names the answer's category, which the answer seldom repeats:
+   it weighs half.
+2. **Statistics**: each term's document frequency comes from FTS5 itself (a count of its
+   matches, so the porter stemming agrees with the index), cached per store for a minute;
    IDF is the BM25 one, ``log(1 + (N - df + 0.5) / (df + 0.5))``.
 3. **Retrieval** over the existing article index (no schema change), BM25 with the title
    weighted 5, top `_TOP_ARTICLES`: first every content word AND-ed (cheap, and the best
    candidates); when that finds few, a relaxed query: the entity runs AND-ed with the other
-   content words OR-ed. Requiring the entities loses nothing, because an answer must mention
-   them (see 5), and keeps the match set small on a large store; without entities, words found
-   in more than `_COMMON_DF` of the articles are left out of the OR (they add little to BM25
-   but would make FTS5 rank most of the store) and only re-ranking uses them.
-4. **Re-ranking sentences**: the candidate articles are cleaned (`clean_text`), split into
-   sentences with their paragraph's quote state and current speaker, and cached (LRU keyed by
-   the text itself, so an edited article is never served stale). A sentence scores the share
-   of the question's IDF mass it contains (stem-aware: a light suffix stripper), plus bonuses
-   for a definitional shape matching a definition question (``Security guarantees are ...``),
-   for a quote by the person a "say" question names, for numbers or dates when asked for,
-   and small priors for the article's BM25 rank and the lead; questions and fragments are
-   penalised.
-5. **Abstention**: a sentence may answer only when it contains at least two of the question's
-   content terms (the only one, for one-term questions), at least `_MIN_COVERAGE` of its IDF
-   mass, and every entity run the question names, in the sentence itself or as the speaker of
-   a quotation it belongs to (news quotes rarely repeat the speaker's name). A term no article
-   contains has the largest IDF and so weighs against coverage; an entity no article contains
-   ends the search at once. Nothing passes -> ``Answer(question, ())``.
+   content words OR-ed. Without entities, words found in more than `_COMMON_DF` of the articles
+   are left out of the OR (they add little to BM25 but would make FTS5 rank most of the store).
+4. **Scoring sentences**: candidate articles are cleaned (`clean_text`), split into sentences
+   with their paragraph's quote state and speaker, and cached (LRU keyed by the text itself,
+   so an edited article is never served stale). A sentence earns each question word's IDF:
+   in full when it says the word (or a synonym, or the word is who speaks it), in part when
+   only its neighbours or the article's lead say it (news writes "the 9.8 million dollar plan"
+   two sentences after naming Riverton and its bike lanes), a little when only the article
+   does. Then a bonus when it holds what the question asks for and the question does not
+   already say (a number, a date, a name, a place), a penalty when a number or date question
+   finds none, and small priors for the article's rank and the lead.
+5. **Abstention** ("nothing answers that"): a sentence may answer only when it says enough of
+   the question itself (`_MIN_OWN` of its IDF mass, counting neither the category noun nor
+   context), its article names every entity the question names, and with its context it
+   covers `_MIN_TOTAL` of the mass. An entity no article contains ends the search at once.
+   Nothing passes -> ``Answer(question, ())``.
 6. **Selection**: at most `max_sentences` of those within `_RELATIVE_CUTOFF` of the best,
-   greedily, a sentence from an article already cited losing `_SAME_ARTICLE` of its score and
-   near-copies skipped, so equally good sentences from different outlets are preferred; best
-   first.
+   greedily, near-copies skipped and a sentence from an article already cited losing a little,
+   so equally good sentences from different outlets are preferred; best first.
 
 Answers are verbatim: every cited sentence is a substring of its article's stored text with
 whitespace runs collapsed (cleaning only ever removes whole furniture lines and labels; a
@@ -46,6 +48,7 @@ Example:
 
 from __future__ import annotations
 
+import enum
 import logging
 import math
 import re
@@ -54,16 +57,15 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import lru_cache
 
-from bot.models import Answer, Citation, outlet_label
+from bot.models import Answer, Article, Citation
 from bot.store import Store
 from bot.summarize.clean import clean_text
 from bot.summarize.sentences import split_block, split_paragraphs
-from bot.text import strip_control
+from bot.text import stem, strip_control
 
 __all__ = ["MAX_QUESTION_CHARS", "answer_question"]
 
@@ -76,22 +78,39 @@ MAX_QUESTION_CHARS = 500
 # coverage threshold both degrade gracefully, and the FTS query stays small.
 _MAX_TERMS = 12
 
-_TOP_ARTICLES = 15  # candidates re-ranked; more costs time and rarely adds an answer
+_TOP_ARTICLES = 15  # candidates scored; more costs time and rarely adds an answer
 _ENOUGH_STRICT = 5  # articles with every question word that make the relaxed query needless
 _COMMON_DF = 0.2  # share of articles above which a word is too common to retrieve by
-_MIN_COVERAGE = 0.5  # share of the question's IDF mass an answer must contain
-_RELATIVE_CUTOFF = 0.7  # further answers must score this share of the best one
-_SAME_ARTICLE = 0.85  # score kept by a second sentence from an already cited article
-_NEAR_COPY = 0.7  # stem Jaccard at which two sentences say the same thing
-_ATTRIBUTED = 0.75  # weight of an entity matched as a quotation's speaker, not in the text
-_CONTEXT = 0.5  # weight of an entity matched only by the article's title or lead
-_SUBJECT_WORDS = 5  # an entity among a sentence's first words is (nearly always) its subject
 
+# What a word is worth to a sentence, by where it is found (see 4 above).
+_SYNONYM = 0.9  # said in other words: "chief executive" for "CEO"
+_ATTRIBUTED = 0.75  # only as who says it ("he said" after "Whitfield said")
+_NEAR = 0.5  # in the sentence before or after, or in the article's title or lead
+_ARTICLE = 0.2  # anywhere else in the article
+_FOCUS = 0.5  # share of a word's weight in ranking that depends on how few sentences say it
+_CATEGORY = 0.5  # weight of the category noun ("which *team*"), which answers seldom repeat
+
+_MIN_OWN = 0.3  # share of the question's IDF mass the sentence itself must say
+_MIN_OWN_SUPPORT = 0.1  # the same for a sentence cited after one that answers
+_MIN_TOTAL = 0.6  # share it and its context must cover
+_NEAR_COVER = 1.0  # what a word in the context counts for when judging whether to answer
+_FAR_COVER = 0.5  # the same for a word only elsewhere in the article
+_ABSENT = 1.0  # weight of a word no stored article uses, on top of its (highest) IDF
+_MIN_EVIDENCE = 1.5  # IDF beyond chance (log N) the match must rest on; see `_judge`
+_TYPE_EVIDENCE = 1.0  # what holding the asked-for kind of answer counts as evidence
+_SURE_CUTOFF = 0.9  # the answer must score this share of the best sentence
+_RELATIVE_CUTOFF = 0.4  # further answers must score this share of the best one
+_SAME_ARTICLE = 0.95  # score kept by a second sentence from an already cited article
+_NEAR_COPY = 0.7  # stem Jaccard at which two sentences say the same thing
+
+_PHRASE_EVIDENCE = 1.0  # evidence a question's phrase said as a phrase adds (words in order)
+_PHRASE_BONUS = 0.1  # ranking bonus for saying all of the question's phrases
+_TYPE_BONUS = 0.15  # holds what is asked for (a number, a date, a name) that the question lacks
+_TYPE_MISS = 0.75  # a number or date question, and the sentence has none
 _DEFINITION_BONUS = 0.45
 _QUOTE_BONUS = 0.1
-_TYPE_BONUS = 0.1
 _RANK_PRIOR = 0.05
-_LEAD_PRIOR = 0.05
+_LEAD_PRIOR = 0.03
 _QUESTION_PENALTY = 0.5
 _FRAGMENT_PENALTY = 0.6
 _LONG_PENALTY = 0.85
@@ -117,6 +136,7 @@ _STOPWORDS = frozenset(
     claims claimed argue argues argued state states stated mean means meant meaning explain
     explains explained describe describes described happen happens happened happening know
     known news latest update updates please anyone someone something thing things many much
+    name names named called kind type sort get gets got
     """.split()
 )
 _SPEECH_WORDS = frozenset(
@@ -133,22 +153,171 @@ _TITLES = frozenset(
     """.split()
 )
 
+# Synonyms of roles, irregular forms and measures: a question word on the left is also said by
+# any phrase on the right (each phrase's words must all be in the sentence). Tags in angle
+# brackets are measures found by `_MEASURES` ("$9.8 million", "38.9 degrees"): "how much will
+# it cost" is answered by an amount of money whatever the sentence calls it. Each group is
+# symmetric where the words are: "chief executive" in a question finds "CEO" too.
+_SYNONYM_GROUPS = (
+    "ceo | chief executive | chief executive officer | boss",
+    "president | head of state",
+    "pm | prime minister | premier",
+    "spokesman | spokeswoman | spokesperson",
+    "chairman | chairwoman | chairperson | chair",
+    "lawmaker | legislator | congressman | congresswoman | senator",
+    "coach | manager",
+    "lawyer | attorney",
+    "doctor | physician",
+    "police | officers | authorities",
+    "troops | soldiers | forces | military",
+    "film | movie",
+    "kid | child | children | son | daughter",
+    "wife | husband | spouse",
+    "country | nation",
+    "begin | start",
+    "kill | dead | die | death | toll",
+    "injure | wound | hurt",
+    "arrest | detain | custody",
+    "jail | prison",
+    "win | won | victory | beat | defeat",
+    "lose | lost | defeat",
+    "buy | bought | purchase | acquire",
+    "sell | sold",
+    "pay | paid",
+    "spend | spent",
+    "hold | held",
+    "lead | led",
+    "leave | left",
+    "fall | fell",
+    "rise | rose",
+    "meet | met",
+    "find | found",
+    "give | gave",
+    "take | took",
+    "make | made",
+    "bring | brought",
+    "catch | caught",
+    "fight | fought",
+    "shoot | shot",
+    "strike | struck",
+    "steal | stole",
+    "fly | flew",
+    "run | ran",
+    "see | saw",
+    "choose | chose",
+    "write | wrote",
+    "born | birth",
+    "temperature | temp | <degree>",
+    "percentage | percent | <percent>",
+    "age | aged | year old | <age>",
+)
+# Measures a question word asks for, one way only: "cost" is answered by "$9.8 million", but a
+# sentence about money does not make a question about money words mean "cost".
+_MEASURE_WORDS = {
+    "<money>": "cost price pay paid spend spent worth value fine budget salary money currency fund "
+    "funding raise raised earn earned revenue profit fee bail bid award compensation donate "
+    "donation charge tax sell sold",
+    "<distance>": "far distance long length wide width tall height high deep depth",
+    "<people>": "population inhabitants residents",
+}
+_MEASURES = re.compile(
+    r"(?P<money>[$€£¥]\s?\d|\b\d[\d,.]*\s*(?:million|billion|trillion|m|bn)?\s*(?:dollars?|euros?|"
+    r"pounds?|yen|yuan|rupees?|pesos?|francs?|rubles?|roubles?)\b|\b(?:dollars?|euros?|pesos?|"
+    r"yen|yuan|rupees?|rubles?|roubles?)\b)"
+    r"|(?P<degree>\bdegrees?\b|°|\bcelsius\b|\bfahrenheit\b)"
+    r"|(?P<percent>\bper\s?cent\b|%)"
+    r"|(?P<distance>\b\d[\d,.]*\s*(?:km|kilomet(?:re|er)s?|miles?|met(?:re|er)s?|feet|foot|"
+    r"yards?|inches|cm)\b)"
+    r"|(?P<age>\b\d+-year-old\b|\baged\s+\d|\bage\s+(?:of\s+)?\d)"
+    r"|(?P<people>\b\d[\d,.]*\s*(?:million|billion)?\s*(?:people|residents|inhabitants)\b)",
+    re.IGNORECASE,
+)
+
+
+class _Wants(enum.Enum):
+    """What a question asks for, as far as a sentence's surface can show it."""
+
+    NUMBER = "number"
+    MONEY = "money"
+    TIME = "time"
+    PERSON = "person"
+    PLACE = "place"
+    NAME = "name"  # which team, what company: any proper name
+
+
+_PLACE_NOUNS = "country|city|town|state|nation|region|province|place|village|island|continent"
+_NAME_NOUNS = (
+    "team|company|club|party|group|organi[sz]ation|firm|airline|newspaper|network|channel|"
+    "agency|band|movie|film|show|book|song|album|university|school|hospital|brand|character|"
+    "man|woman|person|player|official|leader"
+)
+# The first match in this order decides: "how much" before "who" ("Who paid how much?" asks
+# for the amount), "when" before "where".
+_WANTS_PATTERNS = (
+    (
+        _Wants.NUMBER,
+        re.compile(
+            r"\bhow\s+(?:many|much|long|far|big|large|high|old|often|tall|deep|fast|heavy)\b|"
+            r"\bwhat\s+(?:percentage|percent|share|proportion|number|amount|price|cost|age|"
+            r"score|toll|rate|temperature|total)\b|\bby\s+how\b"
+        ),
+    ),
+    (
+        _Wants.TIME,
+        re.compile(r"\bwhen\b|\b(?:what|which)\s+(?:date|day|time|year|month|season|decade)\b"),
+    ),
+    (_Wants.PLACE, re.compile(rf"\bwhere\b|\b(?:what|which|whose)\s+(?:{_PLACE_NOUNS})\b")),
+    (_Wants.PERSON, re.compile(r"\bwho(?:m|se)?\b|\bname\s+of\b|\b(?:his|her)\s+name\b")),
+    (_Wants.NAME, re.compile(rf"\b(?:what|which)\s+(?:{_NAME_NOUNS})s?\b")),
+)
+# "which team", "what kind of craft", "what narcotic": the noun naming the answer's category.
+_CATEGORY_NOUN = re.compile(
+    r"^\W*(?:what|which)\s+(?:(?:kind|type|sort|form|brand)s?\s+of\s+)?([a-z][\w'-]*)", re.I
+)
+_AUXILIARIES = frozenset(
+    "is are was were do does did has have had will would can could should may might must "
+    "must been being be".split()
+)
+_MONEY_QUESTION = re.compile(r"\bhow\s+much\s+(?:money|cash)\b|\bwhat\s+(?:price|cost)\b")
+
 _TOKEN = re.compile(r"\w+")
+_DOTTED = re.compile(r"\b(?:[A-Z]\.){2,}")
 _CAPITAL_TOKEN = re.compile(r"[A-Z]|\w*[A-Z]\w*[A-Z]")  # Name, NATO, McDonald
-_DIGIT = re.compile(r"\d")
-_DATE_WORD = re.compile(
+_NUMBER = re.compile(
+    r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|"
+    r"fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|dozens?|"
+    r"half|third|quarter|twice|double|triple)\b",
+    re.IGNORECASE,
+)
+_DATE = re.compile(
     r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|"
-    r"april|may|june|july|august|september|october|november|december|yesterday|today|"
-    r"tomorrow|tonight|(?:19|20)\d\d)\b",
+    r"april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|"
+    r"aug|sep|sept|oct|nov|dec|yesterday|today|tomorrow|tonight|overnight|ago|(?:1[5-9]|20)\d\d|"
+    r"\d{1,2}/\d{1,2}(?:/\d{2,4})?|(?:last|next|this|earlier|later)\s+(?:week|month|year|"
+    r"spring|summer|fall|autumn|winter|night|morning|evening)|century|decade|\d+s)\b",
     re.IGNORECASE,
 )
-_NUMBER_QUESTION = re.compile(
-    r"\bhow\s+(?:many|much|long|far|big|large|high|old|often)\b|\bwhat\s+(?:percentage|share|"
-    r"proportion|number|amount|price|cost)\b",
-    re.IGNORECASE,
+# A proper name in running text: a capitalised word that is not the sentence's first (grammar
+# capitalises that one) unless another capitalised word follows it ("Manchester United beat").
+_PROPER = re.compile(r"(?<![\w'’])[A-Z][\w'’.-]*")
+_NOT_NAMES = frozenset(
+    """
+    i the a an he she it they we you his her its their our this that these those there but and
+    or if in on at by for from to of with as when while after before since however mr mrs ms
+    dr cnn said says
+    """.split()
 )
-_TIME_QUESTION = re.compile(r"^\s*when\b|\bwhat\s+(?:date|day|time|year|month)\b", re.IGNORECASE)
+_PLACE_BEFORE = frozenset(
+    "in at from near outside inside across to into of off toward towards through around".split()
+)
+
 _DEFINE_FRONT = re.compile(r"^\s*(?:what|who)\s+(?:is|are|was|were)\s+(.+)$", re.IGNORECASE)
+# "What is the name of the Pope?" asks for a name, not what "the Pope" is.
+_NAME_OF = re.compile(r"^(?:(?:the|his|her|its|their)\s+)?names?\b", re.IGNORECASE)
+_RELATION = re.compile(
+    r"\b(?:of|in|on|at|for|from|with|by|between|about|to|after|before|during)\b", re.IGNORECASE
+)
 _DEFINE_MEAN = re.compile(r"^\s*what\s+(?:does|do|did)\s+(.+?)\s+mean\W*$", re.IGNORECASE)
 _DEFINE_BACK = re.compile(
     r"\b(?:say|says|think|thinks|believe|believes|claim|claims)\s+(.+?)\s+(?:is|are|was|were|"
@@ -216,69 +385,81 @@ def answer_question(store: Store, question: str, *, max_sentences: int = 3) -> A
 
 @dataclass(frozen=True, slots=True)
 class _Question:
-    """What re-ranking needs to know about a question."""
+    """What scoring needs to know about a question."""
 
     terms: tuple[str, ...]  # content words as typed (lower-cased), for FTS5 to stem
-    stems: tuple[str, ...]  # the same words through `_stem`, for sentence matching
+    stems: tuple[str, ...]  # the same words' Snowball stems, for sentence matching
+    synonyms: tuple[tuple[tuple[str, ...], ...], ...]  # per term: other phrases that say it
     entities: tuple[tuple[int, ...], ...]  # runs of indices into `terms` of named entities
     speakers: frozenset[int]  # indices into `entities` of runs the question asks the words of
+    category: int | None  # index of the term naming the answer's category ("which team")
     subject: frozenset[str]  # stems of what a definition question asks to define
+    numbers: frozenset[str]  # numbers the question itself gives (an answer must add one)
+    pairs: tuple[tuple[str, str], ...]  # stems of consecutive words: the question's phrases
+    wants: _Wants | None
     wants_quote: bool  # "what does X say ..."
-    wants_number: bool
-    wants_time: bool
 
 
-@lru_cache(maxsize=65_536)
+def _undot(text: str) -> str:
+    """Dotted acronyms as one word ("U.S." -> "US"), so a question's "US" finds them."""
+    if "." not in text:
+        return text
+    return _DOTTED.sub(lambda m: m.group().replace(".", ""), text)
+
+
 def _stem(word: str) -> str:
-    """A light suffix stripper: plurals, -ed, -ing, a final -e, a doubled final consonant.
+    return stem(word.lower())
 
-    Only needs to map a question's word and a sentence's word to the same key (guarantees /
-    guarantee / guaranteed -> ``guarante``, approve / approves / approved -> ``approv``); it
-    is applied to both sides, so over-stemming costs nothing but rare false matches.
-    """
-    w = word.lower()
-    if len(w) <= 3 or not w.isalpha():
-        return w
-    if w.endswith("ies") and len(w) > 4:
-        w = w[:-3] + "y"
-    elif w.endswith("es") and w[:-2].endswith(("sh", "ch", "x", "ss", "zz")):
-        w = w[:-2]
-    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        w = w[:-1]
-    if w.endswith("ing") and len(w) > 5:
-        w = w[:-3]
-    elif w.endswith("ed") and len(w) > 4:
-        w = w[:-2]
-    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz":
-        w = w[:-1]
-    if len(w) > 3 and w.endswith("e"):
-        w = w[:-1]
-    return w
+
+def _phrase(text: str) -> tuple[str, ...]:
+    text = text.strip()
+    if text.startswith("<"):
+        return (text,)
+    return tuple(_stem(w) for w in _TOKEN.findall(text))
+
+
+def _synonym_table() -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Stem -> the phrases that say it too (see `_SYNONYM_GROUPS`, `_MEASURE_WORDS`)."""
+    table: dict[str, list[tuple[str, ...]]] = {}
+    for line in _SYNONYM_GROUPS:
+        phrases = [_phrase(p) for p in line.split("|")]
+        for phrase in phrases:
+            if len(phrase) != 1 or phrase[0].startswith("<"):
+                continue  # a question term is one word; measures are never asked by name
+            table.setdefault(phrase[0], []).extend(p for p in phrases if p != phrase)
+    for tag, asked_by in _MEASURE_WORDS.items():
+        for word in asked_by.split():
+            table.setdefault(_stem(word), []).append((tag,))
+    return {key: tuple(dict.fromkeys(value)) for key, value in table.items()}
+
+
+_SYNONYMS = _synonym_table()
 
 
 def _parse(question: str) -> _Question | None:
     """Content terms, entity runs and question type; None when there is nothing to look up."""
     text = strip_control(question, keep_newlines=False)
+    lower = text.lower()
     terms: list[str] = []
     capital: list[bool] = []
     where: list[int] = []  # token index of each term
     speech: list[int] = []  # token indices of speech verbs ("say", "told")
     seen: set[str] = set()
-    for n, match in enumerate(_TOKEN.finditer(text)):
-        word = match.group()
-        lower = word.lower()
-        if lower in _SPEECH_WORDS:
+    tokens = [w for w in _TOKEN.findall(_undot(text)) if w.lower() != "s"]
+    for n, word in enumerate(tokens):
+        low = word.lower()
+        if low in _SPEECH_WORDS:
             speech.append(n)
-        if lower in _STOPWORDS or lower in seen or (word.isdigit() and len(word) < 2):
+        if low in _STOPWORDS or low in seen or (word.isdigit() and len(word) < 2):
             continue
         if len(terms) >= _MAX_TERMS:
             break
-        seen.add(lower)
-        terms.append(lower)
+        seen.add(low)
+        terms.append(low)
         where.append(n)
         # The first word is capitalised by grammar, not because it names something, unless
         # its shape says so (NATO, McDonald); titles (President) name no one by themselves.
-        is_name = bool(_CAPITAL_TOKEN.match(word)) and lower not in _TITLES
+        is_name = bool(_CAPITAL_TOKEN.match(word)) and low not in _TITLES
         shaped = (word.isupper() and len(word) > 1) or any(c.isupper() for c in word[1:])
         if n == 0 and not shaped:
             is_name = False
@@ -288,7 +469,8 @@ def _parse(question: str) -> _Question | None:
     entities: list[tuple[int, ...]] = []
     run: list[int] = []
     for i, is_name in enumerate(capital):
-        if is_name and run and run[-1] == i - 1:
+        # A run is consecutive words: "Americans think of the Tax Reform" names two things.
+        if is_name and run and run[-1] == i - 1 and where[i] == where[i - 1] + 1:
             run.append(i)
         elif is_name:
             if run:
@@ -298,25 +480,58 @@ def _parse(question: str) -> _Question | None:
         entities.append(tuple(run))
     stems = tuple(_stem(t) for t in terms)
     # "What does Zelenskyy say ...": a run just before a speech verb is whose words are asked.
+    # "What did the Venezuelan president say": a role names the speaker, not the run before it.
     speakers = frozenset(
-        k for k, r in enumerate(entities) if any(0 < m - where[r[-1]] <= 3 for m in speech)
+        k
+        for k, r in enumerate(entities)
+        if any(
+            0 < m - where[r[-1]] <= 3
+            and not any(w.lower() in _TITLES for w in tokens[where[r[-1]] + 1 : m])
+            for m in speech
+        )
+    )
+    wants = next((kind for kind, pattern in _WANTS_PATTERNS if pattern.search(lower)), None)
+    if wants is _Wants.NUMBER and (
+        _MONEY_QUESTION.search(lower)
+        or ("much" in lower.split() and any(("<money>",) in _SYNONYMS.get(s, ()) for s in stems))
+    ):
+        wants = _Wants.MONEY
+    # "Turkish President", "president of Toyota": words at most one word apart are a phrase
+    pairs = tuple(
+        (stems[i - 1], stems[i]) for i in range(1, len(terms)) if where[i] - where[i - 1] <= 2
     )
     return _Question(
         terms=tuple(terms),
         stems=stems,
+        synonyms=tuple(_SYNONYMS.get(s, ()) for s in stems),
         entities=tuple(entities),
         speakers=speakers,
+        category=_category(lower, terms, capital),
         subject=_subject(text, frozenset(stems[i] for r in entities for i in r)),
-        wants_quote=any(t.lower() in _SPEECH_WORDS for t in _TOKEN.findall(text)),
-        wants_number=bool(_NUMBER_QUESTION.search(text)),
-        wants_time=bool(_TIME_QUESTION.search(text)),
+        numbers=frozenset(_number_key(m) for m in _NUMBER.findall(text)),
+        pairs=pairs,
+        wants=wants,
+        wants_quote=bool(speech),
     )
+
+
+def _category(lower: str, terms: Sequence[str], capital: Sequence[bool]) -> int | None:
+    """The index of the term right after "what"/"which" when it names a category, not a verb."""
+    match = _CATEGORY_NOUN.match(lower)
+    if match is None or match.group(1) in _AUXILIARIES:
+        return None
+    word = match.group(1)
+    if word in terms:
+        i = terms.index(word)
+        # "What Ministry of Defense says ..." names something; "what team" asks for a name
+        return None if capital[i] else i
+    return None
 
 
 def _subject(text: str, entity_stems: frozenset[str]) -> frozenset[str]:
     """Stems of the phrase a definition question asks about; empty when it asks no definition.
 
-    ``What does Zelenskyy say security guarantees are?`` -> {security, guarante};
+    ``What does Zelenskyy say security guarantees are?`` -> {secur, guarante};
     ``What is NATO?`` -> {nato}. The entity asked about is left out of a "say" definition (it
     is the speaker, not the thing defined).
     """
@@ -328,13 +543,18 @@ def _subject(text: str, entity_stems: frozenset[str]) -> frozenset[str]:
             if picked:
                 return picked
     match = _DEFINE_FRONT.match(text)
-    if match:
+    # "What is the score in the match ..." asks for a fact about a thing, not what it is.
+    if match and not _NAME_OF.match(match.group(1)) and not _RELATION.search(match.group(1)):
         return _content_stems(match.group(1))
     return frozenset()
 
 
 def _content_stems(text: str) -> frozenset[str]:
     return frozenset(_stem(w) for w in _TOKEN.findall(text) if w.lower() not in _STOPWORDS)
+
+
+def _number_key(token: str) -> str:
+    return token.lower().replace(",", "").rstrip(".")
 
 
 # Term statistics -------------------------------------------------------------------------------
@@ -351,15 +571,20 @@ class _Stats:
 # Keyed by the Store object itself, so two stores (or a test's many) never share numbers and a
 # closed store's entry goes with it.
 _STATS: weakref.WeakKeyDictionary[Store, _Stats] = weakref.WeakKeyDictionary()
+# /ask runs in worker threads, several at once under load: the shared cache takes turns
+_STATS_LOCK = threading.Lock()
 
 
 def _fts_phrase(term: str) -> str:
-    """One term as an FTS5 string: quoted, so ``NEAR``, ``OR``, ``*`` and ``"`` are literal."""
-    return '"' + term.replace('"', '""') + '"'
+    """One term as an FTS5 string: quoted, so ``NEAR``, ``OR``, ``*`` and ``"`` are literal.
 
-
-# /ask runs in worker threads, several at once under load: the shared cache takes turns
-_STATS_LOCK = threading.Lock()
+    A short word may be an acronym the index holds letter by letter ("US" as "U.S."): it
+    matches either way.
+    """
+    quoted = '"' + term.replace('"', '""') + '"'
+    if 2 <= len(term) <= 3 and term.isalpha():
+        return f'({quoted} OR "{" ".join(term)}")'
+    return quoted
 
 
 def _document_frequencies(store: Store, terms: Sequence[str]) -> tuple[int, list[int]]:
@@ -374,8 +599,7 @@ def _frequencies_locked(store: Store, terms: Sequence[str]) -> tuple[int, list[i
         stats = _STATS[store] = _Stats()
     now = time.monotonic()
     if now - stats.total[0] > _STATS_TTL:
-        count = int(store.conn.execute("SELECT count(*) FROM articles").fetchone()[0])
-        stats.total = (now, count)
+        stats.total = (now, store.count_articles())
     freqs: list[int] = []
     for term in terms:
         cached = stats.df.get(term)
@@ -383,10 +607,7 @@ def _frequencies_locked(store: Store, terms: Sequence[str]) -> tuple[int, list[i
             stats.df.move_to_end(term)
             freqs.append(cached[1])
             continue
-        row = store.conn.execute(
-            "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", (_fts_phrase(term),)
-        ).fetchone()
-        df = int(row[0])
+        df = store.count_matching(_fts_phrase(term))
         stats.df[term] = (now, df)
         stats.df.move_to_end(term)
         if len(stats.df) > _STATS_SIZE:
@@ -409,12 +630,20 @@ class _Sentence:
 
     text: str  # verbatim from the article (whitespace collapsed)
     position: int  # index among the article's sentences
-    stems: frozenset[str]
-    head: tuple[str, ...]  # first stems in order, for the definitional shape
+    stems: frozenset[str]  # its words' stems, and the measures it gives ("<money>")
+    tokens: tuple[str, ...]  # every word's stem in order (a possessive's "s" left out)
     speaker: frozenset[str]  # stems of who says it: a quote's speaker, "X said" in it
     quoted: bool
     words: int
     is_question: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Document:
+    """An article's citable sentences and every stem it uses."""
+
+    sentences: tuple[_Sentence, ...]
+    vocabulary: frozenset[str]
 
 
 def _strip_unbalanced_quotes(sentence: str) -> str:
@@ -457,8 +686,17 @@ def _unquoted(sentence: str, inside: bool) -> tuple[str, bool]:
     return " ".join(out), inside
 
 
+def _measures(sentence: str) -> set[str]:
+    """The measure tags a sentence gives ("<money>" for "$9.8 million"), for synonym matching."""
+    found: set[str] = set()
+    for match in _MEASURES.finditer(sentence):
+        if match.lastgroup:
+            found.add(f"<{match.lastgroup}>")
+    return found
+
+
 @lru_cache(maxsize=_PREPARED_SIZE)
-def _prepare(text: str) -> tuple[_Sentence, ...]:
+def _prepare(text: str) -> _Document:
     """Clean and split an article, tracking quotations and who speaks them.
 
     Cached on the text itself: the same article asked about again costs a dictionary lookup,
@@ -466,6 +704,7 @@ def _prepare(text: str) -> tuple[_Sentence, ...]:
     """
     flat = " ".join(text.split())
     sentences: list[_Sentence] = []
+    vocabulary: set[str] = set()
     speaker: frozenset[str] = frozenset()
     position = 0
     for paragraph in split_paragraphs(clean_text(text)):
@@ -491,36 +730,116 @@ def _prepare(text: str) -> tuple[_Sentence, ...]:
             position += 1
             if len(display) < 2 or display not in flat:
                 continue  # cleaning rewrote it inside: not verbatim, never cited
-            tokens = [_stem(w) for w in _TOKEN.findall(display.lower())]
+            tokens = [_stem(w) for w in _TOKEN.findall(_undot(display).lower()) if w != "s"]
+            stems = set(tokens)
+            vocabulary |= stems
+            stems |= _measures(display)
             sentences.append(
                 _Sentence(
                     text=display,
                     position=position - 1,
-                    stems=frozenset(tokens),
-                    head=tuple(tokens[:14]),
+                    stems=frozenset(stems),
+                    tokens=tuple(tokens),
                     speaker=speaker if named or quoted or '"' in raw or "“" in raw else named,
                     quoted=quoted,
                     words=len(tokens),
                     is_question=display.rstrip("\"'”’)").endswith("?"),
                 )
             )
-    return tuple(sentences)
+    return _Document(tuple(sentences), frozenset(vocabulary))
 
 
-# Retrieval and re-ranking ----------------------------------------------------------------------
+# What a sentence offers as an answer ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Offers:
+    """What kinds of answer a sentence holds, beyond what the question says."""
+
+    numbers: frozenset[str]
+    money: bool
+    time: bool
+    names: frozenset[str]  # stems of proper names
+    places: frozenset[str]  # stems of proper names after "in", "at", "from" ...
+
+
+@lru_cache(maxsize=8192)
+def _offers(text: str) -> _Offers:
+    """Numbers, money, dates, proper names and places in a sentence (only for finalists)."""
+    names: set[str] = set()
+    places: set[str] = set()
+    tokens = list(_TOKEN.finditer(text))
+    starts = {m.start(): i for i, m in enumerate(tokens)}
+    for match in _PROPER.finditer(text):
+        word = match.group().rstrip(".'’-")
+        low = word.lower()
+        i = starts.get(match.start())
+        if i is None or low in _NOT_NAMES or low in _STOPWORDS:
+            continue
+        if i == 0 and not (len(tokens) > 1 and tokens[1].group()[:1].isupper()):
+            continue
+        key = _stem(_TOKEN.findall(low)[0]) if _TOKEN.search(low) else low
+        names.add(key)
+        if i > 0 and tokens[i - 1].group().lower() in _PLACE_BEFORE:
+            places.add(key)
+    tags = _measures(text)
+    return _Offers(
+        numbers=frozenset(_number_key(m) for m in _NUMBER.findall(text)),
+        money="<money>" in tags,
+        time=bool(_DATE.search(text)),
+        names=frozenset(names),
+        places=frozenset(places),
+    )
+
+
+def _type_match(q: _Question, s: _Sentence) -> bool | None:
+    """Whether `s` holds what `q` asks for and does not say itself; None when it asks nothing
+    a sentence's surface can show."""
+    if q.wants is None:
+        return None
+    offers = _offers(s.text)
+    asked = set(q.stems)
+    if q.wants is _Wants.MONEY:
+        return offers.money
+    if q.wants is _Wants.NUMBER:
+        return bool(offers.numbers - q.numbers)
+    if q.wants is _Wants.TIME:
+        return offers.time
+    if q.wants is _Wants.PLACE:
+        return bool(offers.places - asked) or bool(offers.names - asked - s.speaker)
+    return bool(offers.names - asked)
+
+
+# Retrieval and scoring -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class _Candidate:
     score: float
     sentence: _Sentence
-    article_id: int
+    article: Article
     rank: int
+    sure: bool  # may answer by itself; otherwise it may only follow one that does
+
+
+@dataclass(frozen=True, slots=True)
+class _Scoring:
+    """A question with its term weights for one store, shared by every article scored."""
+
+    q: _Question
+    idf: tuple[float, ...]
+    mass: float  # the question's IDF mass
+    chance: float  # log(1 + N): the IDF mass a match needs before it is more than chance
+    keys: tuple[int, ...]  # each entity run's rarest word
 
 
 def _answer(store: Store, q: _Question, max_sentences: int) -> tuple[Citation, ...]:
     total, dfs = _document_frequencies(store, q.terms)
-    idf = [_idf(total, df) for df in dfs]
+    # A word no stored article uses is the surest sign the question is about something
+    # not stored (or misspelt): it weighs more than the rarest word that is stored.
+    idf = [_idf(total, df) * (_ABSENT if df == 0 else 1.0) for df in dfs]
+    if q.category is not None:
+        idf[q.category] *= _CATEGORY
     present = [df > 0 for df in dfs]
     # An entity run none of whose words any article contains cannot be answered about.
     runs = [tuple(i for i in run if present[i]) for run in q.entities]
@@ -528,44 +847,207 @@ def _answer(store: Store, q: _Question, max_sentences: int) -> tuple[Citation, .
         return ()
     if sum(present) < min(2, len(q.terms)):
         return ()
-    rows = _retrieve(store, q, runs, dfs, total)
-    # The key of each entity run: its rarest word (a surname, rarer than the first name).
-    keys = [min(run, key=lambda i: dfs[i]) for run in runs]
-    mass = sum(idf)
+    articles = _retrieve(store, q, runs, dfs, total)
+    scoring = _Scoring(
+        q=q,
+        idf=tuple(idf),
+        mass=sum(idf),
+        chance=math.log(1.0 + total),
+        # The key of each entity run: its rarest word (a surname, rarer than the first name).
+        keys=tuple(min(run, key=lambda i: dfs[i]) for run in runs),
+    )
     candidates: list[_Candidate] = []
-    for rank, row in enumerate(rows):
-        sentences = _prepare(row["text"])
-        # What the article is about: its title and lead name the entity later sentences
-        # leave out ("Construction is due to start in March" in the Riverton story).
-        context = frozenset(_stem(w) for w in _TOKEN.findall(row["title"] or ""))
-        if sentences:
-            context |= sentences[0].stems
-        for sentence in sentences:
-            score = _score(q, sentence, idf, keys, context, mass, rank, len(rows))
-            if score is not None:
-                candidates.append(_Candidate(score, sentence, int(row["id"]), rank))
+    for rank, article in enumerate(articles):
+        candidates.extend(_score_article(scoring, article, rank, len(articles)))
     picked = _select(candidates, max_sentences)
-    by_id = {int(row["id"]): row for row in rows}
-    return tuple(_citation(c, by_id[c.article_id]) for c in picked)
+    return tuple(_citation(c) for c in picked)
 
 
-def _search(store: Store, match: str) -> list[sqlite3.Row]:
-    """The best `_TOP_ARTICLES` articles for an FTS5 expression, BM25 with the title at 5.
+def _related(stem_: str, vocabulary: Iterable[str]) -> tuple[tuple[str, ...], ...]:
+    """Words of the article that are a name's other form: "Venezuelan" for "Venezuela"."""
+    if len(stem_) < 4 or not stem_.isalpha():
+        return ()
+    found = []
+    for word in vocabulary:
+        if word != stem_ and word[:4] == stem_[:4]:
+            short, long = sorted((word, stem_), key=len)
+            if long.startswith(short) and len(long) - len(short) <= 3:
+                found.append((word,))
+    return tuple(found)
 
-    Ranked in a subquery on the index alone, so only the winners' texts are read.
+
+def _score_article(scoring: _Scoring, article: Article, rank: int, ranked: int) -> list[_Candidate]:
+    """The sentences of one article that may answer the question, scored (see 4 and 5 above)."""
+    q, idf, keys, mass = scoring.q, scoring.idf, scoring.keys, scoring.mass
+    doc = _prepare(article.text)
+    if not doc.sentences or mass <= 0:
+        return []
+    title = frozenset(_stem(w) for w in _TOKEN.findall(article.title.lower()))
+    vocabulary = doc.vocabulary | title
+    in_runs = {i for run in q.entities for i in run}
+    # Each term's ways of being said here: itself, its synonyms, and for names the forms this
+    # article uses ("Venezuelan"); computed once per article, not per sentence.
+    ways = [
+        ((q.stems[i],), *q.synonyms[i], *(_related(q.stems[i], vocabulary) if i in in_runs else ()))
+        for i in range(len(q.stems))
+    ]
+    # An entity the article never names: no sentence of it is about that entity.
+    for key in keys:
+        if not any(all(w in vocabulary for w in way) for way in ways[key]):
+            return []
+    sentences = doc.sentences
+    said = [[_says(s, ways[i]) for i in range(len(ways))] for s in sentences]
+    lead = sentences[0].stems | title
+    # How many sentences say each term: within the article, a word every sentence says (the
+    # story's subject) tells less about which sentence answers than one only a few say, the
+    # way BM25 over sentences weighs it. Ranking uses it; abstention does not.
+    spread = [sum(1 for row in said if row[i]) for i in range(len(ways))]
+    anywhere = [spread[i] > 0 or q.stems[i] in title for i in range(len(ways))]
+    scale = math.log(1.0 + len(sentences))
+    focus = [
+        idf[i] * ((1.0 - _FOCUS) + _FOCUS * math.log(1.0 + len(sentences) / spread[i]) / scale)
+        if spread[i]
+        else idf[i]
+        for i in range(len(ways))
+    ]
+    focus_mass = sum(focus)
+    out: list[_Candidate] = []
+    for j, s in enumerate(sentences):
+        row = said[j]
+        if not any(row):
+            continue
+        own = near = far = 0.0  # IDF mass said by the sentence, its context, the article
+        ranked_mass = 0.0
+        for i, weight in enumerate(row):
+            value = idf[i]
+            if not weight and s.speaker and q.stems[i] in s.speaker:
+                weight = _ATTRIBUTED
+            if weight:
+                if i == q.category:
+                    near += weight * value
+                else:
+                    own += weight * value
+                ranked_mass += weight * focus[i]
+                continue
+            if i == q.category:
+                continue  # "which team": the team is named where the answer is, or nowhere
+            close = (j > 0 and said[j - 1][i]) or (j + 1 < len(said) and said[j + 1][i])
+            if close or any(all(w in lead for w in way) for way in ways[i]):
+                near += value
+                ranked_mass += _NEAR * focus[i]
+            elif anywhere[i]:
+                far += value
+                ranked_mass += _ARTICLE * focus[i]
+        judged = _judge(scoring, s, own / mass, near / mass, far / mass, ranked_mass / focus_mass)
+        if judged is None:
+            continue
+        score, sure = judged
+        score += _RANK_PRIOR * (1.0 - rank / max(ranked, 1))
+        if s.position < 3:
+            score += _LEAD_PRIOR
+        out.append(_Candidate(score, s, article, rank, sure))
+    return out
+
+
+def _says(s: _Sentence, ways: Sequence[tuple[str, ...]]) -> float:
+    """How fully `s` says a term: 1 in its own words, `_SYNONYM` in others, 0 not at all."""
+    if ways[0][0] in s.stems:
+        return 1.0
+    for way in ways[1:]:
+        if all(w in s.stems for w in way):
+            return _SYNONYM
+    return 0.0
+
+
+def _judge(
+    scoring: _Scoring, s: _Sentence, own: float, near: float, far: float, ranked: float
+) -> tuple[float, bool] | None:
+    """A sentence's score, or None when it cannot answer (see 5 above).
+
+    Args:
+        scoring: The question and its weights.
+        s: The sentence.
+        own: Share of the question's IDF mass the sentence says itself.
+        near: Share only its neighbours or the article's lead say.
+        far: Share only the rest of the article says.
+        ranked: The same coverage with each word weighed by how few sentences say it.
     """
-    return store.conn.execute(
-        "SELECT a.id, a.title, a.source, a.url, a.published, a.text FROM ("
-        " SELECT rowid AS id, bm25(articles_fts, 5.0, 1.0) AS score FROM articles_fts"
-        " WHERE articles_fts MATCH ? ORDER BY score LIMIT ?"
-        ") AS hit JOIN articles a ON a.id = hit.id ORDER BY hit.score",
-        (match, _TOP_ARTICLES),
-    ).fetchall()
+    q, keys = scoring.q, scoring.keys
+    if own < _MIN_OWN_SUPPORT:
+        return None
+    for k, key in enumerate(keys):
+        stem_ = q.stems[key]
+        if k in q.speakers and stem_ not in s.speaker and (
+            s.speaker or stem_ not in s.tokens[:5]
+        ):
+            # Asked what X says: a sentence someone else says, or one that only mentions X
+            # ("... after Trump met Putin"), is not X's word. The outlet's own sentence with X
+            # as its subject ("Corvid raised its forecast") is.
+            return None
+    definition = _definition_shape(q.subject, s.tokens[:14]) if q.subject else 0.0
+    if len(q.terms) == 1 and q.subject and definition == 0.0:
+        return None  # "What is NATO?" is not answered by any sentence that says "NATO"
+    match = _type_match(q, s)
+    phrases = _phrases(q.pairs, s.tokens)
+    cover = own + _NEAR_COVER * near + _FAR_COVER * far
+    # The IDF the match rests on is about -log P(a random article says all of it): below
+    # log N, some article of a store this size would say as much by chance. Holding what is
+    # asked for (a number, a name, a definition) and saying the question's phrases as phrases
+    # are evidence too, and chance gives them far more rarely than the words alone.
+    evidence = (
+        cover * scoring.mass
+        - scoring.chance
+        + (_TYPE_EVIDENCE if match or definition >= 0.5 else 0.0)
+        + _PHRASE_EVIDENCE * phrases
+    )
+    sure = own >= _MIN_OWN and cover >= _MIN_TOTAL and evidence >= _MIN_EVIDENCE
+    score = ranked + _DEFINITION_BONUS * definition
+    if q.pairs:
+        score += _PHRASE_BONUS * phrases / len(q.pairs)
+    if q.wants_quote and s.speaker and any(q.stems[k] in s.speaker for k in keys):
+        score += _QUOTE_BONUS
+    if match:
+        score += _TYPE_BONUS
+    elif match is False and q.wants in (_Wants.NUMBER, _Wants.MONEY, _Wants.TIME):
+        score *= _TYPE_MISS
+    if s.is_question:
+        score *= _QUESTION_PENALTY
+    if s.words < _MIN_WORDS:
+        score *= _FRAGMENT_PENALTY
+    elif s.words > _MAX_WORDS:
+        score *= _LONG_PENALTY
+    return score, sure
+
+
+def _phrases(pairs: Sequence[tuple[str, str]], tokens: Sequence[str]) -> int:
+    """How many of the question's phrases the sentence says: the two words in order, at most
+    two words apart ("Turkish President", "president of Toyota")."""
+    found = 0
+    for first, second in pairs:
+        for i, token in enumerate(tokens):
+            if token == first and second in tokens[i + 1 : i + 4]:
+                found += 1
+                break
+    return found
+
+
+def _definition_shape(subject: frozenset[str], head: Sequence[str]) -> float:
+    """How much `head` reads as a definition of `subject`: "<subject> are/means ...".
+
+    The share of the subject's words before an early copula; a reversed definition ("That is
+    a security guarantee") counts at 60%, the subject's words just after the copula.
+    """
+    for i, stem_ in enumerate(head[:9]):
+        if stem_ in _COPULAS:
+            before = len(subject.intersection(head[:i])) / len(subject)
+            after = len(subject.intersection(head[i + 1 : i + 5])) / len(subject)
+            return max(before, 0.6 * after)
+    return 0.0
 
 
 def _retrieve(
     store: Store, q: _Question, runs: Sequence[tuple[int, ...]], dfs: Sequence[int], total: int
-) -> list[sqlite3.Row]:
+) -> list[Article]:
     """Candidate articles: those with every question word first, then the relaxed query's.
 
     The strict AND is cheap (FTS5 intersects by skipping through the rarest word's list) and
@@ -574,14 +1056,14 @@ def _retrieve(
     """
     found = [i for i, df in enumerate(dfs) if df > 0]
     strict = " AND ".join(_fts_phrase(q.terms[i]) for i in found)
-    rows = _search(store, strict) if strict else []
+    rows = store.match_articles(strict, _TOP_ARTICLES) if strict else []
     if len(rows) >= _ENOUGH_STRICT:
         return rows
     relaxed = _match_expression(q, runs, dfs, total)
     if not relaxed or relaxed == strict:
         return rows
-    have = {int(row["id"]) for row in rows}
-    more = (row for row in _search(store, relaxed) if int(row["id"]) not in have)
+    have = {a.id for a in rows}
+    more = (a for a in store.match_articles(relaxed, _TOP_ARTICLES) if a.id not in have)
     return (rows + list(more))[:_TOP_ARTICLES]
 
 
@@ -601,108 +1083,46 @@ def _match_expression(
     # bounds the work and the common words still help BM25 order the candidates.
     if rare and not runs:
         others = rare
-    parts = ["(" + " AND ".join(_fts_phrase(q.terms[i]) for i in run) + ")" for run in runs]
-    if others:
+    parts = [_fts_phrase(q.terms[min(run, key=lambda i: dfs[i])]) for run in runs]
+    others += [i for run in runs for i in run if i != min(run, key=lambda i: dfs[i])]
+    if others and runs:
+        # The other words only rank: an article may name the entity and say "defeat" where
+        # the question says "beat". The entity's own term inside the OR keeps every article
+        # that names it in the match set.
+        anchor = min(runs[0], key=lambda i: dfs[i])
+        words = [anchor, *others]
+        parts.append("(" + " OR ".join(_fts_phrase(q.terms[i]) for i in words) + ")")
+    elif others:
         parts.append("(" + " OR ".join(_fts_phrase(q.terms[i]) for i in others) + ")")
     return " AND ".join(parts)
-
-
-def _score(
-    q: _Question,
-    s: _Sentence,
-    idf: Sequence[float],
-    keys: Sequence[int],
-    context: frozenset[str],
-    mass: float,
-    rank: int,
-    ranked: int,
-) -> float | None:
-    """A sentence's score as an answer to `q`, or None when it does not answer it (see 5).
-
-    Each entity the question names must be in the sentence, be who says it, or (at half
-    weight, and only when another question word is in the sentence itself) be what the
-    article's title or lead is about. An entity whose words are asked about ("what does X
-    say") must be who says it or the subject of an unattributed sentence.
-    """
-    weights = [0.0] * len(q.stems)
-    from_context = False
-    for k, key in enumerate(keys):
-        stem = q.stems[key]
-        if stem in s.speaker:
-            weights[key] = 1.0 if stem in s.stems else _ATTRIBUTED
-        elif k in q.speakers and (s.speaker or stem not in s.head[:_SUBJECT_WORDS]):
-            # Asked what X says: a sentence someone else says, or one that only mentions X
-            # ("... after Trump met Putin"), is not X's word. The outlet's own sentence with X
-            # as its subject ("Corvid raised its forecast") is.
-            return None
-        elif stem in s.stems:
-            weights[key] = 1.0
-        elif stem in context:
-            for i in q.entities[k]:
-                if q.stems[i] in context:
-                    weights[i] = _CONTEXT
-            from_context = True
-        else:
-            return None
-    for i, stem in enumerate(q.stems):
-        if weights[i] != 1.0 and stem in s.stems:
-            weights[i] = 1.0
-    matched = sum(1 for w in weights if w)
-    covered = sum(w * v for w, v in zip(weights, idf, strict=True))
-    coverage = covered / mass if mass > 0 else 0.0
-    if matched < min(2, len(q.terms)) or coverage < _MIN_COVERAGE:
-        return None
-    in_runs = {i for run in q.entities for i in run}
-    if from_context and not any(w == 1.0 and i not in in_runs for i, w in enumerate(weights)):
-        return None
-    definition = _definition_shape(q.subject, s.head) if q.subject else 0.0
-    if len(q.terms) == 1 and q.subject and definition == 0.0:
-        return None  # "What is NATO?" is not answered by any sentence that says "NATO"
-    score = coverage + _DEFINITION_BONUS * definition
-    if q.wants_quote and s.speaker and any(q.stems[k] in s.speaker for k in keys):
-        score += _QUOTE_BONUS
-    # Checked here, on the few sentences that pass, not for every sentence prepared.
-    if (q.wants_number and _DIGIT.search(s.text)) or (q.wants_time and _DATE_WORD.search(s.text)):
-        score += _TYPE_BONUS
-    score += _RANK_PRIOR * (1.0 - rank / max(ranked, 1))
-    if s.position < 3:
-        score += _LEAD_PRIOR
-    if s.is_question:
-        score *= _QUESTION_PENALTY
-    if s.words < _MIN_WORDS:
-        score *= _FRAGMENT_PENALTY
-    elif s.words > _MAX_WORDS:
-        score *= _LONG_PENALTY
-    return score
-
-
-def _definition_shape(subject: frozenset[str], head: Sequence[str]) -> float:
-    """How much `head` reads as a definition of `subject`: "<subject> are/means ...".
-
-    The share of the subject's words before an early copula; a reversed definition ("That is
-    a security guarantee") counts at 60%, the subject's words just after the copula.
-    """
-    for i, stem in enumerate(head[:9]):
-        if stem in _COPULAS:
-            before = len(subject.intersection(head[:i])) / len(subject)
-            after = len(subject.intersection(head[i + 1 : i + 5])) / len(subject)
-            return max(before, 0.6 * after)
-    return 0.0
 
 
 def _select(candidates: list[_Candidate], limit: int) -> list[_Candidate]:
     """Greedy pick: best first, other articles preferred, near-copies skipped."""
     if not candidates:
         return []
+    top = max(c.score for c in candidates)
+    # The answer must be among the best matches: a sure sentence far below a better one that
+    # is not sure answers some other question the store happens to hold.
+    sure = [c for c in candidates if c.sure and c.score >= _SURE_CUTOFF * top]
+    if not sure:
+        return []
+    first = max(sure, key=lambda c: (c.score, -c.rank, -c.sentence.position))
     candidates.sort(key=lambda c: (-c.score, c.rank, c.sentence.position))
-    floor = _RELATIVE_CUTOFF * candidates[0].score
-    pool = [c for c in candidates if c.score >= floor]
-    picked: list[_Candidate] = []
+    floor = _RELATIVE_CUTOFF * first.score
+    # A sentence that could not answer by itself may follow from the answer's own article
+    # (the next sentence of the account), never from another.
+    pool = [
+        c
+        for c in candidates
+        if c.score >= floor and c is not first and (c.sure or c.article.id == first.article.id)
+    ]
+    picked: list[_Candidate] = [first]
     while pool and len(picked) < limit:
-        cited = {c.article_id for c in picked}
+        cited = {c.article.id for c in picked}
 
-        def effective(c: _Candidate, cited: set[int] = cited) -> float:
-            return c.score * (_SAME_ARTICLE if c.article_id in cited else 1.0)
+        def effective(c: _Candidate, cited: set[int | None] = cited) -> float:
+            return c.score * (_SAME_ARTICLE if c.article.id in cited else 1.0)
 
         best = max(pool, key=effective)
         pool.remove(best)
@@ -719,24 +1139,22 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / union if union else 1.0
 
 
-def _citation(c: _Candidate, row: sqlite3.Row) -> Citation:
-    title = str(row["title"] or "").strip()
-    if not title:
-        title = _excerpt(str(row["text"]))
-    published = row["published"]
+def _citation(c: _Candidate) -> Citation:
+    article = c.article
+    title = article.title.strip() or _excerpt(article.text)
     return Citation(
         sentence=c.sentence.text,
-        article_id=c.article_id,
+        article_id=article.id or 0,
         title=title,
-        source=outlet_label(str(row["source"]), str(row["url"])),
-        url=str(row["url"]),
-        published=datetime.fromisoformat(published) if published else None,
+        source=article.label,
+        url=article.url,
+        published=article.published,
     )
 
 
 def _excerpt(text: str) -> str:
     """The article's first sentence, cut at a word boundary to `_EXCERPT_CHARS`."""
-    sentences = _prepare(text)
+    sentences = _prepare(text).sentences
     first = sentences[0].text if sentences else " ".join(text.split())
     if len(first) <= _EXCERPT_CHARS:
         return first
