@@ -87,23 +87,25 @@ _SYNONYM = 0.9  # said in other words: "chief executive" for "CEO"
 _ATTRIBUTED = 0.75  # only as who says it ("he said" after "Whitfield said")
 _NEAR = 0.5  # in the sentence before or after, or in the article's title or lead
 _ARTICLE = 0.2  # anywhere else in the article
-_FOCUS = 0.5  # share of a word's weight in ranking that depends on how few sentences say it
+_SHARP = 0.5  # share of a word's weight in ranking that depends on how few sentences say it
 _CATEGORY = 0.5  # weight of the category noun ("which *team*"), which answers seldom repeat
 
 _MIN_OWN = 0.3  # share of the question's IDF mass the sentence itself must say
 _MIN_OWN_SUPPORT = 0.1  # the same for a sentence cited after one that answers
-_MIN_TOTAL = 0.6  # share it and its context must cover
+_MIN_CONFIDENCE = 0.9  # coverage (with context) plus weighted evidence an answer needs
+_EVIDENCE_WEIGHT = 0.05  # coverage one unit of evidence is worth
 _NEAR_COVER = 1.0  # what a word in the context counts for when judging whether to answer
 _FAR_COVER = 0.5  # the same for a word only elsewhere in the article
+_MIN_TYPO = 5  # letters a word no article uses needs to be looked up as a misspelling
 _ABSENT = 1.0  # weight of a word no stored article uses, on top of its (highest) IDF
-_MIN_EVIDENCE = 1.5  # IDF beyond chance (log N) the match must rest on; see `_judge`
+_MIN_EVIDENCE = 1.0  # IDF beyond chance (log N) the match must rest on; see `_judge`
 _TYPE_EVIDENCE = 1.0  # what holding the asked-for kind of answer counts as evidence
 _SURE_CUTOFF = 0.9  # the answer must score this share of the best sentence
 _RELATIVE_CUTOFF = 0.4  # further answers must score this share of the best one
 _SAME_ARTICLE = 0.95  # score kept by a second sentence from an already cited article
 _NEAR_COPY = 0.7  # stem Jaccard at which two sentences say the same thing
 
-_PHRASE_EVIDENCE = 1.0  # evidence a question's phrase said as a phrase adds (words in order)
+_PHRASE_EVIDENCE = 0.5  # evidence a question's phrase said as a phrase adds (words in order)
 _PHRASE_BONUS = 0.1  # ranking bonus for saying all of the question's phrases
 _TYPE_BONUS = 0.15  # holds what is asked for (a number, a date, a name) that the question lacks
 _TYPE_MISS = 0.75  # a number or date question, and the sentence has none
@@ -245,11 +247,15 @@ class _Wants(enum.Enum):
     NAME = "name"  # which team, what company: any proper name
 
 
-_PLACE_NOUNS = "country|city|town|state|nation|region|province|place|village|island|continent"
+_PLACE_NOUNS = (
+    "countr(?:y|ies)|cit(?:y|ies)|towns?|states?|nations?|regions?|provinces?|places?|"
+    "villages?|islands?|continents?"
+)
 _NAME_NOUNS = (
-    "team|company|club|party|group|organi[sz]ation|firm|airline|newspaper|network|channel|"
-    "agency|band|movie|film|show|book|song|album|university|school|hospital|brand|character|"
-    "man|woman|person|player|official|leader"
+    "teams?|compan(?:y|ies)|clubs?|part(?:y|ies)|groups?|organi[sz]ations?|firms?|airlines?|"
+    "newspapers?|networks?|channels?|agenc(?:y|ies)|bands?|movies?|films?|shows?|books?|songs?|"
+    "albums?|universit(?:y|ies)|schools?|hospitals?|brands?|characters?|m[ae]n|wom[ae]n|"
+    "persons?|people|players?|officials?|leaders?"
 )
 # The first match in this order decides: "how much" before "who" ("Who paid how much?" asks
 # for the amount), "when" before "where".
@@ -268,11 +274,16 @@ _WANTS_PATTERNS = (
     ),
     (_Wants.PLACE, re.compile(rf"\bwhere\b|\b(?:what|which|whose)\s+(?:{_PLACE_NOUNS})\b")),
     (_Wants.PERSON, re.compile(r"\bwho(?:m|se)?\b|\bname\s+of\b|\b(?:his|her)\s+name\b")),
-    (_Wants.NAME, re.compile(rf"\b(?:what|which)\s+(?:{_NAME_NOUNS})s?\b")),
+    (_Wants.NAME, re.compile(rf"\b(?:what|which)\s+(?:{_NAME_NOUNS})\b")),
 )
 # "which team", "what kind of craft", "what narcotic": the noun naming the answer's category.
+# "Which team", "what kind of craft", "what flower do ...": a noun naming the answer's category.
+# After a bare "what" the word must be followed by an auxiliary, or it is the question's verb
+# ("What caused the collapse?").
 _CATEGORY_NOUN = re.compile(
-    r"^\W*(?:what|which)\s+(?:(?:kind|type|sort|form|brand)s?\s+of\s+)?([a-z][\w'-]*)", re.I
+    r"^\W*(?:which\s+([a-z][\w'-]*)|(?:what|which)\s+(?:kind|type|sort|form)s?\s+of\s+([a-z][\w'-]*)"
+    r"|what\s+([a-z][\w'-]*)\s+(?:is|are|was|were|do|does|did|has|have|had|will|would|can|could)\b)",
+    re.IGNORECASE,
 )
 _AUXILIARIES = frozenset(
     "is are was were do does did has have had will would can could should may might must "
@@ -307,9 +318,6 @@ _NOT_NAMES = frozenset(
     or if in on at by for from to of with as when while after before since however mr mrs ms
     dr cnn said says
     """.split()
-)
-_PLACE_BEFORE = frozenset(
-    "in at from near outside inside across to into of off toward towards through around".split()
 )
 
 _DEFINE_FRONT = re.compile(r"^\s*(?:what|who)\s+(?:is|are|was|were)\s+(.+)$", re.IGNORECASE)
@@ -390,6 +398,7 @@ class _Question:
     terms: tuple[str, ...]  # content words as typed (lower-cased), for FTS5 to stem
     stems: tuple[str, ...]  # the same words' Snowball stems, for sentence matching
     synonyms: tuple[tuple[tuple[str, ...], ...], ...]  # per term: other phrases that say it
+    searches: tuple[str, ...]  # per term: an FTS5 expression for it and its synonyms
     entities: tuple[tuple[int, ...], ...]  # runs of indices into `terms` of named entities
     speakers: frozenset[int]  # indices into `entities` of runs the question asks the words of
     category: int | None  # index of the term naming the answer's category ("which team")
@@ -418,22 +427,29 @@ def _phrase(text: str) -> tuple[str, ...]:
     return tuple(_stem(w) for w in _TOKEN.findall(text))
 
 
-def _synonym_table() -> dict[str, tuple[tuple[str, ...], ...]]:
-    """Stem -> the phrases that say it too (see `_SYNONYM_GROUPS`, `_MEASURE_WORDS`)."""
+def _synonym_tables() -> tuple[dict[str, tuple[tuple[str, ...], ...]], dict[str, tuple[str, ...]]]:
+    """Stem -> the phrases that say it too, as stems for matching sentences and as words for
+    FTS5 (measures have no words to search by); see `_SYNONYM_GROUPS`, `_MEASURE_WORDS`."""
     table: dict[str, list[tuple[str, ...]]] = {}
+    spoken: dict[str, list[str]] = {}
     for line in _SYNONYM_GROUPS:
-        phrases = [_phrase(p) for p in line.split("|")]
-        for phrase in phrases:
+        phrases = [(_phrase(p), p.strip()) for p in line.split("|")]
+        for phrase, _ in phrases:
             if len(phrase) != 1 or phrase[0].startswith("<"):
                 continue  # a question term is one word; measures are never asked by name
-            table.setdefault(phrase[0], []).extend(p for p in phrases if p != phrase)
+            others = [(p, words) for p, words in phrases if p != phrase]
+            table.setdefault(phrase[0], []).extend(p for p, _ in others)
+            spoken.setdefault(phrase[0], []).extend(w for _, w in others if w[0] != "<")
     for tag, asked_by in _MEASURE_WORDS.items():
         for word in asked_by.split():
             table.setdefault(_stem(word), []).append((tag,))
-    return {key: tuple(dict.fromkeys(value)) for key, value in table.items()}
+    return (
+        {key: tuple(dict.fromkeys(value)) for key, value in table.items()},
+        {key: tuple(dict.fromkeys(value)) for key, value in spoken.items()},
+    )
 
 
-_SYNONYMS = _synonym_table()
+_SYNONYMS, _SPOKEN = _synonym_tables()
 
 
 def _parse(question: str) -> _Question | None:
@@ -445,6 +461,7 @@ def _parse(question: str) -> _Question | None:
     where: list[int] = []  # token index of each term
     speech: list[int] = []  # token indices of speech verbs ("say", "told")
     seen: set[str] = set()
+    acronyms: list[bool] = []
     tokens = [w for w in _TOKEN.findall(_undot(text)) if w.lower() != "s"]
     for n, word in enumerate(tokens):
         low = word.lower()
@@ -456,6 +473,7 @@ def _parse(question: str) -> _Question | None:
             break
         seen.add(low)
         terms.append(low)
+        acronyms.append(word.isupper() and 2 <= len(word) <= 3 and word.isalpha())
         where.append(n)
         # The first word is capitalised by grammar, not because it names something, unless
         # its shape says so (NATO, McDonald); titles (President) name no one by themselves.
@@ -504,6 +522,10 @@ def _parse(question: str) -> _Question | None:
         terms=tuple(terms),
         stems=stems,
         synonyms=tuple(_SYNONYMS.get(s, ()) for s in stems),
+        searches=tuple(
+            _fts_any([t, *_SPOKEN.get(s, ())], acronym=a)
+            for t, s, a in zip(terms, stems, acronyms, strict=True)
+        ),
         entities=tuple(entities),
         speakers=speakers,
         category=_category(lower, terms, capital),
@@ -518,9 +540,9 @@ def _parse(question: str) -> _Question | None:
 def _category(lower: str, terms: Sequence[str], capital: Sequence[bool]) -> int | None:
     """The index of the term right after "what"/"which" when it names a category, not a verb."""
     match = _CATEGORY_NOUN.match(lower)
-    if match is None or match.group(1) in _AUXILIARIES:
+    word = match and (match.group(1) or match.group(2) or match.group(3))
+    if not word or word in _AUXILIARIES:
         return None
-    word = match.group(1)
     if word in terms:
         i = terms.index(word)
         # "What Ministry of Defense says ..." names something; "what team" asks for a name
@@ -576,19 +598,24 @@ _STATS_LOCK = threading.Lock()
 
 
 def _fts_phrase(term: str) -> str:
-    """One term as an FTS5 string: quoted, so ``NEAR``, ``OR``, ``*`` and ``"`` are literal.
+    """One term as an FTS5 string: quoted, so ``NEAR``, ``OR``, ``*`` and ``"`` are literal."""
+    return '"' + term.replace('"', '""') + '"'
 
-    A short word may be an acronym the index holds letter by letter ("US" as "U.S."): it
-    matches either way.
+
+def _fts_any(phrases: Sequence[str], *, acronym: bool = False) -> str:
+    """Any of `phrases` (a term and its synonyms) as one FTS5 expression.
+
+    An acronym ("US") is also looked up letter by letter, as the index holds "U.S.".
     """
-    quoted = '"' + term.replace('"', '""') + '"'
-    if 2 <= len(term) <= 3 and term.isalpha():
-        return f'({quoted} OR "{" ".join(term)}")'
-    return quoted
+    parts = [_fts_phrase(p) for p in phrases]
+    if acronym:
+        parts.append(_fts_phrase(" ".join(phrases[0])))
+    return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
 
 
 def _document_frequencies(store: Store, terms: Sequence[str]) -> tuple[int, list[int]]:
-    """The article count and each term's document frequency, from FTS5 (so stemmed alike)."""
+    """The article count and the document frequency of each FTS5 expression (a term and its
+    synonyms), from FTS5 itself, so the index's stemming decides what matches."""
     with _STATS_LOCK:
         return _frequencies_locked(store, terms)
 
@@ -607,7 +634,7 @@ def _frequencies_locked(store: Store, terms: Sequence[str]) -> tuple[int, list[i
             stats.df.move_to_end(term)
             freqs.append(cached[1])
             continue
-        df = store.count_matching(_fts_phrase(term))
+        df = store.count_matching(term)
         stats.df[term] = (now, df)
         stats.df.move_to_end(term)
         if len(stats.df) > _STATS_SIZE:
@@ -760,14 +787,12 @@ class _Offers:
     money: bool
     time: bool
     names: frozenset[str]  # stems of proper names
-    places: frozenset[str]  # stems of proper names after "in", "at", "from" ...
 
 
 @lru_cache(maxsize=8192)
 def _offers(text: str) -> _Offers:
     """Numbers, money, dates, proper names and places in a sentence (only for finalists)."""
     names: set[str] = set()
-    places: set[str] = set()
     tokens = list(_TOKEN.finditer(text))
     starts = {m.start(): i for i, m in enumerate(tokens)}
     for match in _PROPER.finditer(text):
@@ -780,15 +805,12 @@ def _offers(text: str) -> _Offers:
             continue
         key = _stem(_TOKEN.findall(low)[0]) if _TOKEN.search(low) else low
         names.add(key)
-        if i > 0 and tokens[i - 1].group().lower() in _PLACE_BEFORE:
-            places.add(key)
     tags = _measures(text)
     return _Offers(
         numbers=frozenset(_number_key(m) for m in _NUMBER.findall(text)),
         money="<money>" in tags,
         time=bool(_DATE.search(text)),
         names=frozenset(names),
-        places=frozenset(places),
     )
 
 
@@ -806,7 +828,9 @@ def _type_match(q: _Question, s: _Sentence) -> bool | None:
     if q.wants is _Wants.TIME:
         return offers.time
     if q.wants is _Wants.PLACE:
-        return bool(offers.places - asked) or bool(offers.names - asked - s.speaker)
+        # News names a place by its name, after "in" or "at" or not ("Chile's Gonzalez"); a
+        # name that is only who speaks is not where.
+        return bool(offers.names - asked - s.speaker)
     return bool(offers.names - asked)
 
 
@@ -831,36 +855,73 @@ class _Scoring:
     mass: float  # the question's IDF mass
     chance: float  # log(1 + N): the IDF mass a match needs before it is more than chance
     keys: tuple[int, ...]  # each entity run's rarest word
+    unknown: frozenset[int]  # words no article uses that may be misspelt
 
 
 def _answer(store: Store, q: _Question, max_sentences: int) -> tuple[Citation, ...]:
-    total, dfs = _document_frequencies(store, q.terms)
+    total, dfs = _document_frequencies(store, q.searches)
     # A word no stored article uses is the surest sign the question is about something
     # not stored (or misspelt): it weighs more than the rarest word that is stored.
     idf = [_idf(total, df) * (_ABSENT if df == 0 else 1.0) for df in dfs]
     if q.category is not None:
         idf[q.category] *= _CATEGORY
     present = [df > 0 for df in dfs]
-    # An entity run none of whose words any article contains cannot be answered about.
-    runs = [tuple(i for i in run if present[i]) for run in q.entities]
-    if any(not run for run in runs):
+    # A long word no article uses may be misspelt ("Robaldinho"): candidate articles are
+    # searched for it one typing slip away. Shorter ones are taken as written.
+    unknown = frozenset(
+        i for i, t in enumerate(q.terms) if not present[i] and len(t) >= _MIN_TYPO and t.isalpha()
+    )
+    found = [tuple(i for i in run if present[i]) for run in q.entities]
+    # An entity run none of whose words any article contains cannot be answered about, unless
+    # it is a misspelling; then it cannot help find articles either.
+    if any(
+        not run and not set(whole) <= unknown for run, whole in zip(found, q.entities, strict=True)
+    ):
         return ()
     if sum(present) < min(2, len(q.terms)):
         return ()
-    articles = _retrieve(store, q, runs, dfs, total)
+    articles = _retrieve(store, q, [run for run in found if run], dfs, total)
     scoring = _Scoring(
         q=q,
         idf=tuple(idf),
         mass=sum(idf),
         chance=math.log(1.0 + total),
         # The key of each entity run: its rarest word (a surname, rarer than the first name).
-        keys=tuple(min(run, key=lambda i: dfs[i]) for run in runs),
+        keys=tuple(
+            min(run, key=lambda i: dfs[i]) if run else max(whole, key=lambda i: len(q.terms[i]))
+            for run, whole in zip(found, q.entities, strict=True)
+        ),
+        unknown=unknown,
     )
     candidates: list[_Candidate] = []
     for rank, article in enumerate(articles):
         candidates.extend(_score_article(scoring, article, rank, len(articles)))
     picked = _select(candidates, max_sentences)
     return tuple(_citation(c) for c in picked)
+
+
+def _misspellings(word: str, words: Iterable[str]) -> list[str]:
+    """The words of `words` one typing slip from `word`: a letter wrong, missing, added, or
+    two letters swapped ("Robaldinho" / "Ronaldinho", "headquaters", "theif")."""
+    found = []
+    for other in words:
+        if abs(len(other) - len(word)) <= 1 and other != word and _one_slip(word, other):
+            found.append(other)
+    return found
+
+
+def _one_slip(a: str, b: str) -> bool:
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        if a[i + 1 :] == b[i + 1 :]:
+            return True  # one letter wrong
+        swapped = i + 1 < len(a) and a[i] == b[i + 1] and a[i + 1] == b[i]
+        return swapped and a[i + 2 :] == b[i + 2 :]
+    return a[i:] == b[i + 1 :]  # one letter added
 
 
 def _related(stem_: str, vocabulary: Iterable[str]) -> tuple[tuple[str, ...], ...]:
@@ -891,6 +952,10 @@ def _score_article(scoring: _Scoring, article: Article, rank: int, ranked: int) 
         ((q.stems[i],), *q.synonyms[i], *(_related(q.stems[i], vocabulary) if i in in_runs else ()))
         for i in range(len(q.stems))
     ]
+    if scoring.unknown:
+        spelt = frozenset(_TOKEN.findall(article.text.lower()))
+        for i in scoring.unknown:
+            ways[i] = (*ways[i], *((_stem(w),) for w in _misspellings(q.terms[i], spelt)))
     # An entity the article never names: no sentence of it is about that entity.
     for key in keys:
         if not any(all(w in vocabulary for w in way) for way in ways[key]):
@@ -904,13 +969,13 @@ def _score_article(scoring: _Scoring, article: Article, rank: int, ranked: int) 
     spread = [sum(1 for row in said if row[i]) for i in range(len(ways))]
     anywhere = [spread[i] > 0 or q.stems[i] in title for i in range(len(ways))]
     scale = math.log(1.0 + len(sentences))
-    focus = [
-        idf[i] * ((1.0 - _FOCUS) + _FOCUS * math.log(1.0 + len(sentences) / spread[i]) / scale)
+    sharp = [
+        idf[i] * ((1.0 - _SHARP) + _SHARP * math.log(1.0 + len(sentences) / spread[i]) / scale)
         if spread[i]
         else idf[i]
         for i in range(len(ways))
     ]
-    focus_mass = sum(focus)
+    sharp_mass = sum(sharp)
     out: list[_Candidate] = []
     for j, s in enumerate(sentences):
         row = said[j]
@@ -918,27 +983,36 @@ def _score_article(scoring: _Scoring, article: Article, rank: int, ranked: int) 
             continue
         own = near = far = 0.0  # IDF mass said by the sentence, its context, the article
         ranked_mass = 0.0
+        if s.speaker:
+            # a word only the speaker's name says: "he said" after "Whitfield said"
+            row = [
+                w or (_ATTRIBUTED if q.stems[i] in s.speaker else 0.0) for i, w in enumerate(row)
+            ]
         for i, weight in enumerate(row):
             value = idf[i]
-            if not weight and s.speaker and q.stems[i] in s.speaker:
-                weight = _ATTRIBUTED
             if weight:
                 if i == q.category:
                     near += weight * value
                 else:
                     own += weight * value
-                ranked_mass += weight * focus[i]
+                ranked_mass += weight * sharp[i]
                 continue
             if i == q.category:
                 continue  # "which team": the team is named where the answer is, or nowhere
             close = (j > 0 and said[j - 1][i]) or (j + 1 < len(said) and said[j + 1][i])
             if close or any(all(w in lead for w in way) for way in ways[i]):
                 near += value
-                ranked_mass += _NEAR * focus[i]
+                ranked_mass += _NEAR * sharp[i]
             elif anywhere[i]:
                 far += value
-                ranked_mass += _ARTICLE * focus[i]
-        judged = _judge(scoring, s, own / mass, near / mass, far / mass, ranked_mass / focus_mass)
+                ranked_mass += _ARTICLE * sharp[i]
+        match = _Match(
+            own=own / mass,
+            near=near / mass,
+            far=far / mass,
+            ranked=ranked_mass / sharp_mass,
+        )
+        judged = _judge(scoring, s, match)
         if judged is None:
             continue
         score, sure = judged
@@ -959,27 +1033,26 @@ def _says(s: _Sentence, ways: Sequence[tuple[str, ...]]) -> float:
     return 0.0
 
 
-def _judge(
-    scoring: _Scoring, s: _Sentence, own: float, near: float, far: float, ranked: float
-) -> tuple[float, bool] | None:
-    """A sentence's score, or None when it cannot answer (see 5 above).
+@dataclass(frozen=True, slots=True)
+class _Match:
+    """How much of the question one sentence says: shares of the question's IDF mass."""
 
-    Args:
-        scoring: The question and its weights.
-        s: The sentence.
-        own: Share of the question's IDF mass the sentence says itself.
-        near: Share only its neighbours or the article's lead say.
-        far: Share only the rest of the article says.
-        ranked: The same coverage with each word weighed by how few sentences say it.
-    """
+    own: float  # said by the sentence itself (or by who speaks it)
+    near: float  # said only by its neighbours or the article's lead
+    far: float  # said only elsewhere in the article
+    ranked: float  # coverage with each word weighed by how few of the article's sentences say it
+
+
+def _judge(scoring: _Scoring, s: _Sentence, m: _Match) -> tuple[float, bool] | None:
+    """A sentence's score and whether it may answer by itself; None when it cannot even
+    follow an answer (see 5 above)."""
     q, keys = scoring.q, scoring.keys
+    own, near, far, ranked = m.own, m.near, m.far, m.ranked
     if own < _MIN_OWN_SUPPORT:
         return None
     for k, key in enumerate(keys):
         stem_ = q.stems[key]
-        if k in q.speakers and stem_ not in s.speaker and (
-            s.speaker or stem_ not in s.tokens[:5]
-        ):
+        if k in q.speakers and stem_ not in s.speaker and (s.speaker or stem_ not in s.tokens[:5]):
             # Asked what X says: a sentence someone else says, or one that only mentions X
             # ("... after Trump met Putin"), is not X's word. The outlet's own sentence with X
             # as its subject ("Corvid raised its forecast") is.
@@ -1000,7 +1073,13 @@ def _judge(
         + (_TYPE_EVIDENCE if match or definition >= 0.5 else 0.0)
         + _PHRASE_EVIDENCE * phrases
     )
-    sure = own >= _MIN_OWN and cover >= _MIN_TOTAL and evidence >= _MIN_EVIDENCE
+    # Coverage and evidence make up for each other a little: a long, specific question
+    # answered by a sentence that leaves out one of its words is still answered.
+    sure = (
+        own >= _MIN_OWN
+        and evidence >= _MIN_EVIDENCE
+        and cover + _EVIDENCE_WEIGHT * evidence >= _MIN_CONFIDENCE
+    )
     score = ranked + _DEFINITION_BONUS * definition
     if q.pairs:
         score += _PHRASE_BONUS * phrases / len(q.pairs)
@@ -1055,7 +1134,7 @@ def _retrieve(
     runs only when the strict one finds fewer than `_ENOUGH_STRICT` articles.
     """
     found = [i for i, df in enumerate(dfs) if df > 0]
-    strict = " AND ".join(_fts_phrase(q.terms[i]) for i in found)
+    strict = " AND ".join(q.searches[i] for i in found)
     rows = store.match_articles(strict, _TOP_ARTICLES) if strict else []
     if len(rows) >= _ENOUGH_STRICT:
         return rows
@@ -1083,7 +1162,7 @@ def _match_expression(
     # bounds the work and the common words still help BM25 order the candidates.
     if rare and not runs:
         others = rare
-    parts = [_fts_phrase(q.terms[min(run, key=lambda i: dfs[i])]) for run in runs]
+    parts = [q.searches[min(run, key=lambda i: dfs[i])] for run in runs]
     others += [i for run in runs for i in run if i != min(run, key=lambda i: dfs[i])]
     if others and runs:
         # The other words only rank: an article may name the entity and say "defeat" where
@@ -1091,9 +1170,9 @@ def _match_expression(
         # that names it in the match set.
         anchor = min(runs[0], key=lambda i: dfs[i])
         words = [anchor, *others]
-        parts.append("(" + " OR ".join(_fts_phrase(q.terms[i]) for i in words) + ")")
+        parts.append("(" + " OR ".join(q.searches[i] for i in words) + ")")
     elif others:
-        parts.append("(" + " OR ".join(_fts_phrase(q.terms[i]) for i in others) + ")")
+        parts.append("(" + " OR ".join(q.searches[i] for i in others) + ")")
     return " AND ".join(parts)
 
 
