@@ -31,6 +31,7 @@ from benches.qa_eval import (
     SPLIT_SEED,
     Question,
     Scores,
+    SentenceBM25,
     Split,
     file_hash,
     load,
@@ -75,7 +76,7 @@ def _show(data: Split, answers: dict[str, Answer]) -> None:
 
 
 def _measure(data: Split, *, show: bool = False) -> tuple[Scores, Scores, Scores, float]:
-    ours, times, answers = run_bot(data)
+    ours, times, answers = run_bot(data, vague=True)
     plain, matched, threshold = run_baseline(data, ours.false_rate)
     if show:
         _show(data, answers)
@@ -98,6 +99,18 @@ def _measure(data: Split, *, show: bool = False) -> tuple[Scores, Scores, Scores
     )
     print(_line("BM25 top 3 (no abstention)", plain))
     print(_line(f"BM25 top 3 (score >= {threshold:.2f})", matched))
+    index = SentenceBM25(data.stored)
+    vague_ours = sum(
+        quotes_answer([c.sentence for c in answers[q.id].citations], q.answers) for q in data.vague
+    )
+    vague_bm25 = sum(
+        quotes_answer([s for _, s in index.top(q.text)], q.answers) for q in data.vague
+    )
+    print(
+        f"not tuned on: the {len(data.vague)} vague questions (not specific) of stored articles:"
+        f" /ask quotes the answer for {vague_ours / len(data.vague):.1%},"
+        f" BM25 top 3 for {vague_bm25 / len(data.vague):.1%}"
+    )
     return ours, plain, matched, threshold
 
 

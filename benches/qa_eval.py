@@ -67,6 +67,7 @@ class Split:
     left_out: tuple[str, ...]  # article ids
     answerable: tuple[Question, ...]  # specific, article stored
     unanswerable: tuple[Question, ...]  # specific with the article left out, and QuAIL's
+    vague: tuple[Question, ...] = ()  # not specific, article stored: never tuned on, shown aside
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,9 @@ def split(
         left_out=tuple(left_out),
         answerable=tuple(q for q in specific if q.answerable and q.article_id not in gone),
         unanswerable=tuple(q for q in specific if not q.answerable or q.article_id in gone),
+        vague=tuple(
+            q for q in questions if not q.specific and q.answerable and q.article_id not in gone
+        ),
     )
 
 
@@ -191,18 +195,19 @@ def score_answers(data: Split, found: dict[str, Sequence[str]]) -> Scores:
 
 
 def run_bot(
-    data: Split, folder: Path | None = None
+    data: Split, folder: Path | None = None, *, vague: bool = False
 ) -> tuple[Scores, list[float], dict[str, Answer]]:
-    """Store the split's articles in a real SQLite file and ask every question."""
+    """Store the split's articles in a real SQLite file and ask every question (and the vague
+    ones too when `vague`: their answers are returned, not scored)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = (folder or Path(tmp)) / "qa.db"
         with Store.open(path) as store:
             store_articles(store, data.stored)
-            asked = [*data.answerable, *data.unanswerable]
+            asked = [*data.answerable, *data.unanswerable, *(data.vague if vague else ())]
             answers, times = ask_all(store, asked)
     by_id = {q.id: a for q, a in zip(asked, answers, strict=True)}
     found = {qid: [c.sentence for c in a.citations] for qid, a in by_id.items()}
-    return score_answers(data, found), times, by_id
+    return score_answers(data, found), times[: len(data.answerable) + len(data.unanswerable)], by_id
 
 
 # The baseline: BM25 over every stored sentence ---------------------------------------------------

@@ -3,40 +3,52 @@
 Pipeline:
 
 1. **Question analysis** (`_parse`): the question's content words (stop words, question words
-   and speech verbs such as *what*, *does*, *say* removed) and their Snowball stems, each
-   with its synonyms of roles, irregular forms and measures (*CEO* ~ *chief executive*, *won*
-   ~ *win*, *cost* ~ an amount of money, *temperature* ~ degrees); its named entities
-   (capitalised words after the first, grouped in runs such as ``Donald Trump``); and what it
-   asks for (`_Wants`): a number or an amount of money (*how many*, *how much*), a date or day
-   (*when*), a person or organisation (*who*), a place (*where*, *what country*), a name (*which
-   team*), a definition (*what is X*), someone's words (*what does X say*). The noun of *which
-   team* / *what kind of craft* names the answer's category, which the answer seldom repeats:
-   it weighs half.
-2. **Statistics**: each term's document frequency comes from FTS5 itself (a count of its
-   matches, so the porter stemming agrees with the index), cached per store for a minute;
-   IDF is the BM25 one, ``log(1 + (N - df + 0.5) / (df + 0.5))``.
+   and speech verbs such as *what*, *does*, *say* removed) and their Snowball stems
+   (`bot.text.stem`), each with its synonyms: roles (*CEO* ~ *chief executive*), irregular forms
+   (*won* ~ *win*) and measures (*cost* ~ an amount of money, *hot* ~ degrees); its named
+   entities (capitalised words after the first, in runs such as ``Donald Trump``); its phrases
+   (neighbouring words: *Turkish President*); and what it asks for (`_Wants`): a number or an
+   amount of money (*how many*, *how much*), a date or day (*when*), a person or organisation
+   (*who*), a place (*where*, *what country*), a name (*which team*); or a definition (*what is
+   X*) or someone's words (*what does X say*). The noun of *which team* / *what kind of craft*
+   names the answer's category, which the answer seldom repeats: it weighs half.
+2. **Statistics**: each term's document frequency (with its synonyms) comes from FTS5 itself,
+   so the index's stemming decides what matches, cached per store for a minute; IDF is the
+   BM25 one, ``log(1 + (N - df + 0.5) / (df + 0.5))``.
 3. **Retrieval** over the existing article index (no schema change), BM25 with the title
    weighted 5, top `_TOP_ARTICLES`: first every content word AND-ed (cheap, and the best
-   candidates); when that finds few, a relaxed query: the entity runs AND-ed with the other
-   content words OR-ed. Without entities, words found in more than `_COMMON_DF` of the articles
-   are left out of the OR (they add little to BM25 but would make FTS5 rank most of the store).
+   candidates); when that finds few, each entity's rarest word AND-ed and the other words only
+   ranking (an article may say "defeat" where the question says "beat"). Without entities,
+   words in more than `_COMMON_DF` of the articles are left out (they would make FTS5 rank most
+   of the store). A long word no article uses may be a misspelling ("Robaldinho"): the
+   candidates are searched for it one typing slip away.
 4. **Scoring sentences**: candidate articles are cleaned (`clean_text`), split into sentences
    with their paragraph's quote state and speaker, and cached (LRU keyed by the text itself,
    so an edited article is never served stale). A sentence earns each question word's IDF:
    in full when it says the word (or a synonym, or the word is who speaks it), in part when
    only its neighbours or the article's lead say it (news writes "the 9.8 million dollar plan"
-   two sentences after naming Riverton and its bike lanes), a little when only the article
-   does. Then a bonus when it holds what the question asks for and the question does not
-   already say (a number, a date, a name, a place), a penalty when a number or date question
-   finds none, and small priors for the article's rank and the lead.
-5. **Abstention** ("nothing answers that"): a sentence may answer only when it says enough of
-   the question itself (`_MIN_OWN` of its IDF mass, counting neither the category noun nor
-   context), its article names every entity the question names, and with its context it
-   covers `_MIN_TOTAL` of the mass. An entity no article contains ends the search at once.
-   Nothing passes -> ``Answer(question, ())``.
-6. **Selection**: at most `max_sentences` of those within `_RELATIVE_CUTOFF` of the best,
-   greedily, near-copies skipped and a sentence from an article already cited losing a little,
-   so equally good sentences from different outlets are preferred; best first.
+   a sentence after naming Riverton and its bike lanes), a little when only the article does;
+   for ranking, a word every sentence of the article says (its subject) counts less than one
+   only a few say. Then bonuses when it holds what the question asks for and the question does
+   not say itself (a number, money, a date, a name), says the question's phrases, has the
+   shape of the definition asked for or is the words of the person asked about; a penalty
+   when a number or date question finds none; small priors for the article's rank and lead.
+5. **Abstention** ("nothing answers that"): the best sentence may answer only when it says at
+   least `_MIN_OWN` of the question's IDF mass itself, and its coverage with context plus
+   `_EVIDENCE_WEIGHT` times its evidence reaches `_MIN_CONFIDENCE`, with at least
+   `_MIN_EVIDENCE` of evidence. Evidence is the IDF it covers minus ``log N``: about
+   -log P(a random article says all of that), so a match any article of a store this size
+   could make by chance is not one; holding the asked-for kind of answer and the question's
+   phrases add to it. A question about a category no surface test can check (*what
+   ethnicity*) also needs a sentence that says more than the names. An entity no article
+   contains (and that is no misspelling) ends the search at once.
+6. **Selection**: the answer first, then at most `max_sentences` - 1 more within
+   `_RELATIVE_CUTOFF` of it, greedily, near-copies skipped and a sentence from an article
+   already cited losing a little; a sentence that could not answer by itself may only follow
+   from the answer's own article.
+
+Measured on real questions people wrote about CNN articles (``benches/ask_quality.py``): see
+``tests/test_ask_gate.py`` for the pinned figures.
 
 Answers are verbatim: every cited sentence is a substring of its article's stored text with
 whitespace runs collapsed (cleaning only ever removes whole furniture lines and labels; a
@@ -51,6 +63,7 @@ from __future__ import annotations
 import enum
 import logging
 import math
+import operator
 import re
 import sqlite3
 import threading
@@ -78,7 +91,7 @@ MAX_QUESTION_CHARS = 500
 # coverage threshold both degrade gracefully, and the FTS query stays small.
 _MAX_TERMS = 12
 
-_TOP_ARTICLES = 15  # candidates scored; more costs time and rarely adds an answer
+_TOP_ARTICLES = 10  # candidates scored; more costs time and rarely adds an answer
 _ENOUGH_STRICT = 5  # articles with every question word that make the relaxed query needless
 _COMMON_DF = 0.2  # share of articles above which a word is too common to retrieve by
 
@@ -96,8 +109,10 @@ _MIN_CONFIDENCE = 0.9  # coverage (with context) plus weighted evidence an answe
 _EVIDENCE_WEIGHT = 0.05  # coverage one unit of evidence is worth
 _NEAR_COVER = 1.0  # what a word in the context counts for when judging whether to answer
 _FAR_COVER = 0.5  # the same for a word only elsewhere in the article
+# Endings that make a place's name its people's or language's, as stems ("venezuela" ->
+# "venezuelan", "europ" -> "european", "japan" -> "japanes").
+_NAME_ENDINGS = ("n", "an", "ian", "i", "s", "es", "ese", "ean", "ns")
 _MIN_TYPO = 5  # letters a word no article uses needs to be looked up as a misspelling
-_ABSENT = 1.0  # weight of a word no stored article uses, on top of its (highest) IDF
 _MIN_EVIDENCE = 1.0  # IDF beyond chance (log N) the match must rest on; see `_judge`
 _TYPE_EVIDENCE = 1.0  # what holding the asked-for kind of answer counts as evidence
 _SURE_CUTOFF = 0.9  # the answer must score this share of the best sentence
@@ -221,6 +236,7 @@ _MEASURE_WORDS = {
     "donation charge tax sell sold",
     "<distance>": "far distance long length wide width tall height high deep depth",
     "<people>": "population inhabitants residents",
+    "<degree>": "hot cold warm",
 }
 _MEASURES = re.compile(
     r"(?P<money>[$€£¥]\s?\d|\b\d[\d,.]*\s*(?:million|billion|trillion|m|bn)?\s*(?:dollars?|euros?|"
@@ -263,7 +279,8 @@ _WANTS_PATTERNS = (
     (
         _Wants.NUMBER,
         re.compile(
-            r"\bhow\s+(?:many|much|long|far|big|large|high|old|often|tall|deep|fast|heavy)\b|"
+            r"\bhow\s+(?:many|much|long|far|big|large|high|old|often|tall|deep|fast|heavy|hot|"
+            r"cold|warm)\b|"
             r"\bwhat\s+(?:percentage|percent|share|proportion|number|amount|price|cost|age|"
             r"score|toll|rate|temperature|total)\b|\bby\s+how\b"
         ),
@@ -276,7 +293,6 @@ _WANTS_PATTERNS = (
     (_Wants.PERSON, re.compile(r"\bwho(?:m|se)?\b|\bname\s+of\b|\b(?:his|her)\s+name\b")),
     (_Wants.NAME, re.compile(rf"\b(?:what|which)\s+(?:{_NAME_NOUNS})\b")),
 )
-# "which team", "what kind of craft", "what narcotic": the noun naming the answer's category.
 # "Which team", "what kind of craft", "what flower do ...": a noun naming the answer's category.
 # After a bare "what" the word must be followed by an auxiliary, or it is the question's verb
 # ("What caused the collapse?").
@@ -292,7 +308,7 @@ _AUXILIARIES = frozenset(
 _MONEY_QUESTION = re.compile(r"\bhow\s+much\s+(?:money|cash)\b|\bwhat\s+(?:price|cost)\b")
 
 _TOKEN = re.compile(r"\w+")
-_DOTTED = re.compile(r"\b(?:[A-Z]\.){2,}")
+_WORD = re.compile(r"\b(?:[A-Z]\.){2,}|\w+")
 _CAPITAL_TOKEN = re.compile(r"[A-Z]|\w*[A-Z]\w*[A-Z]")  # Name, NATO, McDonald
 _NUMBER = re.compile(
     r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
@@ -409,13 +425,13 @@ class _Question:
     wants_quote: bool  # "what does X say ..."
 
 
-def _undot(text: str) -> str:
-    """Dotted acronyms as one word ("U.S." -> "US"), so a question's "US" finds them."""
-    if "." not in text:
-        return text
-    return _DOTTED.sub(lambda m: m.group().replace(".", ""), text)
+def _words(text: str) -> list[str]:
+    """Words as written, dotted acronyms as one ("U.S." -> "US", so a question's "US" finds
+    them) and a possessive's "s" left out."""
+    return [w.replace(".", "") for w in _WORD.findall(text) if w != "s" and w != "S"]
 
 
+@lru_cache(maxsize=100_000)
 def _stem(word: str) -> str:
     return stem(word.lower())
 
@@ -462,7 +478,7 @@ def _parse(question: str) -> _Question | None:
     speech: list[int] = []  # token indices of speech verbs ("say", "told")
     seen: set[str] = set()
     acronyms: list[bool] = []
-    tokens = [w for w in _TOKEN.findall(_undot(text)) if w.lower() != "s"]
+    tokens = _words(text)
     for n, word in enumerate(tokens):
         low = word.lower()
         if low in _SPEECH_WORDS:
@@ -657,7 +673,7 @@ class _Sentence:
 
     text: str  # verbatim from the article (whitespace collapsed)
     position: int  # index among the article's sentences
-    stems: frozenset[str]  # its words' stems, and the measures it gives ("<money>")
+    stems: frozenset[str]  # its words' stems
     tokens: tuple[str, ...]  # every word's stem in order (a possessive's "s" left out)
     speaker: frozenset[str]  # stems of who says it: a quote's speaker, "X said" in it
     quoted: bool
@@ -713,13 +729,14 @@ def _unquoted(sentence: str, inside: bool) -> tuple[str, bool]:
     return " ".join(out), inside
 
 
-def _measures(sentence: str) -> set[str]:
-    """The measure tags a sentence gives ("<money>" for "$9.8 million"), for synonym matching."""
-    found: set[str] = set()
-    for match in _MEASURES.finditer(sentence):
-        if match.lastgroup:
-            found.add(f"<{match.lastgroup}>")
-    return found
+@lru_cache(maxsize=8192)
+def _measures(sentence: str) -> frozenset[str]:
+    """The measure tags a sentence gives ("<money>" for "$9.8 million"), for synonym matching.
+
+    Only asked for when a question's word is a measure ("cost"): the pattern is slow to run
+    on every sentence of every candidate article.
+    """
+    return frozenset(f"<{m.lastgroup}>" for m in _MEASURES.finditer(sentence) if m.lastgroup)
 
 
 @lru_cache(maxsize=_PREPARED_SIZE)
@@ -757,10 +774,9 @@ def _prepare(text: str) -> _Document:
             position += 1
             if len(display) < 2 or display not in flat:
                 continue  # cleaning rewrote it inside: not verbatim, never cited
-            tokens = [_stem(w) for w in _TOKEN.findall(_undot(display).lower()) if w != "s"]
+            tokens = [_stem(w) for w in _words(display)]
             stems = set(tokens)
             vocabulary |= stems
-            stems |= _measures(display)
             sentences.append(
                 _Sentence(
                     text=display,
@@ -860,9 +876,9 @@ class _Scoring:
 
 def _answer(store: Store, q: _Question, max_sentences: int) -> tuple[Citation, ...]:
     total, dfs = _document_frequencies(store, q.searches)
-    # A word no stored article uses is the surest sign the question is about something
-    # not stored (or misspelt): it weighs more than the rarest word that is stored.
-    idf = [_idf(total, df) * (_ABSENT if df == 0 else 1.0) for df in dfs]
+    # A word no stored article uses gets the highest IDF: the surest sign the question is
+    # about something not stored (or misspelt).
+    idf = [_idf(total, df) for df in dfs]
     if q.category is not None:
         idf[q.category] *= _CATEGORY
     present = [df > 0 for df in dfs]
@@ -878,7 +894,10 @@ def _answer(store: Store, q: _Question, max_sentences: int) -> tuple[Citation, .
         not run and not set(whole) <= unknown for run, whole in zip(found, q.entities, strict=True)
     ):
         return ()
-    if sum(present) < min(2, len(q.terms)):
+    # A measure ("cost", "hot") may be said only by a figure ("$9.8 million", "38.9C"), which
+    # the index cannot count: it may still be there.
+    measurable = [any(way[0].startswith("<") for way in ways) for ways in q.synonyms]
+    if sum(map(operator.or_, present, measurable)) < min(2, len(q.terms)):
         return ()
     articles = _retrieve(store, q, [run for run in found if run], dfs, total)
     scoring = _Scoring(
@@ -888,7 +907,7 @@ def _answer(store: Store, q: _Question, max_sentences: int) -> tuple[Citation, .
         chance=math.log(1.0 + total),
         # The key of each entity run: its rarest word (a surname, rarer than the first name).
         keys=tuple(
-            min(run, key=lambda i: dfs[i]) if run else max(whole, key=lambda i: len(q.terms[i]))
+            _rarest(run, dfs) if run else max(whole, key=lambda i: len(q.terms[i]))
             for run, whole in zip(found, q.entities, strict=True)
         ),
         unknown=unknown,
@@ -898,6 +917,11 @@ def _answer(store: Store, q: _Question, max_sentences: int) -> tuple[Citation, .
         candidates.extend(_score_article(scoring, article, rank, len(articles)))
     picked = _select(candidates, max_sentences)
     return tuple(_citation(c) for c in picked)
+
+
+def _rarest(run: Sequence[int], dfs: Sequence[int]) -> int:
+    """A name's rarest word; the last of equally rare ones, since names end in the surname."""
+    return min(reversed(run), key=lambda i: dfs[i])
 
 
 def _misspellings(word: str, words: Iterable[str]) -> list[str]:
@@ -924,17 +948,14 @@ def _one_slip(a: str, b: str) -> bool:
     return a[i:] == b[i + 1 :]  # one letter added
 
 
-def _related(stem_: str, vocabulary: Iterable[str]) -> tuple[tuple[str, ...], ...]:
-    """Words of the article that are a name's other form: "Venezuelan" for "Venezuela"."""
+def _related(stem_: str, vocabulary: frozenset[str]) -> tuple[tuple[str, ...], ...]:
+    """Words of the article that are a name's other form: "Venezuelan" for "Venezuela",
+    "Israel" for "Israeli" (stems: "isra"), "European" for "Europe"."""
     if len(stem_) < 4 or not stem_.isalpha():
         return ()
-    found = []
-    for word in vocabulary:
-        if word != stem_ and word[:4] == stem_[:4]:
-            short, long = sorted((word, stem_), key=len)
-            if long.startswith(short) and len(long) - len(short) <= 3:
-                found.append((word,))
-    return tuple(found)
+    forms = {stem_ + ending for ending in _NAME_ENDINGS}
+    forms.update(stem_[:-k] for k in (1, 2, 3) if len(stem_) - k >= 4)
+    return tuple((form,) for form in sorted(forms & vocabulary))
 
 
 def _score_article(scoring: _Scoring, article: Article, rank: int, ranked: int) -> list[_Candidate]:
@@ -961,7 +982,14 @@ def _score_article(scoring: _Scoring, article: Article, rank: int, ranked: int) 
         if not any(all(w in vocabulary for w in way) for way in ways[key]):
             return []
     sentences = doc.sentences
-    said = [[_says(s, ways[i]) for i in range(len(ways))] for s in sentences]
+    # Most sentences say none of the question's words: one set test skips them.
+    wanted = {w for term in ways for way in term for w in way}
+    measured = any(w.startswith("<") for w in wanted)
+    nothing = [0.0] * len(ways)
+    said = [
+        [_says(s, term) for term in ways] if measured or not s.stems.isdisjoint(wanted) else nothing
+        for s in sentences
+    ]
     lead = sentences[0].stems | title
     # How many sentences say each term: within the article, a word every sentence says (the
     # story's subject) tells less about which sentence answers than one only a few say, the
@@ -976,6 +1004,7 @@ def _score_article(scoring: _Scoring, article: Article, rank: int, ranked: int) 
         for i in range(len(ways))
     ]
     sharp_mass = sum(sharp)
+    plain = [i for i in range(len(ways)) if i not in in_runs]  # what is asked about the names
     out: list[_Candidate] = []
     for j, s in enumerate(sentences):
         row = said[j]
@@ -1011,6 +1040,7 @@ def _score_article(scoring: _Scoring, article: Article, rank: int, ranked: int) 
             near=near / mass,
             far=far / mass,
             ranked=ranked_mass / sharp_mass,
+            focus=any(row[i] for i in plain),
         )
         judged = _judge(scoring, s, match)
         if judged is None:
@@ -1028,7 +1058,10 @@ def _says(s: _Sentence, ways: Sequence[tuple[str, ...]]) -> float:
     if ways[0][0] in s.stems:
         return 1.0
     for way in ways[1:]:
-        if all(w in s.stems for w in way):
+        if way[0][0] == "<":
+            if way[0] in _measures(s.text):
+                return _SYNONYM
+        elif all(w in s.stems for w in way):
             return _SYNONYM
     return 0.0
 
@@ -1041,6 +1074,7 @@ class _Match:
     near: float  # said only by its neighbours or the article's lead
     far: float  # said only elsewhere in the article
     ranked: float  # coverage with each word weighed by how few of the article's sentences say it
+    focus: bool  # says one of the question's words that are not part of a name
 
 
 def _judge(scoring: _Scoring, s: _Sentence, m: _Match) -> tuple[float, bool] | None:
@@ -1079,6 +1113,10 @@ def _judge(scoring: _Scoring, s: _Sentence, m: _Match) -> tuple[float, bool] | N
         own >= _MIN_OWN
         and evidence >= _MIN_EVIDENCE
         and cover + _EVIDENCE_WEIGHT * evidence >= _MIN_CONFIDENCE
+        # "What ethnicity is Ed Royce?": no surface test tells an ethnicity (a number, a name,
+        # a place can be seen), so a sentence that only names Ed Royce does not answer; one
+        # that also says the category, or another of the question's words, may.
+        and (q.category is None or q.wants is not None or m.focus)
     )
     score = ranked + _DEFINITION_BONUS * definition
     if q.pairs:
@@ -1162,13 +1200,13 @@ def _match_expression(
     # bounds the work and the common words still help BM25 order the candidates.
     if rare and not runs:
         others = rare
-    parts = [q.searches[min(run, key=lambda i: dfs[i])] for run in runs]
-    others += [i for run in runs for i in run if i != min(run, key=lambda i: dfs[i])]
+    parts = [q.searches[_rarest(run, dfs)] for run in runs]
+    others += [i for run in runs for i in run if i != _rarest(run, dfs)]
     if others and runs:
         # The other words only rank: an article may name the entity and say "defeat" where
         # the question says "beat". The entity's own term inside the OR keeps every article
         # that names it in the match set.
-        anchor = min(runs[0], key=lambda i: dfs[i])
+        anchor = _rarest(runs[0], dfs)
         words = [anchor, *others]
         parts.append("(" + " OR ".join(q.searches[i] for i in words) + ")")
     elif others:
