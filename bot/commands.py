@@ -178,7 +178,8 @@ async def ask(ctx: CommandContext, question: str = "") -> Reply:
             "I found nothing in the stored articles that answers that.",
             answer=answer,
         )
-    return Reply(f"From {len(answer.citations)} stored article sentences:", answer=answer)
+    articles = len({c.article_id for c in answer.citations})
+    return Reply(f"From {articles} {'article' if articles == 1 else 'articles'}:", answer=answer)
 
 
 async def subscribe(ctx: CommandContext, url: str = "") -> Reply:

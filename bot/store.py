@@ -713,6 +713,38 @@ class Store:
         ).fetchall()
         return [_article(r) for r in rows]
 
+    def count_matching(self, expression: str) -> int:
+        """How many articles an FTS5 match expression finds (a term's document frequency).
+
+        Args:
+            expression: An FTS5 expression whose terms the caller has quoted.
+
+        Raises:
+            sqlite3.OperationalError: the expression is not valid FTS5, or the database is
+                locked or damaged.
+        """
+        row = self.conn.execute(
+            "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", (expression,)
+        ).fetchone()
+        return int(row[0])
+
+    def match_articles(self, expression: str, limit: int) -> list[Article]:
+        """The best `limit` articles for an FTS5 match expression: BM25, the title weighted 5.
+
+        Ranked in a subquery on the index alone, so only the winners' texts are read.
+
+        Raises:
+            sqlite3.OperationalError: as `count_matching`.
+        """
+        rows = self.conn.execute(
+            "SELECT a.* FROM ("
+            " SELECT rowid AS id, bm25(articles_fts, 5.0, 1.0) AS score FROM articles_fts"
+            " WHERE articles_fts MATCH ? ORDER BY score LIMIT ?"
+            ") AS hit JOIN articles a ON a.id = hit.id ORDER BY hit.score",
+            (expression, limit),
+        ).fetchall()
+        return [_article(r) for r in rows]
+
     def undelivered_articles(
         self,
         channel: ChannelRef,
