@@ -29,7 +29,7 @@ from bot.summarize import summarize
 
 # the summariser's own content words (stemmed, no stop words): a bullet is judged "the same
 # fact" with the words bullets are picked by
-from bot.summarize.extractive import _content_tokens
+from bot.summarize.extractive import content_tokens
 
 SAME_FACT_SHARE = 0.6
 """A bullet repeats a shown one when at least this share of its content words are in it (and
@@ -73,7 +73,7 @@ class _Fact:
 
 
 def _fact(text: str) -> _Fact:
-    return _Fact(_content_tokens(text), frozenset(_number(n) for n in _NUMBER.findall(text)))
+    return _Fact(content_tokens(text), frozenset(_number(n) for n in _NUMBER.findall(text)))
 
 
 def _number(digits: str) -> str:

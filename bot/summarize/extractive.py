@@ -31,9 +31,25 @@ from dataclasses import dataclass
 
 from bot.models import Briefing, Bullet
 from bot.summarize.clean import clean_text
+from bot.summarize.compress import (
+    ATTRIBUTION_TAIL,
+    FRONTED,
+    LEADING_CONNECTIVE,
+    NAME,
+    NONRESTRICTIVE,
+    PARENTHETICAL,
+    ROLE_BEFORE_NAME,
+    SAY,
+    TRAILING_JUNK,
+    WHEN,
+    compress,
+    cut_to,
+    finish,
+    word_count,
+)
 from bot.summarize.sentences import iter_block, split_paragraphs
 
-__all__ = ["MAX_BULLET_WORDS", "MAX_HEADLINE_WORDS", "summarize"]
+__all__ = ["MAX_BULLET_WORDS", "MAX_HEADLINE_WORDS", "content_tokens", "summarize"]
 
 MAX_BULLET_WORDS = 30
 MAX_HEADLINE_WORDS = 15
@@ -71,56 +87,18 @@ _STOPWORDS = frozenset(
 )
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
+_QUOTE_LEADING = re.compile(r"^(?:and|but|because|so|or|also)\s*,?\s+", re.IGNORECASE)
 _OPEN_QUOTES = '"“'
 _QUOTE_CHARS = '"“”'
 
-_SAY = (
-    r"(?:said|says|added|adds|noted|notes|stated|states|told|tells|explained|explains|"
-    r"insisted|insists|warned|warns|claimed|claims|admitted|admits|wrote|writes|"
-    r"announced|announces|confirmed|confirms|argued|argues|continued|replied|declared|"
-    r"revealed|reveals|recalled|stressed|emphasised|emphasized|believes|added)"
-)
-_WHEN = (
-    r"(?:\s+(?:on|last|this|late|early)?\s*(?:Monday|Tuesday|Wednesday|Thursday|Friday|"
-    r"Saturday|Sunday|week|month|night|morning|afternoon|evening|year)|\s+yesterday|\s+today|"
-    r"\s+in\s+a\s+(?:statement|interview|post|tweet|press\s+release|letter)|"
-    r"\s+(?:at|during)\s+(?:a|the)\s+[\w\s-]{1,25}?(?:conference|briefing|hearing|meeting))*"
-)
-_NAME = r"(?:[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|de|von|van|der|al))*)"
-_SUBJECT = (
-    r"(?:he|she|they|it|we|police|officials|authorities|experts|researchers|witnesses|"
-    r"(?:the|a|an|his|her|their)\s+[\w'’-]+(?:\s+[\w'’-]+){0,4}?|" + _NAME + r")"
-)
-# ", he said." / "' Lurie told WKYC." / ", police said in a report." / ", according to X." at
-# the very end of a sentence; the tail must follow a comma or a closing quote.
-_TOLD_WHOM = r"(?:\s+(?:the\s+)?[A-Z][\w.&'’-]*(?:\s+[A-Z0-9][\w.&'’-]*){0,3})?"
-_ON_WHAT = (
-    r"(?:\s+(?:on|in|to|via)\s+(?:a\s+|an\s+|the\s+|his\s+|her\s+|their\s+)?"
-    r"[\w'’-]+(?:\s+[\w'’-]+)?)?"
-)
-_ATTRIBUTION_TAIL = re.compile(
-    r"(?:,|(?<=[\"”’'])|(?<=[\"”’'],))\s*(?:(?:reportedly\s+)?\b"
-    + _SUBJECT
-    + r"\s+(?:has\s+|had\s+|have\s+|also\s+|reportedly\s+)?"
-    + _SAY
-    + _TOLD_WHOM
-    + _ON_WHAT
-    + _WHEN
-    + r"|"
-    + _SAY
-    + r"\s+"
-    + _SUBJECT
-    + _WHEN
-    + r"|according\s+to\s+[^,.;\"“”]{2,60})\s*(?=[.!?]?[\"”’']?\s*$)"
-)
-_SAY_WORD = re.compile(r"\b" + _SAY + r"\b")
+_SAY_WORD = re.compile(r"\b" + SAY + r"\b")
 # Speaker introductions that tell us who is quoted next.
-_SPEAKER_COLON = re.compile(r"^(" + _NAME + r"):\s*[\"“‘']")
+_SPEAKER_COLON = re.compile(r"^(" + NAME + r"):\s*[\"“‘']")
 _SPEAKER_VERB = re.compile(
-    r"(?<![\w'’])(" + _NAME + r")(?:,\s[^,]{1,60},)?\s+(?:has\s+|had\s+|also\s+|then\s+|"
-    r"later\s+)*" + _SAY + r"\b"
+    r"(?<![\w'’])(" + NAME + r")(?:,\s[^,]{1,60},)?\s+(?:has\s+|had\s+|also\s+|then\s+|"
+    r"later\s+)*" + SAY + r"\b"
 )
-_SPEAKER_INVERTED = re.compile(_SAY + r"\s+(" + _NAME + r")\b")
+_SPEAKER_INVERTED = re.compile(SAY + r"\s+(" + NAME + r")\b")
 _TITLE_WORDS = frozenset(
     """
     president prime minister chancellor secretary senator sen governor gov mayor king queen
@@ -132,46 +110,6 @@ _NOT_SPEAKERS = frozenset(
     "the a an it this that these those there he she they we i you police officials".split()
 )
 
-_PARENTHETICAL = re.compile(r"\s*\((?![^()]*\d{4}\))[^()]{1,80}\)")
-_LEADING_CONNECTIVE = re.compile(
-    r"^(?:however|meanwhile|moreover|furthermore|in\s+addition|additionally|also|"
-    r"at\s+the\s+same\s+time|instead|still|but|and|so|now|then)\s*,?\s+(?=\S)",
-    re.IGNORECASE,
-)
-_QUOTE_LEADING = re.compile(r"^(?:and|but|because|so|or|also)\s*,?\s+", re.IGNORECASE)
-# Clause boundaries where a long sentence can be cut without changing what the first part says:
-# a semicolon, a colon or a spaced dash; a comma before a new clause; or, with no comma, a
-# subordinating word that starts an adverbial clause ("... was arrested after police found ...").
-_CLAUSE_CUT = re.compile(
-    r"\s*(?:;|:(?=\s)|\s[-–—]{1,2}\s|,\s+(?=(?:which|who|whom|whose|where|while|whilst|although|"
-    r"though|but|as|after|before|when|because|since|amid|despite|including|and|with|"
-    r"leaving|prompting|saying|adding|according|following|until|so|or|then|now|even|"
-    r"meaning|making|sparking|forcing|causing|in|on|at|for)\b))"
-    r"|\s+(?=(?:but|while|whilst|because|although|though|after|amid|despite|following|when|"
-    r"before|until|prompting|leaving)\s)"
-)
-_PREPOSITION_CUT = re.compile(
-    r"\s+(?=(?:at|in|on|during|for|by|from|over|near|into|amid|outside|inside|across|"
-    r"throughout|via)\s)"
-)
-# A fronted adverbial clause ("After United beat Villa, Mata said ...") must not be what is
-# kept when the sentence is cut; it is dropped instead and the main clause kept.
-_FRONTED = re.compile(
-    r"^(?:after|before|while|whilst|when|although|though|as|since|because|despite|following|"
-    r"amid|if|once|until|with|in|on|at|during|speaking|having|earlier|later)\b[^,]{3,120}?,\s+"
-    r"(?=[A-Z\"“‘'])",
-    re.IGNORECASE,
-)
-# A role in front of a full name ("US President Donald Trump", "Kremlin leader Vladimir Putin"):
-# the name alone says who it is.
-_ROLE_BEFORE_NAME = re.compile(
-    r"\b(?:(?:[A-Z][A-Za-z.]*|former|then)\s+){0,2}(?:President|Prime\s+Minister|Chancellor|"
-    r"Secretary|Minister|Governor|Senator|Mayor|leader|president|minister|chief|spokesman|"
-    r"spokeswoman|chairman|chairwoman)\s+(?=[A-Z][\w'’-]+\s+(?:[a-z]{2,3}\s+)*[A-Z][\w'’-]+)"
-)
-_NONRESTRICTIVE = re.compile(r",\s+(?:who|which|whose|where)\s[^,;]{3,120}?,(?=\s)")
-_SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?])")
-_TRAILING_JUNK = re.compile(r"[\s,;:–—-]+$")
 
 
 @dataclass(slots=True)
@@ -204,7 +142,7 @@ def _stem(word: str) -> str:
 # input cannot grow them forever.
 _PLAIN, _CAPITAL, _NUMERAL, _SPEECH = 0, 1, 2, 3
 _CACHE_MAX = 200_000
-_SAY_WORDS = frozenset(_SAY[3:-1].split("|"))
+_SAY_WORDS = frozenset(SAY[3:-1].split("|"))
 
 
 def _kind(word: str) -> int:
@@ -253,7 +191,7 @@ def _read(text: str) -> tuple[frozenset[str], int, bool]:
 _EMPTY = frozenset([""])
 
 
-def _content_tokens(text: str) -> frozenset[str]:
+def content_tokens(text: str) -> frozenset[str]:
     """Lower-cased, stemmed words of `text` without stop words."""
     return _read(text)[0]
 
@@ -404,7 +342,7 @@ def _scores(sentences: list[_Sentence], title: str | None) -> tuple[list[float],
     forward, backward, idf = _centrality(sentences)
     f_top = max(forward, default=0.0) or 1.0
     b_top = max(backward, default=0.0) or 1.0
-    title_tokens = set(_content_tokens(title)) if title else set()
+    title_tokens = set(content_tokens(title)) if title else set()
     out: list[float] = []
     for i, s in enumerate(sentences):
         text = s.text
@@ -471,7 +409,7 @@ def _select(
         used[pick.paragraph] += 1
         rendered = _render(sentences, best, limit)
         chosen.append((pick, rendered))
-        total += _words(rendered)
+        total += word_count(rendered)
         picked = pick.token_set
         for i in candidates:
             own = sentences[i].token_set
@@ -482,81 +420,9 @@ def _select(
     return sorted(chosen, key=lambda pair: pair[0].index)
 
 
-def _words(text: str) -> int:
-    return len(text.split())
-
-
-def _finish(text: str) -> str:
-    """Tidy a compressed sentence: no trailing comma or dash, a final full stop."""
-    text = _TRAILING_JUNK.sub("", text.strip())
-    text = _SPACE_BEFORE_PUNCT.sub(r"\1", text)
-    if "  " in text:
-        text = " ".join(text.split())
-    if text and text[-1] not in ".!?\"'”’…":
-        text += "."
-    return text[:1].upper() + text[1:] if text else text
-
-
-def _cut_to(text: str, limit: int, *, force: bool = True, phrases: bool = True) -> str:
-    """Cut `text` to at most `limit` words, preferring the last clause boundary that fits.
-
-    With `phrases=False` only clause boundaries are used; with `force=False`, returns "" rather
-    than cut mid-phrase.
-    """
-    if _words(text) <= limit:
-        return text
-    best = None
-    for match in _CLAUSE_CUT.finditer(text):
-        head = text[: match.start()]
-        if _words(head) > limit:
-            break
-        if _words(head) >= max(6, limit // 3):
-            best = head
-    if best is not None or not phrases:
-        return best or ""
-    # No clause boundary fits: drop a trailing prepositional phrase ("... were discussed by X
-    # at Y" -> "... were discussed"), then the last comma, and only then cut at a word.
-    for match in _PREPOSITION_CUT.finditer(text):
-        head = text[: match.start()]
-        if _words(head) > limit:
-            break
-        if _words(head) >= (limit * 3) // 5:
-            best = head
-    if best is not None:
-        return best
-    if not force:
-        return ""
-    words = text.split()
-    head = " ".join(words[:limit])
-    comma = head.rfind(",")
-    if comma > 0 and _words(head[:comma]) >= limit // 2:
-        return head[:comma]
-    return " ".join(words[: limit - 1]) + " …"
-
-
-def _compress(text: str, limit: int) -> str:
-    """Shorten a sentence by dropping what carries little, then cut at a clause if needed.
-
-    A sentence that fits is kept whole: on the dev set even attribution tails ("police said")
-    tend to be in the reference bullets, so they go only when the sentence is too long.
-    """
-    text = _LEADING_CONNECTIVE.sub("", text)
-    if _words(text) > limit:
-        text = _ATTRIBUTION_TAIL.sub("", text)
-    if _words(text) > limit:
-        text = _PARENTHETICAL.sub("", text)
-    if _words(text) > limit:
-        text = _NONRESTRICTIVE.sub("", text)
-    if _words(text) > limit:
-        fronted = _FRONTED.match(text)
-        if fronted and _words(text) - _words(fronted.group(0)) >= 8:
-            text = text[fronted.end() :]
-    return _finish(_cut_to(text, limit))
-
-
 def _quote_body(text: str) -> str:
     """The words of a quoted sentence without quote marks, attribution or a leading 'And'."""
-    text = _ATTRIBUTION_TAIL.sub("", text)
+    text = ATTRIBUTION_TAIL.sub("", text)
     text = _SPEAKER_COLON.sub("", text) if _SPEAKER_COLON.match(text) else text
     text = text.strip().strip(_QUOTE_CHARS + "'‘’ ").strip()
     text = re.sub(r"^[^\"“”]*?[:,]\s*[\"“]", "", text) if text[:1] not in _QUOTE_CHARS else text
@@ -573,36 +439,36 @@ def _render(sentences: list[_Sentence], index: int, limit: int) -> str:
     if (
         sentence.in_quote
         or _SPEAKER_COLON.match(text)
-        or (text[:1] in _OPEN_QUOTES and _ATTRIBUTION_TAIL.search(text))
+        or (text[:1] in _OPEN_QUOTES and ATTRIBUTION_TAIL.search(text))
     ):
         speaker = _speaker(sentences, index)
     if speaker:
         body = _quote_body(text)
         if body:
             prefix = f"{speaker}: '"
-            room = limit - _words(prefix)
-            body = _cut_to(body, room)
-            body = _TRAILING_JUNK.sub("", body).rstrip(".")
+            room = limit - word_count(prefix)
+            body = cut_to(body, room)
+            body = TRAILING_JUNK.sub("", body).rstrip(".")
             return f"{prefix}{body}'"
-    return _compress(text, limit)
+    return compress(text, limit)
 
 
 # "X has said that he ...", "X said on Sunday that ..." at the start of a sentence: in a
 # headline the speaker is kept and the verb dropped ("Zelenskyy: ..." reads as a headline).
 _SAID_THAT = re.compile(
-    r"^(?P<who>" + _NAME + r")\s+(?:has\s+|had\s+|also\s+)*" + _SAY + _WHEN + r"\s+that\s+"
+    r"^(?P<who>" + NAME + r")\s+(?:has\s+|had\s+|also\s+)*" + SAY + WHEN + r"\s+that\s+"
     r"(?:(?:he|she)\s+(?=\w))?"
 )
 
 
 def _headline_text(sentence: _Sentence) -> str:
     """The sentence without a fronted clause, attribution, parentheses or roles before names."""
-    text = _LEADING_CONNECTIVE.sub("", sentence.text)
-    fronted = _FRONTED.match(text)
-    if fronted and _words(text) - _words(fronted.group(0)) >= 6:
+    text = LEADING_CONNECTIVE.sub("", sentence.text)
+    fronted = FRONTED.match(text)
+    if fronted and word_count(text) - word_count(fronted.group(0)) >= 6:
         text = text[fronted.end() :]
     if sentence.may_name or "according" in text:
-        text = _ATTRIBUTION_TAIL.sub("", text)
+        text = ATTRIBUTION_TAIL.sub("", text)
     said = _SAID_THAT.match(text)
     if said:
         who = _speaker_name(said.group("who"))
@@ -610,8 +476,8 @@ def _headline_text(sentence: _Sentence) -> str:
         if who and rest:
             pronoun = said.group(0).rstrip().endswith((" he", " she"))
             text = f"{who} {rest}" if pronoun else f"{who}: {rest[:1].upper()}{rest[1:]}"
-    for pattern in (_PARENTHETICAL, _NONRESTRICTIVE, _ROLE_BEFORE_NAME):
-        if _words(text) > MAX_HEADLINE_WORDS:
+    for pattern in (PARENTHETICAL, NONRESTRICTIVE, ROLE_BEFORE_NAME):
+        if word_count(text) > MAX_HEADLINE_WORDS:
             text = pattern.sub("", text)
     return text
 
@@ -622,15 +488,15 @@ def _headline_from(text: str, rendered: str, cut: int) -> str:
     `text` is the sentence as `_headline_text` shortens it, `rendered` its bullet. `cut` 0: it
     must fit whole; 1: it may be cut at a clause boundary; 2: also before a trailing phrase.
     """
-    if _words(rendered) <= MAX_HEADLINE_WORDS and not rendered.endswith("…"):
+    if word_count(rendered) <= MAX_HEADLINE_WORDS and not rendered.endswith("…"):
         return rendered.rstrip(".")
-    if _words(text) > MAX_HEADLINE_WORDS:
+    if word_count(text) > MAX_HEADLINE_WORDS:
         if not cut:
             return ""
-        text = _cut_to(text, MAX_HEADLINE_WORDS, force=False, phrases=cut > 1)
-    if _words(text) < 4:
+        text = cut_to(text, MAX_HEADLINE_WORDS, force=False, phrases=cut > 1)
+    if word_count(text) < 4:
         return ""
-    return _finish(text).rstrip(".")
+    return finish(text).rstrip(".")
 
 
 def _derived_headline(
@@ -646,11 +512,11 @@ def _derived_headline(
     ranked = sorted(chosen, key=lambda pair: -scores[pair[0].index])
     top = max(range(len(sentences)), key=lambda i: scores[i])
     lead = next((pair for pair in chosen if pair[0].index == top), None)
-    lead = lead or (sentences[top], _compress(sentences[top].text, MAX_BULLET_WORDS))
+    lead = lead or (sentences[top], compress(sentences[top].text, MAX_BULLET_WORDS))
     attempts = [(lead, 1)] + [(pair, 0) for pair in ranked] + [(lead, 2)]
     shortened: dict[int, str] = {}
     for (sentence, rendered), cut in attempts:
-        if _words(rendered) > MAX_HEADLINE_WORDS and sentence.index not in shortened:
+        if word_count(rendered) > MAX_HEADLINE_WORDS and sentence.index not in shortened:
             shortened[sentence.index] = _headline_text(sentence)
         headline = _headline_from(shortened.get(sentence.index, ""), rendered, cut)
         if headline:
@@ -658,7 +524,7 @@ def _derived_headline(
     words = sentences[top].text.split()[:MAX_HEADLINE_WORDS]
     while len(words) > 3 and words[-1].lower().strip(",;:") in _STOPWORDS:
         words.pop()
-    return _finish(" ".join(words)).rstrip(".")
+    return finish(" ".join(words)).rstrip(".")
 
 
 def _headline(title: str | None, first: str) -> str:
@@ -666,20 +532,20 @@ def _headline(title: str | None, first: str) -> str:
     source = " ".join((title or "").split())
     if not source:
         return first
-    if _words(source) <= MAX_HEADLINE_WORDS:
+    if word_count(source) <= MAX_HEADLINE_WORDS:
         return source
     # Long titles usually carry a kicker after a dash, colon or pipe: keep the main part.
     for sep in (" | ", " - ", " – ", " — ", ": "):
         head = source.split(sep)[0].strip()
-        if 3 <= _words(head) <= MAX_HEADLINE_WORDS:
+        if 3 <= word_count(head) <= MAX_HEADLINE_WORDS:
             return head
-    cut = _cut_to(source, MAX_HEADLINE_WORDS, force=False)
+    cut = cut_to(source, MAX_HEADLINE_WORDS, force=False)
     if not cut:
         words = source.split()[:MAX_HEADLINE_WORDS]
         while len(words) > 3 and words[-1].lower().strip(",;:") in _STOPWORDS:
             words.pop()
         cut = " ".join(words)
-    return _TRAILING_JUNK.sub("", cut).rstrip(".")
+    return TRAILING_JUNK.sub("", cut).rstrip(".")
 
 
 def _fallback(text: str, title: str | None, max_bullets: int) -> Briefing:

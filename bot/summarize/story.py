@@ -30,7 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.models import Article, Briefing, Bullet
-from bot.summarize.extractive import MAX_BULLET_WORDS, _compress, _content_tokens, _cut_to, _finish
+from bot.summarize.compress import compress, cut_to, finish
+from bot.summarize.extractive import MAX_BULLET_WORDS, content_tokens
 
 __all__ = ["MAX_STORY_BULLETS", "MAX_STORY_REPORTS", "MIN_STORY_BULLETS", "summarize_story"]
 
@@ -139,7 +140,7 @@ def _candidates(report: int, article: Article, briefing: Briefing) -> list[_Cand
     for position, bullet in enumerate(briefing.bullets):
         text = _complete(bullet.text)
         if len(text.split()) > MAX_BULLET_WORDS:
-            text = _complete(_compress(text, MAX_BULLET_WORDS))
+            text = _complete(compress(text, MAX_BULLET_WORDS))
         keys, facts = _keys(text)
         if not keys:
             continue
@@ -168,17 +169,17 @@ def _complete(text: str) -> str:
         return ""
     if cut_off:
         words = len(head.split())
-        head = _cut_to(head, max(1, words - 1), force=False, phrases=False) or next(
+        head = cut_to(head, max(1, words - 1), force=False, phrases=False) or next(
             (head[: m.start()] for m in reversed(list(_PARTICIPLE.finditer(head)))), ""
         )
-    return _finish(head) if len(head.split()) >= 6 else ""
+    return finish(head) if len(head.split()) >= 6 else ""
 
 
 def _keys(text: str) -> tuple[frozenset[str], frozenset[str]]:
     """Stemmed content words and numbers of `text`; and the numbers and names among them."""
     numbers = _numbers(text)
-    names = _content_tokens(" ".join(_NAME.findall(text)))
-    return frozenset(_content_tokens(text) | numbers), frozenset(numbers | names)
+    names = content_tokens(" ".join(_NAME.findall(text)))
+    return frozenset(content_tokens(text) | numbers), frozenset(numbers | names)
 
 
 def _numbers(text: str) -> set[str]:
@@ -193,7 +194,7 @@ def _outlets(articles: Sequence[Article]) -> dict[str, frozenset[str]]:
     found: dict[str, set[str]] = {}
     for article in articles:
         text = article.title + "\n" + article.text[:_SUPPORT_CHARS]
-        found.setdefault(article.source, set()).update(_content_tokens(text), _numbers(text))
+        found.setdefault(article.source, set()).update(content_tokens(text), _numbers(text))
     return {source: frozenset(keys) for source, keys in found.items()}
 
 
