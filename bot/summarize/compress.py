@@ -81,8 +81,17 @@ FRONTED = re.compile(
 )
 # A role in front of a full name ("US President Donald Trump", "Kremlin leader Vladimir Putin"):
 # the name alone says who it is.
+_ROLE_MODIFIERS = (
+    "former|then|prime|foreign|deputy|vice|finance|defence|defense|interior|home|health|"
+    "justice|education|culture|trade|economy|opposition|party|team|club|ex"
+)
+# The whole role goes or none of it: a match may not start inside it ("former prime minister
+# Tony Blair" must not lose only "minister").
 ROLE_BEFORE_NAME = re.compile(
-    r"\b(?:(?:[A-Z][A-Za-z.]*|former|then)\s+){0,2}(?:President|Prime\s+Minister|Chancellor|"
+    "".join(f"(?<!{m} )" for m in [*_ROLE_MODIFIERS.split("|"), "the", "The"])
+    + r"\b(?:[Tt]he\s+)?(?:(?:[A-Z][A-Za-z.]*|"
+    + _ROLE_MODIFIERS
+    + r")\s+){0,3}(?:President|Prime\s+Minister|Chancellor|"
     r"Secretary|Minister|Governor|Senator|Mayor|leader|president|minister|chief|spokesman|"
     r"spokeswoman|chairman|chairwoman)\s+(?=[A-Z][\w'’-]+\s+(?:[a-z]{2,3}\s+)*[A-Z][\w'’-]+)"
 )
