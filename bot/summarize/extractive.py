@@ -44,7 +44,9 @@ from bot.summarize.compress import (
 )
 from bot.summarize.headline import MAX_HEADLINE_WORDS as DERIVED_HEADLINE_WORDS
 from bot.summarize.headline import MAX_TITLE_WORDS, derive_headline, headline_from_title
+from bot.summarize.language import STOP_WORDS, detect_language, normalise_language
 from bot.summarize.sentences import iter_block, split_paragraphs
+from bot.text import stem
 
 __all__ = ["MAX_BULLET_WORDS", "MAX_HEADLINE_WORDS", "content_tokens", "summarize"]
 
@@ -84,7 +86,8 @@ _STOPWORDS = frozenset(
     """.split()
 )
 
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
+# Letters of any alphabet: the summariser reads German, Polish or Ukrainian news too.
+_WORD = re.compile(r"[^\W_][\w'’-]*")
 _QUOTE_LEADING = re.compile(r"^(?:and|but|because|so|or|also)\s*,?\s+", re.IGNORECASE)
 _OPEN_QUOTES = '"“'
 _QUOTE_CHARS = '"“”'
@@ -200,25 +203,46 @@ class _Kinds(dict[str, int]):
 
 
 class _Tokens(dict[str, str]):
+    """Word -> content token for one language ("" for a stop word)."""
+
+    def __init__(self, language: str) -> None:
+        super().__init__()
+        self.language = language
+        self.stop = _STOPWORDS if language == "en" else STOP_WORDS.get(language, frozenset())
+
     def __missing__(self, word: str) -> str:
         bare = word.lower().strip("'’-")
-        token = "" if len(bare) < 2 or bare in _STOPWORDS else _stem(bare)
+        if len(bare) < 2 or bare in self.stop:
+            token = ""
+        elif self.language == "en":
+            # English keeps its light suffix stripper: on the dev files Snowball's stems
+            # merge words the references keep apart and cost ROUGE
+            token = _stem(bare)
+        else:
+            token = stem(bare, self.language)
         if len(self) < _CACHE_MAX:
             self[word] = token
         return token
 
 
-_TOKENS = _Tokens()
+_TOKENS: dict[str, _Tokens] = {}
+
+
+def _tokens_of(language: str) -> _Tokens:
+    found = _TOKENS.get(language)
+    if found is None:
+        found = _TOKENS[language] = _Tokens(language)
+    return found
 _KINDS = _Kinds()
 
 
-def _read(text: str) -> tuple[frozenset[str], int, bool]:
+def _read(text: str, language: str = "en") -> tuple[frozenset[str], int, bool]:
     """Content tokens of `text`, how many names and numbers it has, and if it has a speech verb.
 
     Every capitalised word but the first counts as a name, every number as one.
     """
     words = _WORD.findall(text)
-    tokens = frozenset(map(_TOKENS.__getitem__, words))
+    tokens = frozenset(map(_tokens_of(language).__getitem__, words))
     kinds = list(map(_KINDS.__getitem__, words))
     entities = kinds.count(_CAPITAL) + kinds.count(_NUMERAL)
     if kinds and kinds[0] == _CAPITAL:
@@ -229,9 +253,9 @@ def _read(text: str) -> tuple[frozenset[str], int, bool]:
 _EMPTY = frozenset([""])
 
 
-def content_tokens(text: str) -> frozenset[str]:
+def content_tokens(text: str, language: str = "en") -> frozenset[str]:
     """Lower-cased, stemmed words of `text` without stop words."""
-    return _read(text)[0]
+    return _read(text, language)[0]
 
 
 def _speaker_name(name: str) -> str | None:
@@ -310,7 +334,7 @@ def _unglue(sentence: str) -> Iterator[tuple[str, bool]]:
     yield sentence[start:].strip(), False
 
 
-def _analyse(text: str) -> list[_Sentence]:
+def _analyse(text: str, language: str = "en") -> list[_Sentence]:
     """Clean, split and annotate the article's sentences (quote state, current speaker)."""
     cleaned = clean_text(text[:_MAX_CHARS])
     out: list[_Sentence] = []
@@ -319,7 +343,7 @@ def _analyse(text: str) -> list[_Sentence]:
         for sentence, caption in _pieces(paragraph):
             if len(out) >= _MAX_SENTENCES:
                 return out
-            tokens, entities, speech = _read(sentence)
+            tokens, entities, speech = _read(sentence, language)
             may_name = speech or ":" in sentence[:60]
             starts_quoted = open_quote or sentence[:1] in _OPEN_QUOTES
             # Who is quoted is only looked up when a bullet needs it (see `_speaker`), except
@@ -408,7 +432,9 @@ _W_RUN_ON = -0.3  # more than 50 words: a caption run-on or a list
 _W_TITLE = 0.4  # share of the title's content words the sentence has
 
 
-def _scores(sentences: list[_Sentence], title: str | None) -> tuple[list[float], dict[str, float]]:
+def _scores(
+    sentences: list[_Sentence], title: str | None, language: str = "en"
+) -> tuple[list[float], dict[str, float]]:
     """Score every sentence; higher is more summary-worthy.
 
     A linear mix of a position prior, position-aware centrality in the manner of PacSum
@@ -417,7 +443,7 @@ def _scores(sentences: list[_Sentence], title: str | None) -> tuple[list[float],
     """
     forward, _, idf = _centrality(sentences)
     f_top = max(forward, default=0.0) or 1.0
-    title_tokens = set(content_tokens(title)) if title else set()
+    title_tokens = set(content_tokens(title, language)) if title else set()
     out: list[float] = []
     for i, s in enumerate(sentences):
         text = s.text
@@ -565,7 +591,10 @@ def _render(sentences: list[_Sentence], index: int, limit: int) -> str:
 
 
 def _headline(
-    title: str | None, sentences: list[_Sentence], chosen: list[tuple[_Sentence, str]]
+    title: str | None,
+    sentences: list[_Sentence],
+    chosen: list[tuple[_Sentence, str]],
+    language: str = "en",
 ) -> str:
     """The title as a headline, or one written from the lead (see `bot.summarize.headline`).
 
@@ -576,7 +605,8 @@ def _headline(
         return headline_from_title(title)
     if not sentences:
         return ""
-    derived = derive_headline([s.text for s in sentences])
+    # the lead's compression rules are English ones; other languages go to the fallbacks
+    derived = derive_headline([s.text for s in sentences]) if language == "en" else ""
     if derived:
         return derived
     for _, rendered in chosen:
@@ -594,10 +624,10 @@ def _first_words(text: str) -> str:
     return " ".join(words)
 
 
-def _repeats(headline: str, bullet: str) -> bool:
+def _repeats(headline: str, bullet: str, language: str) -> bool:
     """A bullet that says at most one thing (content word) its headline does not."""
-    head = content_tokens(headline)
-    return bool(head) and len(content_tokens(bullet) - head) <= 1
+    head = content_tokens(headline, language)
+    return bool(head) and len(content_tokens(bullet, language) - head) <= 1
 
 
 def _fallback(text: str, title: str | None, max_bullets: int) -> Briefing:
@@ -620,6 +650,7 @@ def summarize(
     *,
     max_bullets: int = 4,
     max_words: int = MAX_BULLET_WORDS,
+    language: str | None = None,
 ) -> Briefing:
     """Summarise an article into a headline and a few bullets taken from its sentences.
 
@@ -631,25 +662,30 @@ def summarize(
         title: The article's title, used for the headline and to score sentences.
         max_bullets: Most bullets to return (3-5 is the intended range).
         max_words: Most words in one bullet.
+        language: The article's language ("de", "uk-UA", ...) when the feed or page says;
+            detected from the text otherwise.
 
     Returns:
         A `Briefing` whose bullets are in article order; each bullet keeps the sentence it was
         built from in `Bullet.sentences`.
     """
     try:
-        return _summarize(text or "", title, max(1, max_bullets), max(8, max_words))
+        lang = normalise_language(language) or detect_language(text or "")
+        return _summarize(text or "", title, max(1, max_bullets), max(8, max_words), lang)
     except Exception:  # a briefing must never take the caller down
         return _fallback(text or "", title, max(1, max_bullets))
 
 
-def _summarize(text: str, title: str | None, max_bullets: int, limit: int) -> Briefing:
-    sentences = _analyse(text)
+def _summarize(
+    text: str, title: str | None, max_bullets: int, limit: int, language: str
+) -> Briefing:
+    sentences = _analyse(text, language)
     if not sentences:
         return Briefing(headline=_headline(title, [], []), bullets=())
-    scores, idf = _scores(sentences, title)
+    scores, idf = _scores(sentences, title, language)
     chosen = _select(sentences, scores, idf, max_bullets, limit)
-    headline = _headline(title, sentences, chosen)
-    repeated = {s.index for s, rendered in chosen if _repeats(headline, rendered)}
+    headline = _headline(title, sentences, chosen, language)
+    repeated = {s.index for s, rendered in chosen if _repeats(headline, rendered, language)}
     if repeated:
         # a bullet that only says the headline again gives its place to the next point
         chosen = _select(sentences, scores, idf, max_bullets, limit, exclude=repeated)
