@@ -308,7 +308,7 @@ def _pieces(paragraph: str) -> Iterator[tuple[str, bool]]:
     """
     previous = ""
     for sentence in iter_block(paragraph):
-        if previous and _BECAUSE.match(sentence):
+        if previous and _BECAUSE.match(sentence) and (previous + sentence).count(" ") < 26:
             previous = f"{previous} {sentence}"
             continue
         if previous:
@@ -688,6 +688,7 @@ def _summarize(
     repeated = {s.index for s, rendered in chosen if _repeats(headline, rendered, language)}
     if repeated:
         # a bullet that only says the headline again gives its place to the next point
-        chosen = _select(sentences, scores, idf, max_bullets, limit, exclude=repeated)
+        # (unless it is the only point: a one-sentence text still gets its bullet)
+        chosen = _select(sentences, scores, idf, max_bullets, limit, exclude=repeated) or chosen
     bullets = [Bullet(rendered, (s.text,)) for s, rendered in chosen if rendered]
     return Briefing(headline=headline, bullets=tuple(bullets))
