@@ -66,6 +66,8 @@ _CLAUSE_CUT = re.compile(
     r"meaning|making|sparking|forcing|causing|in|on|at|for)\b))"
     r"|\s+(?=(?:but|while|whilst|because|although|though|after|amid|despite|following|when|"
     r"before|until|prompting|leaving)\s)"
+    # "... must take into account the line of contact and that he will ...": a second clause
+    r"|\s+(?=and\s+(?:that|whether)\s)"
 )
 _PREPOSITION_CUT = re.compile(
     r"\s+(?=(?:at|in|on|during|for|by|from|over|near|into|amid|outside|inside|across|"

@@ -61,9 +61,11 @@ _MAX_SENTENCES = 35
 
 # Redundancy weight of the greedy selection (maximal marginal relevance).
 _REDUNDANCY = 0.75
+_MAX_REPEAT = 0.7  # share of a sentence one bullet already holds past which it is left out
 _MIN_BULLETS = 3
 _WORD_BUDGET = 50  # about the length of the dev set's reference summaries
 _WORD_CAP = 65  # past the budget, one more short bullet may still fit under this
+_PARAGRAPHS_MIN = 8  # paragraphs from which an article counts as written one point each
 _MIN_WORDS = 6
 
 _STOPWORDS = frozenset(
@@ -113,6 +115,13 @@ _NOT_SPEAKERS = frozenset(
 
 
 
+# A sentence that only announces what follows ("The president went on to explain how he sees
+# security guarantees."): the sentences after it say it, and it says nothing alone.
+_SIGNPOST = re.compile(
+    r"\b(?:went\s+on\s+to|then|also|later|further)?\s*(?:explain(?:ed|s)?|describ(?:ed|es|e)|"
+    r"outlin(?:ed|es|e)|detail(?:ed|s)?|set\s+out|spell(?:ed|s)?\s+out)\s+"
+    r"(?:how|what|why|where|when|which|his|her|their)\b[^,;\"“”]{0,60}[.:]?$"
+)
 _BECAUSE = re.compile(r"^[\"“'‘]?Because\s+[^,;]+$")
 # A caption run into the next sentence: a word, then a capitalised sentence opener followed by
 # a lower-case word, with no stop between them. Names that begin with "The" follow a
@@ -308,7 +317,11 @@ def _pieces(paragraph: str) -> Iterator[tuple[str, bool]]:
     """
     previous = ""
     for sentence in iter_block(paragraph):
-        if previous and _BECAUSE.match(sentence) and (previous + sentence).count(" ") < 26:
+        if (
+            previous
+            and _BECAUSE.match(sentence)
+            and (previous + sentence).count(" ") < MAX_BULLET_WORDS
+        ):
             previous = f"{previous} {sentence}"
             continue
         if previous:
@@ -442,15 +455,19 @@ def _scores(
     questions, fragments, run-ons and quotations.
     """
     forward, _, idf = _centrality(sentences)
+    by_paragraph = _by_paragraph(sentences)
     f_top = max(forward, default=0.0) or 1.0
     title_tokens = set(content_tokens(title, language)) if title else set()
     out: list[float] = []
     for i, s in enumerate(sentences):
         text = s.text
-        score = _W_POSITION / (1.0 + i) + _W_FORWARD * forward[i] / f_top
+        place = s.paragraph if by_paragraph else i
+        score = _W_POSITION / (1.0 + place) + _W_FORWARD * forward[i] / f_top
         if s.in_quote or text[:1] in _OPEN_QUOTES + "‘'":
             score += _W_QUOTE
-        if text.rstrip("\"”’' ").endswith("?"):
+        # a question, or a sentence that only announces what follows, says nothing alone
+        question = text.rstrip("\"”’' ").endswith("?")
+        if question or (s.words < 25 and _SIGNPOST.search(text)):
             score += _W_QUESTION
         if s.words < _MIN_WORDS:
             score += _W_FRAGMENT
@@ -508,6 +525,10 @@ def _select(
             break
         best = max(pool, key=lambda i: (scores[i] - _REDUNDANCY * redundancy[i], -i))
         candidates.discard(best)
+        if redundancy[best] >= _MAX_REPEAT:
+            # most of what it says (by idf) one bullet already says: a second telling of a
+            # fact ("I do not know what they discussed" after "has no details of the talks")
+            continue
         pick = sentences[best]
         if used[pick.paragraph] >= per_paragraph:
             continue
@@ -540,7 +561,8 @@ def _points_back(sentences: list[_Sentence], index: int) -> bool:
     """Whether the sentence's subject points back to what an earlier sentence names, and
     cannot be resolved by naming a speaker (see `_render`)."""
     text = sentences[index].text
-    if not _POINTING.match(text) or _DUMMY_IT.match(text):
+    # the first sentence has nothing before it to point to ("This is the moment a guard ...")
+    if not index or not _POINTING.match(text) or _DUMMY_IT.match(text):
         return False
     if _PRONOUN_SAYS.match(text):
         return _speaker(sentences, index - 1) is None if index else True
@@ -575,7 +597,8 @@ def _render(sentences: list[_Sentence], index: int, limit: int) -> str:
         body = _quote_body(text)
         if body:
             prefix = f"{speaker}: '"
-            room = limit - word_count(prefix)
+            # the opening quote mark sticks to the first word: only the name costs a word
+            room = limit - word_count(speaker)
             body = cut_to(body, room)
             body = TRAILING_JUNK.sub("", body).rstrip(".")
             return f"{prefix}{body}'"
@@ -674,6 +697,17 @@ def summarize(
         return _summarize(text or "", title, max(1, max_bullets), max(8, max_words), lang)
     except Exception:  # a briefing must never take the caller down
         return _fallback(text or "", title, max(1, max_bullets))
+
+
+def _by_paragraph(sentences: list[_Sentence]) -> bool:
+    """Whether the article is written as many short paragraphs, one point each.
+
+    Feeds and pages give paragraphs (wire copy, press-conference reports, live pages); there a
+    paragraph, not a sentence, is the unit of position: a three-sentence quotation must not push
+    every later point down by three places.
+    """
+    paragraphs = len({s.paragraph for s in sentences})
+    return paragraphs >= _PARAGRAPHS_MIN and len(sentences) <= 2 * paragraphs
 
 
 def _summarize(
