@@ -127,8 +127,12 @@ _BECAUSE = re.compile(r"^[\"“'‘]?Because\s+[^,;]+$")
 # a lower-case word, with no stop between them. Names that begin with "The" follow a
 # preposition or a naming verb ("in The Times", "star The Rock").
 _GLUED = re.compile(
-    r"(?<![A-Z])\b([a-z][\w'’]*|\d[\d,.%]*|[A-Z][a-z]{2,})\s(?=(?:The|A|An|He|She|They)\s+[a-z])"
+    r"(?<![A-Z])\b([a-z][\w'’]*|\d[\d,.%]*|[A-Z][a-z]{2,})\s"
+    r"(?=(?:The|A|An|He|She|They)\s+[a-z]|(?:However|Meanwhile),?\s)"
 )
+# The openers `_GLUED` looks for, as plain substrings: the regular expression only runs where
+# one of them is found.
+_GLUE_OPENERS = (" A ", " The ", " He ", " She ", " They ", " An ", " However", " Meanwhile")
 _NAMING_WORDS = frozenset(
     """
     of in at on to from by for with into called named titled like as and or than star read
@@ -335,8 +339,7 @@ def _unglue(sentence: str) -> Iterator[tuple[str, bool]]:
     """Split off photo captions run into the next sentence ("... pension pot A respected ...");
     the caption, which has no stop of its own, is flagged."""
     start = 0
-    if sentence.isascii() and (" A " in sentence or " The " in sentence or " He " in sentence
-                               or " She " in sentence or " They " in sentence):
+    if sentence.isascii() and any(opener in sentence for opener in _GLUE_OPENERS):
         for match in _GLUED.finditer(sentence):
             if match.group(1).lower() in _NAMING_WORDS:
                 continue
@@ -345,6 +348,16 @@ def _unglue(sentence: str) -> Iterator[tuple[str, bool]]:
                 yield head.strip(), True
                 start = match.end(1) + 1
     yield sentence[start:].strip(), False
+
+
+def _quoted_term(sentence: str) -> bool:
+    """A sentence that opens with a short quoted name or term and goes on as narration
+    (`"Roots," the epic miniseries ..., had an audience of 100 million`): not a quotation."""
+    close = min((i for i in (sentence.find(q, 1) for q in '"”') if i > 0), default=-1)
+    if close < 0:
+        return False
+    inside = sentence[:close].count(" ") + 1
+    return inside <= 4 and sentence[close:].count(" ") >= 3 * inside
 
 
 def _analyse(text: str, language: str = "en") -> list[_Sentence]:
@@ -358,7 +371,9 @@ def _analyse(text: str, language: str = "en") -> list[_Sentence]:
                 return out
             tokens, entities, speech = _read(sentence, language)
             may_name = speech or ":" in sentence[:60]
-            starts_quoted = open_quote or sentence[:1] in _OPEN_QUOTES
+            starts_quoted = open_quote or (
+                sentence[:1] in _OPEN_QUOTES and not _quoted_term(sentence)
+            )
             # Who is quoted is only looked up when a bullet needs it (see `_speaker`), except
             # here: a quoted sentence that names its speaker is not a bare quotation.
             found = _find_speaker(sentence) if starts_quoted and may_name else None
