@@ -65,6 +65,16 @@ _MAX_REPEAT = 0.7  # share of a sentence one bullet already holds past which it 
 _MIN_BULLETS = 3
 _WORD_BUDGET = 50  # about the length of the dev set's reference summaries
 _WORD_CAP = 65  # past the budget, one more short bullet may still fit under this
+# A report of what someone said (a press conference, a speech, an interview write-up): most
+# of its sentences are someone's words, in paragraphs. Its lead states the news and each
+# paragraph after it another statement, in no strong order of importance, so the statements
+# are ranked by what they say, not by their place, and the briefing lists up to five of them
+# in a larger word budget (no dev article is such a report: the seed is, see
+# tests/test_summarize.py).
+_STATEMENT_SHARE = 0.7  # share of sentences that are quoted or reported speech
+_STATEMENT_BUDGET = (100, 110)  # words, as `_WORD_BUDGET` and `_WORD_CAP`
+# Most bullets of any other article: past four, a news pyramid's points are detail.
+_PYRAMID_BULLETS = 4
 _PARAGRAPHS_MIN = 8  # paragraphs from which an article counts as written one point each
 _MIN_WORDS = 6
 
@@ -145,6 +155,7 @@ _NAMING_WORDS = frozenset(
 # these forces ..."): alone, the bullet would not say who or what.
 _POINTING = re.compile(
     r"^(?:It|They|Them|Others|These|Those|He|She|His|Her|Its|Their|Both|Such)\b"
+    r"|^That(?=,|\s+(?:is|was|will|would|has|had|means|meant)\b|’s|'s)"
     r"|^This\s+(?!(?:year|week|month|morning|afternoon|evening|weekend|season|summer|"
     r"winter|spring|autumn|time)\b)"
     r"|^(?:\S+\s+){0,4}(?:these|those)\b"
@@ -458,6 +469,11 @@ _W_QUESTION = -0.4
 _W_FRAGMENT = -0.6  # fewer than _MIN_WORDS words
 _W_RUN_ON = -0.3  # more than 50 words: a caption run-on or a list
 _W_TITLE = 0.4  # share of the title's content words the sentence has
+# In an article of many paragraphs (where paragraphs are the unit of position), the share of a
+# sentence's words the article repeats (its topic, as MEAD's centroid), each counted up to
+# `_TOPIC_REPEATS` repeats: tuned on the writers' file, the only dev file with paragraphs.
+_W_TOPIC = 0.5
+_TOPIC_REPEATS = 4
 
 
 def _scores(
@@ -471,12 +487,19 @@ def _scores(
     """
     forward, _, idf = _centrality(sentences)
     by_paragraph = _by_paragraph(sentences)
+    statements = _statements(sentences) >= _STATEMENT_SHARE
+    tf: Counter[str] = Counter()
+    for s in sentences:
+        tf.update(s.token_set)
     f_top = max(forward, default=0.0) or 1.0
     title_tokens = set(content_tokens(title, language)) if title else set()
     out: list[float] = []
     for i, s in enumerate(sentences):
         text = s.text
         place = s.paragraph if by_paragraph else i
+        if statements:
+            # after the lead, a report of statements ranks them by what they say
+            place = min(place, 1)
         score = _W_POSITION / (1.0 + place) + _W_FORWARD * forward[i] / f_top
         if s.in_quote or text[:1] in _OPEN_QUOTES + "‘'":
             score += _W_QUOTE
@@ -490,6 +513,10 @@ def _scores(
             score += _W_RUN_ON
         if title_tokens and s.token_set:
             score += _W_TITLE * len(title_tokens & s.token_set) / len(title_tokens)
+        if by_paragraph and s.token_set:
+            # how much the sentence uses the words the article keeps coming back to
+            topic = sum(min(tf[t] - 1, _TOPIC_REPEATS) for t in s.token_set)
+            score += _W_TOPIC * topic / (_TOPIC_REPEATS * len(s.token_set))
         out.append(score)
     return out, idf
 
@@ -502,6 +529,7 @@ def _select(
     limit: int,
     *,
     exclude: frozenset[int] | set[int] = frozenset(),
+    budget: tuple[int, int] = (_WORD_BUDGET, _WORD_CAP),
 ) -> list[tuple[_Sentence, str]]:
     """Greedy selection with a redundancy penalty (maximal marginal relevance).
 
@@ -533,9 +561,9 @@ def _select(
     while candidates and len(chosen) < k:
         # A sentence whose subject points back waits until the one before it is a bullet.
         pool = {i for i in candidates if i - 1 in taken or not _points_back(sentences, i)}
-        if len(chosen) >= _MIN_BULLETS and total >= _WORD_BUDGET:
+        if len(chosen) >= _MIN_BULLETS and total >= budget[0]:
             # Past the budget, only a short bullet that still fits the hard cap may follow.
-            pool = {i for i in pool if total + min(sentences[i].words, limit) <= _WORD_CAP}
+            pool = {i for i in pool if total + min(sentences[i].words, limit) <= budget[1]}
         if not pool:
             break
         best = max(pool, key=lambda i: (scores[i] - _REDUNDANCY * redundancy[i], -i))
@@ -686,7 +714,7 @@ def summarize(
     text: str,
     title: str | None = None,
     *,
-    max_bullets: int = 4,
+    max_bullets: int = 5,
     max_words: int = MAX_BULLET_WORDS,
     language: str | None = None,
 ) -> Briefing:
@@ -714,6 +742,18 @@ def summarize(
         return _fallback(text or "", title, max(1, max_bullets))
 
 
+def _statements(sentences: list[_Sentence]) -> float:
+    """Share of sentences that are someone's words: quoted, or reported with a speech verb."""
+    if not sentences or not _by_paragraph(sentences):
+        return 0.0
+    speech = sum(
+        1
+        for s in sentences
+        if s.in_quote or s.text[:1] in _OPEN_QUOTES or (s.may_name and _SAY_WORD.search(s.text))
+    )
+    return speech / len(sentences)
+
+
 def _by_paragraph(sentences: list[_Sentence]) -> bool:
     """Whether the article is written as many short paragraphs, one point each.
 
@@ -732,12 +772,20 @@ def _summarize(
     if not sentences:
         return Briefing(headline=_headline(title, [], []), bullets=())
     scores, idf = _scores(sentences, title, language)
-    chosen = _select(sentences, scores, idf, max_bullets, limit)
+    budget = (_WORD_BUDGET, _WORD_CAP)
+    if _statements(sentences) >= _STATEMENT_SHARE:
+        budget = _STATEMENT_BUDGET
+    else:
+        max_bullets = min(max_bullets, _PYRAMID_BULLETS)
+    chosen = _select(sentences, scores, idf, max_bullets, limit, budget=budget)
     headline = _headline(title, sentences, chosen, language)
     repeated = {s.index for s, rendered in chosen if _repeats(headline, rendered, language)}
     if repeated:
         # a bullet that only says the headline again gives its place to the next point
         # (unless it is the only point: a one-sentence text still gets its bullet)
-        chosen = _select(sentences, scores, idf, max_bullets, limit, exclude=repeated) or chosen
+        chosen = (
+            _select(sentences, scores, idf, max_bullets, limit, exclude=repeated, budget=budget)
+            or chosen
+        )
     bullets = [Bullet(rendered, (s.text,)) for s, rendered in chosen if rendered]
     return Briefing(headline=headline, bullets=tuple(bullets))
