@@ -93,7 +93,10 @@ SEED_FACTS = {
         "did not know the details",
         "do not know what",
     ),
-    "Trump's signal matters more than Putin's": ("signal",),
+    "Trump's signal matters more than Putin's": (
+        "signal about security guarantees is much more important",
+        "signal on security guarantees mattered more",
+    ),
     "Putin will not give guarantees": ("putin will not give",),
     "guarantees are strong armed forces funded by Europe": ("armed forces",),
     "scarce weapons only the US has": ("scarce", "only the united states"),
