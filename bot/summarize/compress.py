@@ -100,6 +100,17 @@ ROLE_BEFORE_NAME = re.compile(
 NONRESTRICTIVE = re.compile(r",\s+(?:who|which|whose|where)\s[^,;]{3,120}?,(?=\s)")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?])")
 TRAILING_JUNK = re.compile(r"[\s,;:–—-]+$")
+# A head that cannot end there: a verb or adverb still waiting for its complement ("... last
+# summer was always" before "on the cards").
+_NEEDS_MORE = re.compile(
+    r"\b(?:is|was|are|were|be|been|being|am|has|had|have|will|would|can|could|may|might|must|"
+    r"should|always|never|still|also|not|just|only|even|very|so|too|quite|put|get|got|take|took|"
+    r"come|came|go|went)$|ly$",
+    re.IGNORECASE,
+)
+# "... decided to let him leave, and" before "following the World Cup, ...": a conjunction
+# left at the end of a cut joins nothing.
+_DANGLING_AND = re.compile(r"[\s,;]+(?:and|or|but|nor|yet|so)$", re.IGNORECASE)
 
 
 
@@ -134,14 +145,14 @@ def cut_to(text: str, limit: int, *, force: bool = True, phrases: bool = True) -
         if word_count(head) >= max(6, limit // 3):
             best = head
     if best is not None or not phrases:
-        return best or ""
+        return _DANGLING_AND.sub("", best) if best else ""
     # No clause boundary fits: drop a trailing prepositional phrase ("... were discussed by X
     # at Y" -> "... were discussed"), then the last comma, and only then cut at a word.
     for match in _PREPOSITION_CUT.finditer(text):
         head = text[: match.start()]
         if word_count(head) > limit:
             break
-        if word_count(head) >= (limit * 3) // 5:
+        if word_count(head) >= (limit * 3) // 5 and not _NEEDS_MORE.search(head):
             best = head
     if best is not None:
         return best

@@ -160,6 +160,14 @@ _POINTING = re.compile(
     r"winter|spring|autumn|time)\b)"
     r"|^(?:\S+\s+){0,4}(?:these|those)\b"
 )
+# "This is the shocking moment a guard slipped ...", "This is the footage that shows ...": a
+# frame around a picture the bullet cannot show; what follows it is the news.
+_MOMENT = re.compile(
+    r"^(?:This|Here)\s+(?:is|was|are|were)\s+(?:the|a)\s+(?:[\w'’-]+\s+){0,3}?"
+    r"(?:moments?|footage|video|clip|images?|pictures?|photos?|scene)\s+"
+    r"(?:that\s+(?=shows?\s)|when\s+|where\s+|in\s+which\s+|showing\s+|of\s+)?"
+    r"(?:shows?\s+)?(?=\S)"
+)
 # "It is understood that ...", "It's well known that ...": "it" stands for what follows.
 _DUMMY_IT = re.compile(
     r"^It(?:'s|’s|\s+is|\s+was|\s+has\s+been|\s+will\s+be|\s+would\s+be|\s+seems|"
@@ -604,8 +612,8 @@ def _points_back(sentences: list[_Sentence], index: int) -> bool:
     """Whether the sentence's subject points back to what an earlier sentence names, and
     cannot be resolved by naming a speaker (see `_render`)."""
     text = sentences[index].text
-    # the first sentence has nothing before it to point to ("This is the moment a guard ...")
-    if not index or not _POINTING.match(text) or _DUMMY_IT.match(text):
+    # "This is the moment a guard slipped ...": the bullet drops the frame (see `_render`)
+    if _MOMENT.match(text) or not _POINTING.match(text) or _DUMMY_IT.match(text):
         return False
     if _PRONOUN_SAYS.match(text):
         return _speaker(sentences, index - 1) is None if index else True
@@ -647,6 +655,10 @@ def _render(sentences: list[_Sentence], index: int, limit: int) -> str:
             return f"{prefix}{body}'"
     if sentence.in_quote:
         return ""
+    moment = _MOMENT.match(text)
+    if moment:
+        rest = text[moment.end() :]
+        text = rest[:1].upper() + rest[1:]
     said = _PRONOUN_SAYS.match(text)
     if said and index:
         # "He also said that ..." -> "Zelenskyy also said that ...": the speaker named before
