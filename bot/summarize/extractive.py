@@ -168,6 +168,10 @@ _MOMENT = re.compile(
     r"(?:that\s+(?=shows?\s)|when\s+|where\s+|in\s+which\s+|showing\s+|of\s+)?"
     r"(?:shows?\s+)?(?=\S)"
 )
+# "Name, role, said: 'quote ...'": an introduction, then the quotation.
+_SAID_COLON = re.compile(r"^[^\"“‘]{3,160}?\b" + SAY + r"(?:\s+\w+){0,2}:\s*(?=[\"“‘'])")
+# A name that opens a sentence before a comma: "Fanny Moizant, ... Head of UK, said: ..."
+_LEADING_NAME = re.compile(r"^((?:[A-Z][\w'’.-]+\s){0,3}[A-Z][\w'’.-]+),")
 # "It is understood that ...", "It's well known that ...": "it" stands for what follows.
 _DUMMY_IT = re.compile(
     r"^It(?:'s|’s|\s+is|\s+was|\s+has\s+been|\s+will\s+be|\s+would\s+be|\s+seems|"
@@ -358,7 +362,7 @@ def _unglue(sentence: str) -> Iterator[tuple[str, bool]]:
     """Split off photo captions run into the next sentence ("... pension pot A respected ...");
     the caption, which has no stop of its own, is flagged."""
     start = 0
-    if sentence.isascii() and any(opener in sentence for opener in _GLUE_OPENERS):
+    if any(opener in sentence for opener in _GLUE_OPENERS):
         for match in _GLUED.finditer(sentence):
             if match.group(1).lower() in _NAMING_WORDS:
                 continue
@@ -644,6 +648,15 @@ def _render(sentences: list[_Sentence], index: int, limit: int) -> str:
         or (text[:1] in _OPEN_QUOTES and ATTRIBUTION_TAIL.search(text))
     ):
         speaker = _speaker(sentences, index)
+    introduced = _SAID_COLON.match(text) if not speaker and sentence.words > limit else None
+    if introduced:
+        # "Fanny Moizant, Head of UK, said: 'Birkin bags have come to ...'" is too long: the
+        # speaker's name and the quote, not the introduction cut off before the quote
+        intro = text[: introduced.end()]
+        named = _LEADING_NAME.match(intro)
+        speaker = _find_speaker(intro) or (_speaker_name(named.group(1)) if named else None)
+        if speaker:
+            text = text[introduced.end() :]
     if speaker:
         body = _quote_body(text)
         if body:
