@@ -48,7 +48,13 @@ from bot.summarize.language import STOP_WORDS, detect_language, normalise_langua
 from bot.summarize.sentences import iter_block, split_paragraphs
 from bot.text import stem
 
-__all__ = ["MAX_BULLET_WORDS", "MAX_HEADLINE_WORDS", "content_tokens", "summarize"]
+__all__ = [
+    "MAX_BULLET_WORDS",
+    "MAX_HEADLINE_WORDS",
+    "content_tokens",
+    "points_back",
+    "summarize",
+]
 
 MAX_BULLET_WORDS = 30
 MAX_HEADLINE_WORDS = MAX_TITLE_WORDS
@@ -622,6 +628,12 @@ def _points_back(sentences: list[_Sentence], index: int) -> bool:
     if _PRONOUN_SAYS.match(text):
         return _speaker(sentences, index - 1) is None if index else True
     return True
+
+
+def points_back(text: str) -> bool:
+    """Whether a sentence's subject points to something an earlier sentence names ("He ...",
+    "It ...", "The funding for these forces ..."): alone, it does not say who or what."""
+    return bool(_POINTING.match(text)) and not _DUMMY_IT.match(text) and not _MOMENT.match(text)
 
 
 def _quote_body(text: str) -> str:

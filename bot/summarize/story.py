@@ -42,7 +42,7 @@ from bot.summarize.compress import (
     cut_to,
     finish,
 )
-from bot.summarize.extractive import MAX_BULLET_WORDS, content_tokens
+from bot.summarize.extractive import MAX_BULLET_WORDS, content_tokens, points_back
 
 __all__ = ["MAX_STORY_BULLETS", "MAX_STORY_REPORTS", "MIN_STORY_BULLETS", "summarize_story"]
 
@@ -103,6 +103,7 @@ class _Candidate:
     facts: frozenset[str]  # the numbers and names among them
     words: int
     claim: frozenset[str]  # the keys of what is reported, without who said it or where
+    leans: bool  # its subject points back ("He ..."): it needs the bullet before it
 
 
 def summarize_story(
@@ -177,7 +178,17 @@ def _candidates(report: int, article: Article, briefing: Briefing) -> list[_Cand
         words = len(text.split())
         claim = _keys(_claim(text))[0] or keys
         out.append(
-            _Candidate(attributed, article.source, report, position, keys, facts, words, claim)
+            _Candidate(
+                attributed,
+                article.source,
+                report,
+                position,
+                keys,
+                facts,
+                words,
+                claim,
+                points_back(text),
+            )
         )
     return out
 
@@ -251,6 +262,14 @@ def _novelty(candidate: _Candidate, said: set[str]) -> float:
     return new / total
 
 
+def _resolved(candidate: _Candidate, chosen: Sequence[_Candidate]) -> bool:
+    """A bullet whose subject points back is read right after the bullet before it in its
+    report (bullets are shown report by report), or not at all."""
+    return not candidate.leans or any(
+        c.report == candidate.report and c.position == candidate.position - 1 for c in chosen
+    )
+
+
 def _gain(candidate: _Candidate, said: set[str]) -> float:
     """How much `candidate` adds to what is said: its new keys, numbers and names double."""
     return float(
@@ -296,6 +315,7 @@ def _select(pool: list[_Candidate], outlets: dict[str, frozenset[str]], k: int) 
             if (len(chosen) < MIN_STORY_BULLETS or total + c.words <= WORD_BUDGET)
             and _novelty(c, said) >= MIN_NOVELTY
             and not any(_overlap(c, other) >= MAX_OVERLAP for other in chosen)
+            and _resolved(c, chosen)
         ]
         if not fits:
             break
@@ -310,7 +330,9 @@ def _select(pool: list[_Candidate], outlets: dict[str, frozenset[str]], k: int) 
         spare = [
             c
             for c in pool
-            if c not in chosen and not any(_overlap(c, kept) >= MAX_OVERLAP for kept in chosen)
+            if c not in chosen
+            and not any(_overlap(c, kept) >= MAX_OVERLAP for kept in chosen)
+            and _resolved(c, chosen)
         ]
         if not spare:
             break
@@ -325,6 +347,7 @@ def _select(pool: list[_Candidate], outlets: dict[str, frozenset[str]], k: int) 
             for c in pool
             if c.outlet != lead.outlet
             and not any(_overlap(c, kept) >= MAX_OVERLAP for kept in chosen[:-1])
+            and _resolved(c, chosen[:-1])
         ]
         if other:
             chosen[-1] = max(other, key=lambda c: (rank(c) * _gain(c, said), -c.report))
