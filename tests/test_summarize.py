@@ -127,6 +127,9 @@ def test_seed_headline_is_a_complete_short_unit() -> None:
     assert 3 <= len(headline.split()) <= 15, headline
     assert not headline.endswith(("…", "...")), headline
     assert "Zelenskyy" in headline and len(headline.split()) <= 12, headline
+    # a whole statement, not "Zelenskyy does not have detailed information" (about what?)
+    assert not headline.rstrip("\"”'’").endswith(("information", "details")), headline
+    assert not headline.endswith((".", '."')), headline
 
 
 @pytest.mark.parametrize("path", sorted(SEEDS.iterdir()), ids=lambda p: p.name)

@@ -222,6 +222,16 @@ _BEFORE_OF = frozenset(
     side out because instead ahead
     """.split()
 )
+# Nouns that say nothing without what they are about: "X does not have detailed information
+# [about what was discussed]" is a fragment, not a headline.
+_BEFORE_ABOUT = frozenset(
+    """
+    information details detail idea knowledge clue clues news word questions question evidence
+    data doubts concerns fears talks decision details views opinion thoughts reports report
+    """.split()
+)
+_FINAL_STOP = re.compile(r"\.([\"”’']?)$")
+_ABOUT = frozenset({"about", "on", "of", "over", "regarding", "concerning"})
 # Words after which "to" belongs to the verb ("has agreed to pay", "is to buy", "plans to").
 _BEFORE_TO = frozenset(
     """
@@ -323,7 +333,8 @@ def compress_headline(sentence: str) -> str:
     if _words(head)[0] in _POINTING:
         return ""
     head = _headlinese(head)
-    head = finish(head).rstrip(".")
+    # no full stop, not even inside a closing quote ('... discussed."' -> '... discussed"')
+    head = _FINAL_STOP.sub(r"\1", finish(head))
     return head if _balanced(head) and word_count(head) >= 3 else ""
 
 
@@ -396,6 +407,7 @@ def _shorten(text: str) -> str:
             and _ends_whole(head, before_phrase=True)
             and not (match.group(1) == "to" and _words(head)[-1] in _BEFORE_TO)
             and not (match.group(1) == "of" and _words(head)[-1] in _BEFORE_OF)
+            and not (match.group(1) in _ABOUT and _words(head)[-1] in _BEFORE_ABOUT)
         ):
             best = head
     return best
