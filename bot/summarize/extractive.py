@@ -507,8 +507,9 @@ def _scores(
     by_paragraph = _by_paragraph(sentences)
     statements = _statements(sentences) >= _STATEMENT_SHARE
     tf: Counter[str] = Counter()
-    for s in sentences:
-        tf.update(s.token_set)
+    if by_paragraph:
+        for s in sentences:
+            tf.update(s.token_set)
     f_top = max(forward, default=0.0) or 1.0
     title_tokens = set(content_tokens(title, language)) if title else set()
     out: list[float] = []
@@ -576,9 +577,10 @@ def _select(
     total = 0
     candidates -= {i for i in top if not _stands_alone(sentences[i])}
     taken: set[int] = set()
+    leaning = {i for i in candidates if _points_back(sentences, i)}
     while candidates and len(chosen) < k:
         # A sentence whose subject points back waits until the one before it is a bullet.
-        pool = {i for i in candidates if i - 1 in taken or not _points_back(sentences, i)}
+        pool = {i for i in candidates if i not in leaning or i - 1 in taken}
         if len(chosen) >= _MIN_BULLETS and total >= budget[0]:
             # Past the budget, only a short bullet that still fits the hard cap may follow.
             pool = {i for i in pool if total + min(sentences[i].words, limit) <= budget[1]}

@@ -9,6 +9,7 @@ rules then leave most words alone.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 __all__ = ["STOP_WORDS", "detect_language", "normalise_language"]
 
@@ -77,17 +78,19 @@ def detect_language(text: str) -> str:
     Russian by the letters only one of them writes), and stop words decide the Latin ones.
     """
     sample = text[:2000]
-    if sample.isascii():
-        # German, French, Spanish, Italian and Polish news all use letters beyond ASCII
+    if sample.isascii() or not any(c.isalpha() for c in set(sample) if c > "\x7f"):
+        # German, French, Spanish, Italian and Polish news all use letters beyond ASCII (curly
+        # quotes, dashes and "£" are not letters)
         return "en"
     if len(_CYRILLIC.findall(sample)) > len(sample) // 10:
         uk, ru = len(_UKRAINIAN.findall(sample)), len(_RUSSIAN.findall(sample))
         return "uk" if uk >= ru else "ru"
-    words = [w.lower() for w in _WORD.findall(sample)]
-    best, best_count = "en", sum(w in _ENGLISH for w in words)
+    # each distinct word once: a few hundred set look-ups per language, not one per word
+    counts = Counter(w.lower() for w in _WORD.findall(sample))
+    seen = counts.keys()
+    best, best_count = "en", sum(counts[w] for w in _ENGLISH & seen)
     for lang in _LATIN:
-        stop = STOP_WORDS[lang]
-        count = sum(w in stop for w in words)
+        count = sum(counts[w] for w in STOP_WORDS[lang] & seen)
         if count > best_count:
             best, best_count = lang, count
     return best
