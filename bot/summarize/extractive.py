@@ -169,10 +169,14 @@ _POINTING = re.compile(
 # "This is the shocking moment a guard slipped ...", "This is the footage that shows ...": a
 # frame around a picture the bullet cannot show; what follows it is the news.
 _MOMENT = re.compile(
-    r"^(?:This|Here)\s+(?:is|was|are|were)\s+(?:the|a)\s+(?:[\w'’-]+\s+){0,3}?"
+    r"^(?:(?:This|Here)\s+(?:is|was|are|were)\s+(?:the|a)\s+(?:[\w'’-]+\s+){0,3}?"
     r"(?:moments?|footage|video|clip|images?|pictures?|photos?|scene)\s+"
     r"(?:that\s+(?=shows?\s)|when\s+|where\s+|in\s+which\s+|showing\s+|of\s+)?"
-    r"(?:shows?\s+)?(?=\S)"
+    r"(?:shows?\s+)?"
+    # "These extraordinary images show how a jumbo jet has been ..."
+    r"|(?:This|These|Those)\s+(?:[\w'’-]+\s+){0,2}?(?:footage|video|clip|images?|"
+    r"pictures?|photos?|photographs?)\s+(?:show|shows|reveal|reveals|capture|captures)\s+"
+    r"(?:how\s+|that\s+|the\s+moment\s+)?)(?=\S)"
 )
 # "Name, role, said: 'quote ...'": an introduction, then the quotation.
 _SAID_COLON = re.compile(r"^[^\"“‘]{3,160}?\b" + SAY + r"(?:\s+\w+){0,2}:\s*(?=[\"“‘'])")
