@@ -151,6 +151,30 @@ def test_the_same_fact_from_two_outlets_is_told_once() -> None:
     assert any(b.source == "Reuters" and "140 barges" in b.text for b in briefing.bullets), texts
 
 
+def test_one_death_told_by_two_outlets_in_their_own_words_is_told_once() -> None:
+    # allsides-5608: each outlet says who Powell was in its own way, around the same fact
+    lead = (
+        "Colin Powell, an accomplished and esteemed four-star general who became the first "
+        "African American secretary of State, died Monday as a result of complications from "
+        "Covid-19, according to his family. Powell was 84."
+    )
+    other = (
+        "Former secretary of state and chairman of the Joint Chiefs of Staff Colin Powell has "
+        "died at age 84 of COVID-19 complications. Powell was fully vaccinated and being cared "
+        "for at Walter Reed National Medical Center at the time of his death."
+    )
+    third = "Powell was one of America's most prominent Black figures for decades."
+    articles = [
+        _report(1, "Politico", "Colin Powell dies at 84", lead),
+        _report(2, "Washington Examiner", "Colin Powell dies of COVID", other),
+        _report(3, "Reuters", "Colin Powell, first Black secretary of state, dies", third),
+    ]
+    _, briefing = _story(articles)
+    texts = [b.text for b in briefing.bullets]
+    assert sum("died" in t for t in texts) == 1, texts
+    assert any("fully vaccinated" in t for t in texts), texts
+
+
 def test_one_report_keeps_its_own_briefing() -> None:
     article = _seed_articles()[1]
     own = summarize(article.text, article.title)

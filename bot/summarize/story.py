@@ -85,6 +85,16 @@ _NUMBER_WORD = re.compile(r"\b(?:" + "|".join(_NUMBER_WORDS) + r")\b", re.IGNORE
 _SAID_THAT = re.compile(
     r"^(?:[^.;:!?\"“”]{0,80}?\s)?" + SAY + r"(?:\s+(?:on|last|this)\s+\w+)?(?:\s+that)?\s+",
 )
+# "Name, a/an/the ...," after the subject: an appositive that says who the subject is.
+_APPOSITIVE = re.compile(
+    r"^((?:[A-Z][\w'’.-]+\s+){0,3}[A-Z][\w'’.-]+),\s+(?:a|an|the)\s[^,]{3,140},\s+"
+)
+# A role in front of the name that does something: "Former secretary of state and chairman of
+# the Joint Chiefs of Staff Colin Powell has died ...".
+_ROLE_LEAD = re.compile(
+    r"^(?:[Ff]ormer|[Tt]he|[a-z])[^,]{0,100}?\s(?=(?:[A-Z][\w'’.-]+\s+){1,3}"
+    r"(?:has|had|have|was|is|were|are|will|would|died|dies|said|says)\b)"
+)
 # A capitalised word that does not open the text: a name, for the novelty check.
 _NAME = re.compile(r"(?<=\s)[A-Z][A-Za-z'’-]*")
 
@@ -225,7 +235,11 @@ def _claim(text: str) -> str:
     is what they share."""
     text = ATTRIBUTION_TAIL.sub("", NONRESTRICTIVE.sub("", text))
     match = _SAID_THAT.match(text)
-    return text[match.end() :] if match else text
+    text = text[match.end() :] if match else text
+    # who the subject is, told differently by each outlet: "Colin Powell, an accomplished
+    # four-star general who ..., died" / "Former secretary of state ... Colin Powell has died"
+    text = _APPOSITIVE.sub(r"\1 ", text)
+    return _ROLE_LEAD.sub("", text)
 
 
 def _keys(text: str) -> tuple[frozenset[str], frozenset[str]]:
@@ -278,9 +292,11 @@ def _gain(candidate: _Candidate, said: set[str]) -> float:
 
 
 def _overlap(a: _Candidate, b: _Candidate) -> float:
-    """How much of the shorter of two bullets' claims the other holds (the overlap
-    coefficient), with who said it left out of both."""
-    return len(a.claim & b.claim) / min(len(a.claim), len(b.claim))
+    """How much of the shorter of two bullets the other holds (the overlap coefficient), in
+    all their words or in their claims alone (who said it left out of both), whichever is more:
+    two outlets framing one fact differently share its claim, not their framing."""
+    whole = len(a.keys & b.keys) / min(len(a.keys), len(b.keys))
+    return max(whole, len(a.claim & b.claim) / min(len(a.claim), len(b.claim)))
 
 
 def _select(pool: list[_Candidate], outlets: dict[str, frozenset[str]], k: int) -> list[_Candidate]:
