@@ -72,6 +72,8 @@ _DANGLING = re.compile(
 _PARTICIPLE = re.compile(r",\s+(?=[a-z]{3,}ing\s)")
 _SPEAKER_QUOTE = re.compile(r"^[^\s:]+(?:\s[^\s:]+)?:\s['‘\"“]")
 _DOUBLE_QUOTES = '"“”'
+_OPENING_QUOTES = "\"“‘'"
+_SAY_WORD = re.compile(r"\b" + SAY + r"\b")
 _NUMBER = re.compile(r"\d[\d,.]*")
 _NUMBER_WORDS = {
     word: str(value)
@@ -182,7 +184,7 @@ def _candidates(report: int, article: Article, briefing: Briefing) -> list[_Cand
         if len(text.split()) > MAX_BULLET_WORDS:
             text = _complete(compress(text, MAX_BULLET_WORDS))
         keys, facts = _keys(text)
-        if not keys:
+        if not keys or _speakerless(text):
             continue
         attributed = Bullet(text, bullet.sentences, source=article.source or None)
         words = len(text.split())
@@ -201,6 +203,14 @@ def _candidates(report: int, article: Article, briefing: Briefing) -> list[_Cand
             )
         )
     return out
+
+
+def _speakerless(text: str) -> bool:
+    """A quotation that names no speaker (its attribution was in what the feed cut off)."""
+    if text[:1] not in _OPENING_QUOTES or _SPEAKER_QUOTE.match(text):
+        return False
+    said = _SAY_WORD.search(text)
+    return said is None or not _NAME.search(text[max(0, said.start() - 40) : said.end() + 40])
 
 
 def _complete(text: str) -> str:
