@@ -6,7 +6,11 @@ manner of PacSum (Zheng & Lapata 2019: a sentence matters when what *follows* it
 overlap with the title, names and numbers, and penalties for questions, fragments, run-on
 captions and bare quotes. Sentences are picked greedily with a redundancy penalty (maximal
 marginal relevance on idf-weighted content words, at most one bullet per paragraph when the
-article has many) so the bullets cover distinct points rather than restating the lead, then
+article has many; a sentence most of whose content one bullet already holds is left out) so
+the bullets cover distinct points rather than restating the lead. In an article of many short
+paragraphs the paragraph is the unit of position, and the article's recurring words count;
+a report of someone's statements (most sentences quoted or reported speech) ranks the
+statements after its lead by what they say and lists up to five. Bullets are then
 put back in article order and compressed: attribution
 tails (", he said"), photo cues, parentheticals and leading connectives go first, and only
 then, if a bullet is still over 30 words, is it cut at a clause boundary. Quotes keep their
@@ -769,7 +773,8 @@ def summarize(
     Args:
         text: The article body (plain text; leftover HTML and boilerplate are removed).
         title: The article's title, used for the headline and to score sentences.
-        max_bullets: Most bullets to return (3-5 is the intended range).
+        max_bullets: Most bullets to return (3-5 is the intended range); an article that is
+            not a report of statements gets at most four, within its word budget.
         max_words: Most words in one bullet.
         language: The article's language ("de", "uk-UA", ...) when the feed or page says;
             detected from the text otherwise.
