@@ -313,7 +313,8 @@ def _summarize(args: argparse.Namespace, settings: Settings, stdin: TextIO, out:
             print(f"error: {item.url}: {item.reason}", file=sys.stderr)
             failed = True
             continue
-        story = Story(articles=(item,), briefing=summarize(item.text, item.title or None))
+        briefing = summarize(item.text, item.title or None, language=item.language)
+        story = Story(articles=(item,), briefing=briefing)
         digest = Digest(stories=(story,), generated_at=datetime.now(UTC), overview="")
         print(to_console_text(digest, _tz(settings)).lstrip("\n").removeprefix("1. "), file=out)
         print(file=out)
@@ -336,7 +337,8 @@ def _summarize_jsonl(name: str, stdin: TextIO, out: TextIO) -> int:
                 if not isinstance(row, dict) or not isinstance(row.get("article"), str):
                     raise ValueError('needs an object with a string "article"')
                 title = row.get("title") if isinstance(row.get("title"), str) else None
-                briefing = summarize(row["article"], title)
+                language = row.get("language") if isinstance(row.get("language"), str) else None
+                briefing = summarize(row["article"], title, language=language)
             except (ValueError, BriefingError) as exc:
                 print(f"error: {name} line {n}: {exc}", file=sys.stderr)
                 failed = True

@@ -328,7 +328,7 @@ def _filter_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
 
 
 def _brief(store: Store, article: Article) -> Briefing:
-    briefing = summarize(article.text, article.title or None)
+    briefing = summarize(article.text, article.title or None, language=article.language)
     if article.id is not None:
         store.put_briefing(article.id, briefing)
     return briefing

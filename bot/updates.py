@@ -30,7 +30,11 @@ from bot.summarize import summarize
 
 # the summariser's own content words (stemmed, no stop words): a bullet is judged "the same
 # fact" with the words bullets are picked by
-from bot.summarize.extractive import _content_tokens
+from bot.summarize.extractive import content_tokens
+
+# one definition, beside the title cleaning that also strips it; re-exported for ingest, which
+# marks a story as updated when its source flags the title
+from bot.summarize.headline import split_update_marker as split_update_marker
 
 SAME_FACT_SHARE = 0.6
 """A bullet repeats a shown one when at least this share of its content words are in it (and
@@ -40,31 +44,7 @@ story shares only its names."""
 MAX_UPDATE_BULLETS = 5
 """Most new bullets an update shows; a story's briefing has 3-5."""
 
-# "UPDATED: ...", "Update 2: ...", "UPDATE - ...", "[Updated] ...", "(Update) ..."; a dash needs
-# spaces around it so "Update-ready phones" keeps its title
-_MARKER = re.compile(
-    r"^\s*(?:[\[(]\s*updated?(?:\s+\d+)?\s*[\])]\s*[:|]?"
-    r"|updated?(?:\s+\d+)?\s*:"
-    r"|updated?(?:\s+\d+)?\s+[-–—|](?=\s))\s*",
-    re.IGNORECASE,
-)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-
-
-def split_update_marker(title: str) -> tuple[str, bool]:
-    """A title without a leading update marker, and whether it had one.
-
-    The marker is the source's signal that the article changed, not part of its title: the
-    clean title is stored, and the story is marked as an update.
-
-    >>> split_update_marker("UPDATED: Output rose 15 percent")
-    ('Output rose 15 percent', True)
-    """
-    match = _MARKER.match(title)
-    if match is None:
-        return title, False
-    rest = title[match.end() :].strip()
-    return (rest, True) if rest else (title, False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +54,7 @@ class _Fact:
 
 
 def _fact(text: str) -> _Fact:
-    return _Fact(_content_tokens(text), frozenset(_number(n) for n in _NUMBER.findall(text)))
+    return _Fact(content_tokens(text), frozenset(_number(n) for n in _NUMBER.findall(text)))
 
 
 def _number(digits: str) -> str:
@@ -216,7 +196,8 @@ def _seen_of(
             continue
         for old in store.article_revisions(article.id):
             if old.revision == 0:
-                bullets.extend(b.text for b in summarize(old.text, old.title or None).bullets)
+                shown = summarize(old.text, old.title or None, language=old.language)
+                bullets.extend(b.text for b in shown.bullets)
     return _Seen(outlets, bullets)
 
 
@@ -255,7 +236,9 @@ def _briefing(article: Article, briefings: dict[int, Briefing]) -> Briefing:
     found = briefings.get(article.id or -1)
     # articles stored without a briefing (added straight to the store) get one here, unsaved:
     # the digest only reads
-    return found if found is not None else summarize(article.text, article.title or None)
+    if found is not None:
+        return found
+    return summarize(article.text, article.title or None, language=article.language)
 
 
 def views_of(store: Store, digest: Digest, also: Iterable[int] = ()) -> list[StoryView]:

@@ -116,7 +116,7 @@ def _store(article: Article, store: Store, result: IngestResult) -> None:
     if stored is not None:
         _revise(stored, article, store, result)
         return
-    briefing = summarize(article.text, article.title or None)
+    briefing = summarize(article.text, article.title or None, language=article.language)
     stored, added = store.add_article(article, briefing)
     if added:
         # grouping into stories is per-article work too: done once here, reused by digests
@@ -167,7 +167,7 @@ def _revise(stored: Article, entry: Article, store: Store, result: IngestResult)
         result.duplicates += 1
         return
     new = replace(entry, text=text)
-    briefing = summarize(new.text, new.title or None)
+    briefing = summarize(new.text, new.title or None, language=new.language)
     revised = store.revise_article(stored.id, new, briefing, now=entry.fetched_at)
     if revised is None:
         result.duplicates += 1

@@ -77,6 +77,12 @@ _INLINE_BOILERPLATE: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("Share", r"\bShare\s+(?:this|to\s+our)\s+(?:article|story|newsletter)\b[.:]?"),
         ("Subscribe", r"\bSubscribe\s+(?:this|to\s+our)\s+(?:article|story|newsletter)\b[.:]?"),
         ("Follow", r"\bFollow\s+us\s+on\s+(?:Twitter|Facebook|Instagram)\b[^.!?\n]*[.!?]?"),
+        (
+            "Sorry",
+            r"(?:\bSorry,?\s+)?\bwe\s+are\s+not\s+currently\s+accepting\s+comments\b"
+            r"[^.!?\n]*[.!?]?",
+        ),
+        ("These are the best", r"\bThese\s+are\s+the\s+best\s+videos\s+of\s+the\s+week\.?"),
     )
 )
 _SCROLL = re.compile(

@@ -21,7 +21,16 @@ __all__ = ["iter_block", "split_block", "split_paragraphs", "split_sentences"]
 # Terminal punctuation (an ellipsis counts), then closing quotes/brackets, then whitespace, then
 # an optional opening quote/bracket and an upper-case letter or digit. Decimals ("3.5"), money
 # ("$1.2bn") and domains never match because they have no whitespace after the dot.
-_CANDIDATE = re.compile(r"(?:[.!?]+|…)[\"'”’)\]]*(?=\s+[\"'“‘(\[]*[A-Z0-9])")
+# Upper-case letters of the Latin and Cyrillic alphabets European news is written in.
+_UPPER = "A-Z0-9ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÐÑÒÓÔÕÖØÙÚÛÜÝÞĄĆĘŁŃŚŹŻČĎĚŇŘŠŤŮŽА-ЯЁЄІЇҐ"
+_CLOSERS = "\"'”’»«“)\\]"
+_OPENERS_PUNCT = "\"'“‘„«»(\\[¿¡—–-"
+# A closing quote detached by a space ("... to anybody. ' Paul Merson ...", as tokenised text
+# leaves it) still closes the sentence before it.
+_CANDIDATE = re.compile(
+    r"(?:[.!?]+|…)(?:[" + _CLOSERS + r"]|\s['’\"”](?=\s))*"
+    r"(?=\s+[" + _OPENERS_PUNCT + r"]*\s?[" + _UPPER + r"])"
+)
 
 # Titles and other abbreviations that (practically) never end a sentence.
 _NEVER_FINAL = frozenset(
@@ -29,6 +38,12 @@ _NEVER_FINAL = frozenset(
     mr mrs ms messrs mme mlle dr prof sen sens rep reps gov gen lt col maj capt cmdr adm sgt cpl
     pvt det insp supt const rev hon pres ste mt ft fr vs v approx dept est fig figs vol
     vols ch sec art no nos op ed eds al cf ca para pp p ref tel
+    bzw usw vgl nr str mio mrd inkl ggf evtl sog abs hr fr frau
+    mme mm av apr env cf
+    sra srta dña núm aprox pág excmo ud uds
+    sig dott ing avv pag ecc
+    ul np tj tzw godz tys mln mld ok płk
+    ул им тыс млн млрд руб грн коп св см др пр проф акад вул обл просп пл
     """.split()
 )
 
@@ -53,8 +68,18 @@ _OPENERS = frozenset(
     """.split()
 )
 
-_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.'’-]*)\.$")
-_NEXT_WORD = re.compile(r"\s+[\"'“‘(\[]*([A-Za-z0-9][\w'’-]*)")
+_WORD_BEFORE = re.compile(r"([^\W\d_][\w.'’-]*)\.$")
+_NEXT_WORD = re.compile(r"\s+[\"'“‘„«»(\[¿¡—–-]*\s?([^\W_][\w'’-]*)")
+# "am 3. Oktober", "der 2. Weltkrieg": in German (and Polish) a number with a dot is an ordinal
+# before a month or a noun such as these.
+_ORDINAL_BEFORE = re.compile(r"(?<![\d.,])\d{1,2}\.$")
+_CYRILLIC_LOWER = re.compile(r"[а-яёіїєґ]+")
+_AFTER_ORDINAL = frozenset(
+    """
+    januar jänner februar märz april mai juni juli august september oktober november dezember
+    mal weltkrieg bundesliga liga runde platz klasse stock jahrhundert
+    """.split()
+)
 # "Stop!" Smith shouted. / "Why?" asked the judge. -- a quote's attribution continues it.
 _ATTRIBUTION_AFTER = re.compile(
     r"\s+(?:[A-Z][\w'’.-]*\s+){0,3}(?:said|says|asked|asks|told|added|adds|shouted|replied|"
@@ -83,6 +108,9 @@ def _is_boundary(text: str, end: int) -> bool:
     # short here but still counts as an ordinary word below.
     match = _WORD_BEFORE.search(text, max(0, punct_end - 16), punct_end)
     if match is None:
+        if _ORDINAL_BEFORE.search(text, max(0, punct_end - 4), punct_end):
+            nxt = _NEXT_WORD.match(text, end)
+            return not (nxt and nxt.group(1).lower() in _AFTER_ORDINAL)
         return True
     word = match.group(1)
     if len(word) > 6 and "." not in word:
@@ -95,6 +123,9 @@ def _is_boundary(text: str, end: int) -> bool:
         return next_word in _OPENERS
     if "." in word:
         return True
+    if len(word) <= 3 and _CYRILLIC_LOWER.fullmatch(word):
+        # "т.", "г.", "р." after a number: an abbreviation ("2024 р. уряд" is rare)
+        return False
     if lower in _NEVER_FINAL:
         # "No. 10" and "Fig. 3" precede numbers; "No." before a word is the answer "No."
         if lower in {"no", "nos", "fig", "figs", "vol", "p", "pp", "op", "art", "sec", "ch"}:
@@ -103,8 +134,8 @@ def _is_boundary(text: str, end: int) -> bool:
     if lower in _AMBIGUOUS:
         return next_word in _OPENERS
     if len(word) == 1 and word.isupper():
-        # An initial ("George W. Bush", "J. K. Rowling").
-        return next_word in _OPENERS and word not in {"I"}
+        # An initial ("George W. Bush", "J. K. Rowling", "В. Зеленський").
+        return word.isascii() and next_word in _OPENERS and word not in {"I"}
     return True
 
 
