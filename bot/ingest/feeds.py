@@ -256,8 +256,9 @@ def _entry_date(entry: Mapping[str, Any], seen: datetime) -> datetime | None:
     by `parse_date`. Published, then updated, then created.
     """
     for key in ("published", "updated", "created"):
-        moment = from_struct(entry.get(f"{key}_parsed"))
-        raw = entry.get(key)
+        # `in` first: feedparser's get("updated") answers with the published date, and warns
+        moment = from_struct(entry.get(f"{key}_parsed") if f"{key}_parsed" in entry else None)
+        raw = entry.get(key) if key in entry else None
         if moment is None and isinstance(raw, str):
             moment = parse_date(raw)
         moment = plausible(moment, seen)
@@ -267,9 +268,14 @@ def _entry_date(entry: Mapping[str, Any], seen: datetime) -> datetime | None:
 
 
 def _entry_link(entry: Mapping[str, Any], base: str) -> str | None:
-    """The entry's page URL: its link, else an http(s) id/guid; resolved against the feed."""
-    for candidate in (entry.get("link"), entry.get("id")):
+    """The entry's page URL: its link (resolved against the feed), else its id/guid when that
+    is an absolute http(s) URL (a guid "notice-1" that is not a permalink is a name, not a
+    page next to the feed)."""
+    for key in ("link", "id"):
+        candidate = entry.get(key)
         if not candidate or not isinstance(candidate, str):
+            continue
+        if key == "id" and urlsplit(candidate.strip()).scheme.lower() not in ("http", "https"):
             continue
         link = urljoin(base, candidate.strip())
         if urlsplit(link).scheme.lower() in ("http", "https") and urlsplit(link).hostname:

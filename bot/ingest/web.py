@@ -176,6 +176,14 @@ def extract_article(
         raise SourceError(canonical, "not a web page (could not parse the HTML)")
     doc = _extract(tree, canonical, now)
     extracted = paragraphs(getattr(doc, "text", None) or "") if doc is not None else ""
+    title = _one_line(getattr(doc, "title", None) or "")
+    first, _, rest = extracted.partition("\n\n")
+    if title and first == title and rest:
+        # the page's <h1> repeats the title; keep the text to the story itself
+        extracted = rest
+    elif len(title.split()) >= 4 and first.startswith(title + " "):
+        # the same, glued to what follows it (an <h1> and a <figcaption>)
+        extracted = extracted[len(title) :].lstrip()
     problem = page_problem(extracted, captions)
     if problem:
         raise PageTextError(canonical, problem)
@@ -183,11 +191,6 @@ def extract_article(
     if len(text) < MIN_PAGE_TEXT:
         raise SourceError(canonical, "no article text found on the page")
     host = host_of(canonical) or canonical
-    title = _one_line(getattr(doc, "title", None) or "")
-    first, _, rest = text.partition("\n\n")
-    if title and first == title and rest:
-        # the page's <h1> repeats the title; keep the text to the story itself
-        text = rest
     if looks_mojibake(f"{title} {text}"):
         log.warning("page %s: its text looks garbled (mojibake)", canonical)
     sitename = _one_line(getattr(doc, "sitename", None) or "")
