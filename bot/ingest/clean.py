@@ -31,6 +31,17 @@ _LINK_ONLY = re.compile(
     r"(?:\s*(?:on|at|in)\s+[^.]{1,80})?\W*$",
     _FLAGS,
 )
+# a pointer to another article between paragraphs: "Read more: How Europe Has Turned Against
+# the U.S.", "Related: ...", "Lire aussi : ..."
+_POINTER = re.compile(
+    r"^\W*(?:read more|more|related|see also|also read|read also|recommended|further reading|"
+    r"leia (?:também|mais)|veja também|lire aussi|à lire aussi|lea también|lee también|"
+    r"leggi anche|mehr zum thema|lesen sie auch|lees ook)\s*[:»›|]\s*\S.{0,200}$"
+    r"|^\W*read more (?:about|on|in|at|here)\b.{0,100}$",
+    _FLAGS,
+)
+# the same as a button: "Read More Trump Declares …" (title case; "Read more books" is prose)
+_POINTER_BUTTON = re.compile(r"^\W*(?:Read More|READ MORE|Related|RELATED)\s+[A-Z0-9“\"‘']")
 # WordPress's footer: "The post <title> appeared first on <site>."
 _POST_FOOTER = re.compile(
     r"(?:^|(?<=[.!?…\"”’)\]]))\s*(?:the|this) (?:post|article|entry|story)\b.{0,300}?"
@@ -45,6 +56,11 @@ _TRAILING_LINK = re.compile(
     r"leia mais|leer más|lire la suite|weiterlesen|mehr lesen|leggi tutto|lees meer)"
     r"\b[^.!?]{0,60}?(?:…|\.\.\.|»|›|→|>>|\]|\))?\s*$",
     _FLAGS,
+)
+# "…has proposed a solution in Read More…": a title-case pointer, with its ellipsis or arrow
+_TRAILING_BUTTON = re.compile(
+    r"\s+(?:(?:Read more|Continue reading|Keep reading)\s*(?:…|\.\.\.|»|›|→|>>)"
+    r"|(?:Read More|Continue Reading|Keep Reading|READ MORE)\W{0,3})\s*$"
 )
 _ELLIPSIS_MARK = re.compile(r"\s*[\[(](?:…|\.\.\.|&hellip;|more…?)[\])]\s*$", _FLAGS)
 # photo credits and captions: "Photo: AP.", "Foto: dpa", "© Reuters", "(AP Photo/Evan Vucci)"
@@ -107,6 +123,8 @@ def _is_furniture(paragraph: str, captions: Collection[str]) -> bool:
     words = paragraph.split()
     if _NO_WORDS.match(paragraph) or _LINK_ONLY.match(paragraph):
         return True
+    if len(words) <= 30 and (_POINTER.match(paragraph) or _POINTER_BUTTON.match(paragraph)):
+        return True
     if len(words) <= 4 and _DATELINE.match(paragraph):
         return True
     if captions and normalized(paragraph) in captions:
@@ -139,6 +157,7 @@ def clean_text(text: str, captions: Collection[str] = ()) -> str:
             continue
         paragraph = _POST_FOOTER.sub("", paragraph).strip()
         paragraph = _TRAILING_LINK.sub("", paragraph).strip()
+        paragraph = _TRAILING_BUTTON.sub("", paragraph).strip()
         paragraph = _ELLIPSIS_MARK.sub(" …", paragraph).strip()
         if paragraph and not _NO_WORDS.match(paragraph):
             kept.append(paragraph)
