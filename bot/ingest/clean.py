@@ -23,7 +23,8 @@ _FLAGS = re.IGNORECASE | re.UNICODE
 # a whole paragraph that only points elsewhere
 _LINK_ONLY = re.compile(
     r"^\W*(?:continue reading|continue|read more|read the (?:full|rest of the|whole|complete) "
-    r"(?:story|article|post|piece)|read full (?:story|article)|keep reading|full story|"
+    r"(?:story|article|post|piece)|read full (?:story|article|topic|post)|keep reading|"
+    r"full story|reply to this (?:post|topic)|table of contents|"
     r"read on|more|click here(?: to read more)?|view (?:the )?(?:full )?(?:article|post)|"
     r"(?:this|the) (?:post|article) (?:was )?(?:first )?appeared (?:first )?on .{1,120}|"
     r"leia mais|continue lendo|seguir leyendo|leer más|lire la suite|la suite|weiterlesen|"
@@ -98,6 +99,10 @@ _CONSENT = re.compile(
 )
 # a paragraph with no words at all ("*", "10.11.2021.", "—") or only a dateline ("WASHINGTON.")
 _NO_WORDS = re.compile(r"^[\W\d_]*$", re.UNICODE)
+# a byline on its own: "By Anthony Vallone.", "By: Patrik Höglund", "Por Ana Pérez"
+_BYLINE = re.compile(
+    r"^(?i:by|von|por|par|di|door)\s*:?\s+[A-ZÀ-Ý][\w.'’-]+(?:\s+[A-ZÀ-Ý][\w.'’-]+){1,3}\.?$"
+)
 _DATELINE = re.compile(r"^[A-ZÀ-Ý][A-ZÀ-Ý .,'’()/-]{1,40}[.:—–-]?$")
 _SPACES = re.compile(r"\s+")
 
@@ -126,6 +131,8 @@ def _is_furniture(paragraph: str, captions: Collection[str]) -> bool:
     if len(words) <= 30 and (_POINTER.match(paragraph) or _POINTER_BUTTON.match(paragraph)):
         return True
     if len(words) <= 4 and _DATELINE.match(paragraph):
+        return True
+    if len(words) <= 5 and _BYLINE.match(paragraph) and not paragraph.isupper():
         return True
     if captions and normalized(paragraph) in captions:
         return True
