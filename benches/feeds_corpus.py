@@ -171,6 +171,19 @@ def _outlet_sample(outcomes: list[dict[str, Any]], label: str) -> None:
             print(f"  {o['case'][:40]:<40} {', '.join(o['outlets'])[:60]}")
 
 
+def _deltas(now: list[dict[str, Any]], base: list[dict[str, Any]], ref: str) -> None:
+    print(f"\narticles stored, where now and {ref} differ (first content type)")
+    before = {o["case"]: o for o in base if o["ctype"] == CONTENT_TYPES[0]}
+    shown = 0
+    for o in now:
+        b = before.get(o["case"])
+        if o["ctype"] == CONTENT_TYPES[0] and b is not None and b["articles"] != o["articles"]:
+            print(f"  {o['case'][:40]:<40} {b['articles']:>5} -> {o['articles']:<5}")
+            shown += 1
+    if not shown:
+        print("  none")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--baseline", default="main", help="git ref to compare with (main)")
@@ -210,6 +223,8 @@ def main() -> int:
     _outlet_sample(now, "now")
     if base is not None:
         _outlet_sample(base, args.baseline)
+    if base is not None:
+        _deltas(now, base, args.baseline)
     _details(now, "now")
     if base is not None:
         _details(base, args.baseline)

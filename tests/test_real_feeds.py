@@ -324,3 +324,35 @@ async def test_sources_says_a_feed_has_no_entries(tmp_path: Path, loopback: Loop
         listed = await handle(ctx, "/sources")
     assert "0 articles now" in subscribed.text and "the feed has no entries" in subscribed.text
     assert "Quiet Feed" in listed.text and "no entries to read" in listed.text
+
+
+async def test_furniture_goes_and_the_story_stays(loopback: LoopbackServer) -> None:
+    paragraphs = [
+        "WASHINGTON.",
+        "By Anthony Vallone.",
+        "The Senate voted 52 to 48 on Tuesday to pass the budget bill.",
+        "Read more: How the budget talks nearly collapsed",
+        "Sign up for our newsletter Subscribe",
+        "Lawmakers said the newsletter the party sent to donors last week had been misread.",
+        "You can read more about the vote in the official record.",
+        "Photo: AP.",
+        "Seguir leyendo",
+    ]
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    item = (
+        f"<item><title>Senate passes the budget</title><link>{loopback.base_url}/b</link>"
+        f"<description>The Senate passed the budget.</description>"
+        f"<content:encoded><![CDATA[{body}]]></content:encoded></item>"
+        f"<item><title>v3.9.0</title><link>{loopback.base_url}/r</link>"
+        f"<description>3.9.0</description></item>"
+    )
+    ns = 'xmlns:content="http://purl.org/rss/1.0/modules/content/"'
+    url = loopback.add("/s.xml", _rss(item, ns=ns), content_type="application/rss+xml")
+    poll = await poll_feed(url, None, loopback.policy(), now=NOW, fetch_teasers=False)
+    story, release = poll.articles
+    assert story.text.split("\n\n") == [
+        "The Senate voted 52 to 48 on Tuesday to pass the budget bill.",
+        "Lawmakers said the newsletter the party sent to donors last week had been misread.",
+        "You can read more about the vote in the official record.",
+    ]
+    assert release.text == "3.9.0"  # all a release feed says is kept

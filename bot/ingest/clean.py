@@ -125,25 +125,34 @@ def _is_cookie_notice(text: str) -> bool:
 
 
 def _is_furniture(paragraph: str, captions: Collection[str]) -> bool:
+    """A paragraph that is never the story: a pointer elsewhere, a caption or credit, a
+    footer, a cookie notice, navigation."""
     words = paragraph.split()
-    if _NO_WORDS.match(paragraph) or _LINK_ONLY.match(paragraph):
+    if _LINK_ONLY.match(paragraph):
         return True
     if len(words) <= 30 and (_POINTER.match(paragraph) or _POINTER_BUTTON.match(paragraph)):
         return True
-    if len(words) <= 4 and _DATELINE.match(paragraph):
-        return True
-    if len(words) <= 5 and _BYLINE.match(paragraph) and not paragraph.isupper():
-        return True
     if captions and normalized(paragraph) in captions:
         return True
-    if _POST_FOOTER.match(paragraph):
-        return True
-    if _is_credit(paragraph):
+    if _POST_FOOTER.match(paragraph) or _is_credit(paragraph):
         return True
     if len(words) <= 80 and _is_cookie_notice(paragraph):
         return True
-    nav = len(_NAV.findall(paragraph))
-    return (nav >= 2 and len(words) <= 12 * nav) or (nav == 1 and len(words) <= 6)
+    # navigation is a run of short labels: "Related Videos Related articles More from author";
+    # one word like "newsletter" in a sentence is not
+    labels = {m.lower() for m in _NAV.findall(paragraph)}
+    return bool(labels) and len(words) <= (4 if len(labels) == 1 else 4 * len(labels))
+
+
+def _is_noise(paragraph: str) -> bool:
+    """A paragraph with nothing to brief among other paragraphs: no words ("*", "10.11.2021."),
+    a lone dateline ("WASHINGTON.") or byline ("By Anthony Vallone.")."""
+    words = paragraph.split()
+    if _NO_WORDS.match(paragraph):
+        return True
+    if len(words) <= 4 and _DATELINE.match(paragraph):
+        return True
+    return len(words) <= 5 and bool(_BYLINE.match(paragraph)) and not paragraph.isupper()
 
 
 def clean_text(text: str, captions: Collection[str] = ()) -> str:
@@ -155,7 +164,9 @@ def clean_text(text: str, captions: Collection[str] = ()) -> str:
             that is one of them is dropped too.
 
     Returns:
-        The text that is left; ``""`` when all of it was furniture.
+        The text that is left; ``""`` when all of it was furniture. Datelines, bylines and
+        paragraphs without words are dropped only from among other text: a release feed's
+        "3.9.0" or a podcast's "CHINA DON'T CARE." is all its entry says.
     """
     kept = []
     for paragraph in text.split("\n\n"):
@@ -166,9 +177,10 @@ def clean_text(text: str, captions: Collection[str] = ()) -> str:
         paragraph = _TRAILING_LINK.sub("", paragraph).strip()
         paragraph = _TRAILING_BUTTON.sub("", paragraph).strip()
         paragraph = _ELLIPSIS_MARK.sub(" …", paragraph).strip()
-        if paragraph and not _NO_WORDS.match(paragraph):
+        if paragraph:
             kept.append(paragraph)
-    return "\n\n".join(kept)
+    story = [p for p in kept if not _is_noise(p)]
+    return "\n\n".join(story or kept)
 
 
 def page_problem(text: str, captions: Collection[str] = ()) -> str | None:

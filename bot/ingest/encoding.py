@@ -61,6 +61,8 @@ _LATIN1_LABELS = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1"
 
 # mojibake: UTF-8 read as Windows-1252 ("Ã©", "â€™"), UTF-8 Cyrillic read as Latin-1 ("Ð¾")
 _UTF8_AS_LATIN = re.compile(r"[ÃÂ][\u0080-\u00bf\u2018-\u203a\u20ac]|â€|[ÐÑ][\u0080-\u00bf]")
+_GARBLED_SAMPLE = 300_000
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _LATIN1_LETTER = re.compile(r"[\u00c0-\u00ff]")
 _WORD = re.compile(r"[^\W\d_]{3,}")
 
@@ -138,7 +140,7 @@ def _mostly_utf8(data: bytes) -> str | None:
     """`data` as UTF-8 with a few bad bytes replaced, if nearly all its non-ASCII text is UTF-8."""
     text = data.decode("utf-8", "replace")
     bad = text.count("\ufffd")
-    good = sum(1 for c in text if ord(c) > 127) - bad
+    good = len(_NON_ASCII.findall(text)) - bad
     return text if good >= 10 * bad else None
 
 
@@ -204,8 +206,9 @@ def decode_document(data: bytes, content_type: str | None = None) -> Decoded:
 
 
 def _garbled(document: str) -> bool:
-    # markup is ASCII: left in, tag names would outvote the words of a short garbled feed
-    return looks_mojibake(_TEXT_MARKUP.sub(" ", document))
+    # markup is ASCII: left in, tag names would outvote the words of a short garbled feed; a
+    # wrong code page shows from the start, so a long document is judged by its first part
+    return looks_mojibake(_TEXT_MARKUP.sub(" ", document[:_GARBLED_SAMPLE]))
 
 
 def as_utf8_xml(text: str) -> bytes:
