@@ -6,6 +6,13 @@ completes teaser-only entries from their web pages, and always returns the next
 state to store, on success and on failure. After a failure the feed is left
 alone for an exponentially growing delay (`backoff_delay`); `is_due` tells a
 scheduler whether that delay is over.
+
+What is kept of an entry is what a reader would check: the document is decoded here
+(`bot.ingest.encoding`) before feedparser reads it; a Media RSS photo caption is never
+the text and furniture is cleaned off (`bot.ingest.clean`); dates are read in European
+languages and unknown when unbelievable (`bot.ingest.dates`); the outlet is named from what
+the feed says about itself (`bot.ingest.outlets`); an entry without a link keeps a stable
+address of its own.
 """
 
 from __future__ import annotations
