@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import tzinfo
-from typing import TextIO
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from bot.commands import Reply
+from bot.delivery import OutgoingPart
 from bot.errors import DeliveryError
-from bot.models import Answer, Bullet, ChannelRef, Digest, Receipt, Story
+from bot.models import Answer, Bullet, ChannelRef, Digest, Story
 from bot.text import strip_control
 
 PROMPT = "newsbrief> "
@@ -120,13 +121,25 @@ class ConsoleAdapter:
             self._write(to_console_reply(reply, self._tz))
             self._write("")
 
-    async def post_digest(self, channel: ChannelRef, digest: Digest) -> Receipt:
+    def render_parts(self, channel: ChannelRef, digest: Digest) -> list[dict[str, Any]]:
+        """The whole digest as one block of text."""
+        return [{"text": to_console_text(digest, self._tz)}]
+
+    async def send_part(self, channel: ChannelRef, part: OutgoingPart) -> str:
         try:
-            self._write(to_console_text(digest, self._tz) + "\n")
+            self._write(str(part.payload.get("text", "")) + "\n")
         except OSError as exc:
-            # the terminal or pipe is gone: the digest stays unsent and is retried next start
+            # the terminal or pipe is gone: nothing was shown, the digest is retried later
+            raise DeliveryError(
+                "console", channel.channel, f"cannot write: {exc}", landed=False
+            ) from None
+        return f"console:{part.nonce}"
+
+    async def post_notice(self, channel: ChannelRef, text: str) -> None:
+        try:
+            self._write(f"[newsbrief] {clean(text)}\n")
+        except OSError as exc:
             raise DeliveryError("console", channel.channel, f"cannot write: {exc}") from None
-        return Receipt(channel=channel)
 
     async def close(self) -> None:
         self._out.flush()

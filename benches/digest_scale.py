@@ -21,6 +21,12 @@ The stream density is held at ``PER_DAY`` articles a day, as a real set of 200 f
 a larger N is a longer period, not more reports of each event. ``benches/synthetic.py``
 (``make_articles``, "synthetic") spreads its events over a year, so its density grows with N; the
 generator below ("builtin") holds ``PER_DAY``. Both are run by default.
+
+Both generators write every event of one kind from the same sentence templates, differing only in
+names and numbers, which real outlets do not: TF-IDF grouping (``bot.cluster``) merges events of
+one kind there (pairwise precision about 0.2 at 1k, 0.4 at 10k), while on real news it is 0.92
+(``benches/story_grouping.py``). Read the quality lines here as a stress case, and the timings as
+what they are.
 """
 
 from __future__ import annotations

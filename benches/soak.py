@@ -7,8 +7,8 @@ the store must drop as duplicates or group into a known story), ingests them thr
 `bot.ingest.pipeline.ingest` into a temporary SQLite store, then sends the channel's digest
 through `bot.delivery.send_digest` to an in-process poster that records every article it was
 given, with a new slot per cycle. Every 10th cycle also repeats the previous slot (it must be
-skipped); every 7th cycle the poster fails once, and `retry_unsent` (run every cycle with the
-clock past `STALE_CLAIM`) must deliver that claim later, once.
+skipped); every 7th cycle the poster fails once, and `retry_unsent` (run every cycle, an hour
+later, within the claim's grace period) must deliver that claim later, once.
 
 Printed: RSS (VmRSS from /proc/self/status) at the start, every 100 cycles and at the end, the
 growth, duplicate deliveries (a story posted again with no article the channel had not been
@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.delivery import STALE_CLAIM, retry_unsent, send_digest, slot_key
+from bot.delivery import retry_unsent, send_digest, slot_key
 from bot.errors import DeliveryError
 from bot.ingest.http import FetchPolicy
 from bot.ingest.pipeline import ingest
@@ -158,7 +158,7 @@ async def soak(cycles: int, per_cycle: int, seed: int) -> int:
                     statuses["repeat-" + again.status] += 1
                 if (cycle + 1) % 100 == 0:
                     print(f"  cycle {cycle + 1:5d}: RSS {rss_mb():.1f} MB")
-            final = START + timedelta(hours=cycles) + STALE_CLAIM * 2
+            final = START + timedelta(hours=cycles - 1, minutes=10)
             for outcome in await retry_unsent(store, posters, now=final):
                 statuses["retry-" + outcome.status] += 1
             elapsed = time.monotonic() - started

@@ -10,20 +10,21 @@ import asyncio
 import logging
 import signal
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
 from bot import commands
+from bot.alerts import Alerts
 from bot.config import Settings
-from bot.delivery import INTERRUPTED, PostDigest, now_slot, retry_unsent, send_digest
+from bot.delivery import Courier, Delivery, now_slot
 from bot.engine import Engine
 from bot.health import HealthServer
 from bot.ingest.http import FetchPolicy
 from bot.ingest.outlets import OutletNames
 from bot.ingest.pipeline import IngestResult, Progress, ingest
 from bot.logs import configure_logging as configure_logging  # re-exported: the CLI imports it
-from bot.models import ChannelRef, Digest, Receipt
+from bot.models import ChannelRef
 from bot.scheduler import Scheduler
 from bot.store import Store
 
@@ -88,30 +89,24 @@ async def run_console(
     engine = Engine(store=store, settings=settings, policy=fetch_policy(settings))
 
     async def handle(line: str) -> commands.Reply:
-        return await commands.handle(
-            engine.context(CONSOLE_CHANNEL, post=console.post_digest), line
-        )
+        return await commands.handle(engine.context(CONSOLE_CHANNEL), line)
 
     console = ConsoleAdapter(handle, stdin=stdin, stdout=stdout, tz=tz, interactive=interactive)
-    scheduler = Scheduler(store, settings, {"console": console.post_digest}, policy=engine.policy)
-    engine.scheduler = scheduler
-    now = datetime.now(UTC)
-    outcome = await send_digest(
-        store,
-        CONSOLE_CHANNEL,
-        console.post_digest,
-        slot=now_slot(now),
-        now=now,
-        max_stories=settings.digest.max_stories,
-        shared=settings.feeds.urls,
+    alerts = Alerts(store, settings, {"console": console.post_notice})
+    delivery = Delivery.from_settings(store, settings, {"console": console}, alerts=alerts)
+    scheduler = Scheduler(
+        store, settings, {}, policy=engine.policy, delivery=delivery, alerts=alerts
     )
+    engine.scheduler, engine.delivery = scheduler, delivery
+    now = datetime.now(UTC)
+    outcome = await delivery.send(CONSOLE_CHANNEL, now_slot(now), now=now)
     if outcome.digest is not None and outcome.digest.empty:
         stdout.write("Type /brief for the latest stories, /help for more.\n\n")
     await scheduler.start()
     try:
         await console.start()
     finally:
-        scheduler.shutdown()
+        await scheduler.close()
         await console.close()
     return 1 if failed else 0
 
@@ -119,38 +114,6 @@ async def run_console(
 def platforms_configured(settings: Settings) -> bool:
     """Whether a chat platform's token is set; without one, `run` serves the console."""
     return bool(settings.secrets.slack_bot_token or settings.secrets.discord_bot_token)
-
-
-# The error recorded on a claim whose send a shutdown cut off: the next start resends it at once
-# instead of waiting for the claim to go stale (`bot.delivery.STALE_CLAIM`).
-
-
-class InflightSends:
-    """The digest sends in progress, so a shutdown can wait for them and name the cut-off ones.
-
-    Each wrapped poster records the task that calls it, with the channel, while it posts. The
-    whole task is what a shutdown waits for: after the post it still marks the claim sent.
-    """
-
-    def __init__(self) -> None:
-        self._posting: dict[asyncio.Task[Any], ChannelRef] = {}
-
-    def wrap(self, post: PostDigest) -> PostDigest:
-        async def tracked(channel: ChannelRef, digest: Digest) -> Receipt:
-            task = asyncio.current_task()
-            if task is not None:
-                self._posting[task] = channel
-            try:
-                return await post(channel, digest)
-            finally:
-                if task is not None:
-                    self._posting.pop(task, None)
-
-        return tracked
-
-    def snapshot(self) -> dict[asyncio.Task[Any], ChannelRef]:
-        """The tasks posting right now, and to which channel."""
-        return dict(self._posting)
 
 
 class _Scheduler(Scheduler):
@@ -189,10 +152,11 @@ async def run_platforms(
     """Serve the configured chat platforms until SIGTERM or SIGINT (or `stop` is set).
 
     The health server (``[health]``) answers from the start. On the stop signal: no new
-    scheduled job starts, digest sends in progress get ``[run] shutdown_timeout`` seconds to
-    finish, a send still going then is cut off and its claim marked `INTERRUPTED` (the next
-    start resends it), and the adapters are closed. Nothing touches `store` after this
-    returns, so the caller may close it.
+    scheduled job starts and no command is taken, every digest send in progress (scheduled,
+    retried or ``/digest now``) gets ``[run] shutdown_timeout`` seconds to finish, a send
+    still going then is cut off and its claim marked `INTERRUPTED` (the next start resumes it
+    at its next part, at once), and the adapters are closed. Nothing touches `store` after
+    this returns, so the caller may close it.
 
     Args:
         settings: the effective settings.
@@ -204,7 +168,6 @@ async def run_platforms(
     Returns:
         The exit code: 0 after a clean stop.
     """
-    started = datetime.now(UTC)
     stopping = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -212,7 +175,6 @@ async def run_platforms(
     health = await _start_health(settings, store)
     engine = Engine(store=store, settings=settings, policy=fetch_policy(settings))
     served = list(adapters) if adapters is not None else []
-    inflight = InflightSends()
     scheduler: _Scheduler | None = None
     background: list[asyncio.Task[Any]] = []
     try:
@@ -221,17 +183,22 @@ async def run_platforms(
             log.info("%s", result.summary())
         if adapters is None:
             served = build_adapters(engine)
-        posters = {a.name: inflight.wrap(a.post_digest) for a in served}
-        scheduler = _Scheduler(store, settings, posters, policy=engine.policy)
-        engine.scheduler = scheduler
+        couriers: dict[str, Courier] = {a.name: a for a in served}
+        alerts = Alerts(store, settings, {a.name: a.post_notice for a in served})
+        delivery = Delivery.from_settings(store, settings, couriers, alerts=alerts)
+        scheduler = _Scheduler(
+            store, settings, couriers, policy=engine.policy, delivery=delivery, alerts=alerts
+        )
+        # `/digest now` goes through the same delivery: a shutdown waits for it too
+        engine.scheduler, engine.delivery = scheduler, delivery
         if health is not None:
             health.components, health.scheduler = served, scheduler
 
         async def serve() -> None:
             for adapter in served:
                 await adapter.start()
-            await retry_unsent(store, posters, interrupted_only=True)
             assert scheduler is not None
+            # resumes what a shutdown cut off and what a dead process left, then catches up
             await scheduler.start()
             log.info("newsbrief running on %s", ", ".join(a.name for a in served))
 
@@ -250,13 +217,13 @@ async def run_platforms(
         engine.stopping = True  # no new commands; what is in flight may finish
         if health is not None:
             health.stopping = True
-        await _drain(store, scheduler, inflight, startup, settings.run.shutdown_timeout, started)
+        await _drain(scheduler, delivery, startup, settings.run.shutdown_timeout)
     finally:
         # after a failed start-up (or our own cancellation) nothing may outlive this call
         for task in background:
             task.cancel()
         if scheduler is not None:
-            scheduler.shutdown()
+            await scheduler.close()
         for adapter in served:
             try:
                 await adapter.close()
@@ -290,16 +257,12 @@ async def _start_health(settings: Settings, store: Store) -> HealthServer | None
 
 
 async def _drain(
-    store: Store,
-    scheduler: _Scheduler,
-    inflight: InflightSends,
-    startup: asyncio.Task[None],
-    timeout: float,
-    started: datetime,
+    scheduler: _Scheduler, delivery: Delivery, startup: asyncio.Task[None], timeout: float
 ) -> None:
     """Let the sends in progress finish within `timeout`; cut off and mark the rest."""
     scheduler.pause()
-    sending = inflight.snapshot()
+    delivery.stopping = True
+    sending = delivery.sending()
     waiting: set[asyncio.Task[Any]] = set(sending)
     if not startup.done() and startup not in sending:
         startup.cancel()  # still connecting or polling, not sending: nothing to wait for
@@ -310,19 +273,13 @@ async def _drain(
         _, late = await asyncio.wait(waiting, timeout=timeout)
     else:
         late = set()
-    cut = {inflight.snapshot().get(task) for task in late} - {None}
     for task in late:
         task.cancel()
     if late:
         await asyncio.wait(late, timeout=1.0)
     if startup.done() and not startup.cancelled() and startup.exception() is not None:
         log.error("start-up failed while stopping", exc_info=startup.exception())
-    # a cancelled send leaves its claim 'claimed'; mark it so the next start resends it at
-    # once. Only claims this process made, since another one may be sending its own.
-    since = started - timedelta(seconds=1)
-    for run in store.unsent_digests():
-        if run.status == "claimed" and run.channel in cut and run.claimed_at >= since:
-            store.fail_digest(run.channel, run.slot, INTERRUPTED)
-            log.warning(
-                "digest %s for %s cut off by shutdown: resent at next start", run.slot, run.channel
-            )
+    # a cancelled send leaves its claim held by this process: release it, marked so the next
+    # start resumes it at once at its next part (a part that was in flight is looked for
+    # before it is sent again)
+    delivery.interrupt()

@@ -35,7 +35,7 @@ from bot.app import (
 )
 from bot.config import ENV_CONFIG_PATH, Settings, describe_settings, load_settings
 from bot.digest import build_digest, mark_delivered
-from bot.errors import BriefingError, ConfigError, SourceError, StoreError
+from bot.errors import BriefingError, ConfigError, SourceError, StoreError, StoreFaultError
 from bot.ingest import files, web
 from bot.ingest.pipeline import is_url
 from bot.models import Article, ChannelRef, Digest, Story
@@ -168,6 +168,8 @@ def main(
                 return _articles(args, store, out)
             if args.command == "digest":
                 return _digest(args, settings, store, out)
+            # a bot that cannot save would claim, post and forget, or crash later: say so now
+            store.check_writable()
             if platforms_configured(settings):
                 return asyncio.run(run_platforms(settings, store, list(args.sources)))
             source = stdin or sys.stdin
@@ -181,6 +183,9 @@ def main(
                     interactive=source.isatty(),
                 )
             )
+    except StoreFaultError as exc:
+        print(f"error: cannot write to database {exc.path}: {exc.reason}", file=sys.stderr)
+        return EXIT_USAGE
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

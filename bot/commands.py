@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from bot.alerts import DIGEST, FEED
 from bot.ask import answer_question
 from bot.config import Settings
-from bot.delivery import PostDigest, now_slot, send_digest
+from bot.delivery import Delivery, Outcome, PostDigest, now_slot, send_digest
 from bot.digest import build_digest, latest_stories, mark_delivered, parse_filter
-from bot.errors import SourceError
+from bot.errors import SourceError, StoreFaultError
 from bot.ingest.http import FetchPolicy
 from bot.ingest.outlets import OutletNames
 from bot.ingest.pipeline import is_url, subscribe_feed
@@ -69,9 +70,12 @@ class CommandContext:
     Attributes:
         can_manage: whether the user may change this channel's sources, schedule and filter
             (adapters map it from the platform's permissions).
-        post: sends a digest to this channel (for ``/digest now``); None to reply with it.
+        post: sends a digest to this channel in one go (for ``/digest now`` without a
+            `delivery`); None with neither: the digest is the reply.
         scheduler: told when a channel's schedule changes; None when nothing is scheduled.
         accepting: False once the bot is shutting down: new commands are refused.
+        delivery: the process's digest delivery (``/digest now`` goes through it, so it is
+            sent part by part exactly once, retried, and waited for by a shutdown).
     """
 
     store: Store
@@ -83,6 +87,7 @@ class CommandContext:
     post: PostDigest | None = None
     scheduler: Scheduler | None = None
     accepting: Callable[[], bool] = field(default=lambda: True)
+    delivery: Delivery | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +179,8 @@ async def ask(ctx: CommandContext, question: str = "") -> Reply:
             "I found nothing in the stored articles that answers that.",
             answer=answer,
         )
-    return Reply(f"From {len(answer.citations)} stored article sentences:", answer=answer)
+    articles = len({c.article_id for c in answer.citations})
+    return Reply(f"From {articles} {'article' if articles == 1 else 'articles'}:", answer=answer)
 
 
 async def subscribe(ctx: CommandContext, url: str = "") -> Reply:
@@ -249,7 +255,12 @@ async def sources(ctx: CommandContext, args: str = "") -> Reply:
         state = ctx.store.get_feed_state(sub.source)
         status = ""
         if state and state.error_count:
-            status = f" (failing: {state.last_error}; retrying)"
+            alert = ctx.store.alert(FEED, sub.source)
+            since = alert.since if alert and alert.since else state.last_polled
+            status = (
+                f" (failing since {_utc(since)}: {state.last_error}; {state.error_count} failed "
+                f"polls; next try {_utc(state.next_poll)})"
+            )
         elif state and state.last_ok and state.entries == 0:
             status = f" (checked {state.last_ok:%Y-%m-%d %H:%M} UTC: no entries to read)"
         elif state and state.last_ok:
@@ -266,7 +277,29 @@ async def sources(ctx: CommandContext, args: str = "") -> Reply:
         text = "This channel follows:\n" + "\n".join(lines)
     if shared:
         text += "\nEvery channel also gets: " + ", ".join(shared)
+    health = _digest_health(ctx)
+    if health:
+        text += "\n" + health
     return Reply(text)
+
+
+def _utc(moment: datetime | None) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if moment else "unknown"
+
+
+def _digest_health(ctx: CommandContext) -> str:
+    """A line on this channel's digests when they fail, as its notice and /readyz tell it."""
+    alert = ctx.store.alert(DIGEST, str(ctx.channel))
+    if alert is None or not alert.failures:
+        return ""
+    runs = [r for r in ctx.store.channel_runs(ctx.channel) if r.status == "failed"]
+    plan = "not retried (given up: its stories come in the next digest)"
+    if runs and runs[0].next_attempt:
+        plan = f"next try {_utc(runs[0].next_attempt)}"
+    return (
+        f"Digests: failing since {_utc(alert.since)}: {alert.last_error} "
+        f"({alert.failures} failed attempts); {plan}."
+    )
 
 
 _TIME = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*(am|pm)?$", re.IGNORECASE)
@@ -353,7 +386,7 @@ def _reschedule(ctx: CommandContext) -> None:
 
 async def _digest_now(ctx: CommandContext) -> Reply:
     now = ctx.clock()
-    if ctx.post is None:
+    if ctx.post is None and ctx.delivery is None:
         built = build_digest(
             ctx.store,
             ctx.channel,
@@ -363,7 +396,27 @@ async def _digest_now(ctx: CommandContext) -> Reply:
         )
         mark_delivered(ctx.store, ctx.channel, built)
         return Reply(built.overview, digest=built, ephemeral=False)
-    outcome = await send_digest(
+    outcome = await _send_now(ctx, now)
+    if outcome.status == "sent":
+        return Reply("Digest posted.")
+    if outcome.status == "skipped" and outcome.detail.startswith("claimed"):
+        return Reply("A digest was posted here a moment ago.")
+    if outcome.status == "skipped":
+        return Reply(f"No digest was sent: {outcome.detail}.", ok=False)
+    if outcome.status == "failed" and outcome.next_attempt is not None:
+        return Reply(
+            f"The digest could not be posted yet ({outcome.detail}); newsbrief tries again at "
+            f"{outcome.next_attempt.astimezone(UTC):%H:%M:%S} UTC and posts what is missing.",
+            ok=False,
+        )
+    return Reply(f"The digest could not be posted: {outcome.detail}.", ok=False)
+
+
+async def _send_now(ctx: CommandContext, now: datetime) -> Outcome:
+    if ctx.delivery is not None:
+        return await ctx.delivery.send(ctx.channel, now_slot(now), now=now)
+    assert ctx.post is not None
+    return await send_digest(
         ctx.store,
         ctx.channel,
         ctx.post,
@@ -372,11 +425,6 @@ async def _digest_now(ctx: CommandContext) -> Reply:
         max_stories=ctx.settings.digest.max_stories,
         shared=ctx.settings.feeds.urls,
     )
-    if outcome.status == "sent":
-        return Reply("Digest posted.")
-    if outcome.status == "skipped":
-        return Reply("A digest was posted here a moment ago.")
-    return Reply(f"The digest could not be posted: {outcome.detail}.", ok=False)
 
 
 async def filter_(ctx: CommandContext, args: str = "") -> Reply:
@@ -440,7 +488,15 @@ async def handle(ctx: CommandContext, line: str) -> Reply:
         return Reply(f"Unknown command /{name}. Type /help for the list.", ok=False)
     if name == "brief":
         args = _unquote(args)
-    return await handler(ctx, args)
+    try:
+        return await handler(ctx, args)
+    except StoreFaultError as exc:
+        # never "saved" when it was not: say what is wrong, and that nothing changed
+        return Reply(
+            f"newsbrief cannot save anything right now, so nothing changed: {exc.reason}. "
+            "The bot's operator needs to fix its database.",
+            ok=False,
+        )
 
 
 def _unquote(args: str) -> str:

@@ -56,6 +56,21 @@ class DigestSettings:
     max_stories: int = 10
     timezone: str = "UTC"
     missed_grace: int = 3600
+    retry_delays: tuple[int, ...] = (30, 120, 600)
+    """Seconds from a digest's first failure to its 1st retry, then from each retry to the next;
+    the last one repeats."""
+    claim_lease: int = 60
+    """Seconds a sending process holds a digest claim without renewing it (every quarter of
+    it); after that another process, or the next start, takes the claim over."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSettings:
+    after_failures: int = 3
+    """Consecutive failures of a feed or of a channel's digest before people are told."""
+    channel: str = ""
+    """``platform:channel`` that gets every notice (an operators' channel); empty: the channel
+    concerned."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +136,7 @@ class Settings:
     discord: DiscordSettings = DiscordSettings()
     health: HealthSettings = HealthSettings()
     run: RunSettings = RunSettings()
+    alerts: AlertSettings = AlertSettings()
     log: LogSettings = LogSettings()
     secrets: Secrets = Secrets()
     source: str = "defaults"
@@ -135,6 +151,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "discord": DiscordSettings,
     "health": HealthSettings,
     "run": RunSettings,
+    "alerts": AlertSettings,
     "log": LogSettings,
 }
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -234,10 +251,18 @@ def _put(
 def _coerce(raw: Any, kind: Any, *, text: bool) -> Any:
     """Check (file) or parse (environment text) one value against its annotated type."""
     if typing.get_origin(kind) is tuple:
+        items: Any = raw
         if text and isinstance(raw, str):
-            return tuple(part.strip() for part in raw.split(",") if part.strip())
-        if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
-            return tuple(raw)
+            items = [part.strip() for part in raw.split(",") if part.strip()]
+        if typing.get_args(kind)[0] is int:
+            if isinstance(items, list):
+                try:
+                    return tuple(_coerce(item, int, text=text) for item in items)
+                except ValueError:
+                    pass
+            raise ValueError(f"must be a list of whole numbers, not {raw!r}")
+        if isinstance(items, list) and all(isinstance(item, str) for item in items):
+            return tuple(items)
         raise ValueError(f"must be a list of strings, not {raw!r}")
     if isinstance(kind, types.UnionType):
         kind = next(k for k in typing.get_args(kind) if k is not type(None))
@@ -296,6 +321,16 @@ def _validate(settings: Settings, problems: list[tuple[str, str]]) -> None:
         problems.append(("digest.missed_grace", "must be 0 or more seconds"))
     if not 1 <= settings.digest.max_stories <= 100:
         problems.append(("digest.max_stories", "must be between 1 and 100"))
+    delays = settings.digest.retry_delays
+    if not delays or not all(1 <= d <= 86_400 for d in delays):
+        problems.append(("digest.retry_delays", "one or more delays of 1 to 86400 seconds"))
+    if not 10 <= settings.digest.claim_lease <= 3600:
+        problems.append(("digest.claim_lease", "must be between 10 and 3600 seconds"))
+    if settings.alerts.after_failures < 1:
+        problems.append(("alerts.after_failures", "must be 1 or more"))
+    target = settings.alerts.channel
+    if target and not re.fullmatch(r"[a-z]+:[^\s:]+", target):
+        problems.append(("alerts.channel", 'a "platform:channel" like "slack:C0123", or empty'))
     if not settings.store.path:
         problems.append(("store.path", "must not be empty"))
     if settings.slack.mode not in ("socket", "http"):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -43,12 +43,13 @@ def build_digest(
     max_stories: int = 10,
     now: datetime | None = None,
     shared: Sequence[str] = (),
+    exclude: Collection[int] = (),
 ) -> Digest:
     """The best stories with articles `channel` has not been sent, at most `max_stories`.
 
     A channel gets its own subscriptions, the operator's `shared` feeds and hand-ingested
     articles, not feeds only other channels follow; with a keyword filter, only stories
-    matching it.
+    matching it. `exclude` holds articles another digest of the channel is still sending.
     """
     moment = now or datetime.now(UTC)
     settings = store.get_channel(channel)
@@ -56,6 +57,8 @@ def build_digest(
     fresh = store.undelivered_articles(channel, limit=CANDIDATE_LIMIT, hidden=hidden)
     # reports it was sent that were revised since bring their story back (bot/updates.py)
     fresh += store.revised_articles(channel, limit=CANDIDATE_LIMIT, hidden=hidden)
+    if exclude:
+        fresh = [a for a in fresh if a.id not in exclude]
     fresh = [a for a in fresh if matches_filter(a, settings.filter)]
     ranked, settled = _select(store, channel, _ranked(store, fresh, now=moment), max_stories)
     stories = ranked[:max_stories]

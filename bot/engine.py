@@ -1,7 +1,7 @@
 """What an adapter needs from the core, in one object the composition root builds.
 
 Example (inside an adapter's slash-command handler):
-    ctx = engine.context(ChannelRef("slack", channel_id), post=self.post_digest)
+    ctx = engine.context(ChannelRef("slack", channel_id))
     reply = await commands.brief(ctx, topic)
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from bot.commands import CommandContext
 from bot.config import Settings
-from bot.delivery import PostDigest
+from bot.delivery import Delivery
 from bot.ingest.http import FetchPolicy
 from bot.models import ChannelRef
 from bot.scheduler import Scheduler
@@ -20,23 +20,23 @@ from bot.store import Store
 
 @dataclass(slots=True)
 class Engine:
-    """The store, settings and fetch policy of this process, and its scheduler once started."""
+    """The store, settings and fetch policy of this process, and its scheduler and delivery
+    once started."""
 
     store: Store
     settings: Settings
     policy: FetchPolicy
     scheduler: Scheduler | None = None
+    delivery: Delivery | None = None
+    """Sends digests (``/digest now`` too), so a shutdown waits for every send."""
     stopping: bool = False
     """Set at SIGTERM/SIGINT: commands are refused from then on, in-flight work finishes."""
 
-    def context(
-        self, channel: ChannelRef, *, can_manage: bool = True, post: PostDigest | None = None
-    ) -> CommandContext:
+    def context(self, channel: ChannelRef, *, can_manage: bool = True) -> CommandContext:
         """A command context for one request in `channel`.
 
         Args:
             can_manage: whether the user may change the channel's sources, schedule, filter.
-            post: how to send this channel a digest (``/digest now``).
         """
         return CommandContext(
             store=self.store,
@@ -44,7 +44,7 @@ class Engine:
             channel=channel,
             policy=self.policy,
             can_manage=can_manage,
-            post=post,
             scheduler=self.scheduler,
             accepting=lambda: not self.stopping,
+            delivery=self.delivery,
         )

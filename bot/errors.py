@@ -53,6 +53,16 @@ class StoreError(BriefingError):
     """The database could not be opened or migrated."""
 
 
+class StoreFaultError(StoreError):
+    """The database cannot be written: its file is gone or was replaced while the bot ran, or
+    it is read-only, or the disk is full. Nothing was saved; `reason` says which."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"database {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
 class CommandError(BriefingError):
     """A command was given a bad argument; the message is the one-line usage."""
 
@@ -61,12 +71,27 @@ class DeliveryError(BriefingError):
     """A digest or reply could not be delivered to a platform channel.
 
     `permanent` means retrying cannot help (the bot was removed from the channel, the channel
-    is gone): the channel's schedule is disabled instead of retried forever.
+    is gone): the channel's schedule is disabled instead of retried forever. `landed` says
+    whether the message may have been posted all the same: False when the platform refused it
+    (an error answer, a 429), None when nobody knows (a timeout, a dropped connection, a 5xx
+    after the request went out), so a retry must first look for it. `retry_after` is the wait
+    a rate limit asked for, in seconds.
     """
 
-    def __init__(self, platform: str, channel: str, reason: str, *, permanent: bool = False):
+    def __init__(
+        self,
+        platform: str,
+        channel: str,
+        reason: str,
+        *,
+        permanent: bool = False,
+        landed: bool | None = None,
+        retry_after: float | None = None,
+    ):
         super().__init__(f"{platform}:{channel}: {reason}")
         self.platform = platform
         self.channel = channel
         self.reason = reason
         self.permanent = permanent
+        self.landed = landed
+        self.retry_after = retry_after

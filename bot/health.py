@@ -1,9 +1,11 @@
 """A tiny HTTP server for orchestrators: ``/healthz`` (alive) and ``/readyz`` (serving).
 
-``/readyz`` answers 200 only when the database takes a write lock, every chat platform is
-connected and the scheduler runs; its JSON names each check, and reports every feed's last
-poll, for ``python -m bot health`` and for people. Feed errors never make it 503: a broken
-feed is not a reason to restart the bot.
+``/readyz`` answers 200 only when the database takes a committed write (its file is the one
+the bot opened, writable, with room on the disk), every chat platform is connected and the
+scheduler runs; its JSON names each check, and reports every feed's last poll and every
+failing feed and channel digest (what `/sources` and the notices say), for ``python -m bot
+health`` and for people. Feed and digest errors never make it 503: a broken feed is not a
+reason to restart the bot.
 
 Example:
     server = HealthServer(store, settings)
@@ -17,15 +19,18 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from aiohttp import web
 
+from bot.alerts import DIGEST, FEED
 from bot.config import Settings
+from bot.errors import StoreFaultError
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -46,7 +51,10 @@ class Running(Protocol):
 
 
 def probe_database(path: str, timeout: float = DB_PROBE_TIMEOUT) -> str | None:
-    """Take and release the write lock on a connection of its own.
+    """Commit a one-row write on a connection of its own.
+
+    A committed write needs a writable file and room on the disk; a rolled-back one succeeds
+    on a full disk.
 
     Returns:
         None when the database is writable, else why not.
@@ -59,16 +67,33 @@ def probe_database(path: str, timeout: float = DB_PROBE_TIMEOUT) -> str | None:
     try:
         conn.isolation_level = None
         conn.execute("BEGIN IMMEDIATE")
-        # a header write inside the transaction, rolled back: BEGIN IMMEDIATE alone succeeds
-        # on some read-only files, the write does not
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        conn.execute(f"PRAGMA user_version = {version}")
-        conn.execute("ROLLBACK")
+        conn.execute(
+            "INSERT OR REPLACE INTO write_probe (id, at) VALUES (1, ?)",
+            (datetime.now(UTC).isoformat(timespec="seconds"),),
+        )
+        conn.execute("COMMIT")
         return None
     except sqlite3.Error as exc:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
         return str(exc)
     finally:
         conn.close()
+
+
+def database_problem(store: Store) -> str | None:
+    """Why the bot's database cannot be written, or None: its file is gone or replaced, or a
+    probe write fails (a full disk, a read-only file)."""
+    if store.path == ":memory:":
+        return None  # nothing on disk to lose; the connection itself is the database
+    try:
+        store.check_file()
+    except StoreFaultError as exc:
+        return exc.reason
+    problem = probe_database(store.path)
+    if problem is None:
+        store.fault = None  # a committed write works again: the last failure is over
+    return problem
 
 
 class HealthServer:
@@ -124,11 +149,8 @@ class HealthServer:
             Whether the bot is ready, and the JSON body naming each check's result.
         """
         checks: dict[str, Any] = {}
-        if self.store.path == ":memory:":
-            db_error = None  # nothing on disk to lose; the connection itself is the database
-        else:
-            # in a thread: a busy database must not stall the event loop for the lock timeout
-            db_error = await asyncio.to_thread(probe_database, self.store.path)
+        # in a thread: a busy database must not stall the event loop for the lock timeout
+        db_error = await asyncio.to_thread(database_problem, self.store)
         checks["database"] = {"ok": db_error is None, **({"error": db_error} if db_error else {})}
         for component in self.components:
             checks[component.name] = {"ok": bool(getattr(component, "ready", True))}
@@ -138,7 +160,8 @@ class HealthServer:
         body: dict[str, Any] = {
             "status": "stopping" if self.stopping else "ok" if ready else "unavailable",
             "checks": checks,
-            "feeds": self._feeds() if db_error is None else {},
+            "feeds": self._feeds(),
+            "digests": self._digests(),
         }
         return ready, body
 
@@ -147,6 +170,7 @@ class HealthServer:
         feeds: dict[str, dict[str, Any]] = {}
         try:
             urls = dict.fromkeys([*self.settings.feeds.urls, *self.store.subscribed_sources()])
+            alerts = {a.subject: a for a in self.store.alerts(FEED)}
             for url in urls:
                 state = self.store.get_feed_state(url)
                 feeds[url] = {
@@ -155,9 +179,43 @@ class HealthServer:
                     "error_count": state.error_count if state else 0,
                     "last_error": state.last_error if state else None,
                 }
+                alert = alerts.get(url)
+                if state and state.error_count and alert is not None:
+                    feeds[url]["failing_since"] = _iso(alert.since)
+                    feeds[url]["next_poll"] = _iso(state.next_poll)
+                    feeds[url]["notified"] = alert.notified_at is not None
         except sqlite3.Error as exc:
             log.warning("health: cannot read feed states: %s", exc)
         return feeds
+
+    def _digests(self) -> dict[str, dict[str, Any]]:
+        """Every channel whose digests fail, or wait for a retry: since when, why, and what
+        comes next."""
+        digests: dict[str, dict[str, Any]] = {}
+        try:
+            for alert in self.store.alerts(DIGEST):
+                if alert.failures:
+                    digests[alert.subject] = {
+                        "failures": alert.failures,
+                        "failing_since": _iso(alert.since),
+                        "last_error": alert.last_error,
+                        "notified": alert.notified_at is not None,
+                    }
+            for run in self.store.open_runs():
+                entry = digests.setdefault(str(run.channel), {})
+                entry.setdefault("runs", []).append(
+                    {
+                        "slot": run.slot,
+                        "status": run.status,
+                        "parts_sent": run.parts_sent,
+                        "parts": run.parts,
+                        "next_attempt": _iso(run.next_attempt),
+                        "error": run.error,
+                    }
+                )
+        except sqlite3.Error as exc:
+            log.warning("health: cannot read digest states: %s", exc)
+        return digests
 
 
 def _iso(moment: datetime | None) -> str | None:

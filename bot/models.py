@@ -224,7 +224,13 @@ class ChannelSettings:
 
 @dataclass(frozen=True, slots=True)
 class DigestRun:
-    """One claimed digest slot of one channel, and the articles it carries."""
+    """One claimed digest slot of one channel, and the articles it carries.
+
+    `status` is ``claimed`` (a process is sending it: `owner`, until `lease_until` unless it
+    renews the lease), ``failed`` (to be retried at `next_attempt`), ``sent``, or ``abandoned``
+    (still failing `digest.missed_grace` after `due_at`). `claimed_at` is when it was first
+    claimed: nothing of it can have reached the platform before.
+    """
 
     channel: ChannelRef
     slot: str
@@ -234,6 +240,45 @@ class DigestRun:
     sent_at: datetime | None = None
     attempts: int = 1
     error: str | None = None
+    id: int = 0
+    due_at: datetime | None = None
+    owner: str | None = None
+    lease_until: datetime | None = None
+    next_attempt: datetime | None = None
+    failed_since: datetime | None = None
+    parts: int = 0
+    parts_sent: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DigestPart:
+    """One message of a digest run as planned, and what became of it.
+
+    `status` is ``planned`` (not sent, or refused by the platform), ``sending`` (a send began
+    and its outcome is unknown: it may have landed) or ``sent`` (accepted as `message_id`).
+    `payload` is the platform's message as the adapter rendered it (JSON), kept until the
+    run is sent so a resumed run posts exactly what it planned.
+    """
+
+    run_id: int
+    index: int
+    status: str
+    payload: str | None = None
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    """Consecutive failures of a feed (`kind` ``feed``, `subject` its URL) or of a channel's
+    digests (``digest``, ``platform:channel``), and whether people were told."""
+
+    kind: str
+    subject: str
+    failures: int
+    since: datetime | None = None
+    last_error: str | None = None
+    notified_at: datetime | None = None
+    recovered_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,11 @@
-"""Wires APScheduler triggers to the core's jobs: daily digests per channel and feed polling.
+"""Wires APScheduler triggers to the core's jobs: daily digests per channel, feed polling,
+retries of failed digests and the notices about failures.
 
 Jobs live in memory and are rebuilt from our database at every start; exactly-once delivery
 comes from the store's digest claims (see `bot.delivery`), never from the scheduler.
 
 Example:
-    scheduler = Scheduler(store, settings, {"console": console.post_digest})
+    scheduler = Scheduler(store, settings, {"console": console}, policy=FetchPolicy())
     await scheduler.start()
 """
 
@@ -19,8 +20,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.alerts import Alerts
 from bot.config import Settings
-from bot.delivery import Outcome, PostDigest, retry_unsent, send_digest, slot_key
+from bot.delivery import Delivery, Outcome, Poster, slot_key
 from bot.ingest.feeds import is_due
 from bot.ingest.http import FetchPolicy
 from bot.ingest.outlets import OutletNames
@@ -31,6 +33,10 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 POLL_JOB = "poll-feeds"
+RETRY_JOB = "retry-digests"
+# How often failed, interrupted and abandoned-by-a-dead-process digests are looked at; their
+# own backoff decides when each is tried.
+RETRY_TICK = 5.0
 
 
 def _utcnow() -> datetime:
@@ -60,30 +66,59 @@ def previous_slot(settings: ChannelSettings, now: datetime) -> datetime | None:
 
 
 class Scheduler:
-    """Daily digests for every scheduled channel, and feed polls on an interval."""
+    """Daily digests for every scheduled channel, feed polls on an interval, and retries.
+
+    Args:
+        posters: each platform's courier (or whole-digest poster), for a `Delivery` built
+            here when none is given.
+        delivery: the process's delivery, shared with `/digest now` so a shutdown sees every
+            send.
+        alerts: counts failures and posts the notices (None: no notices).
+    """
 
     def __init__(
         self,
         store: Store,
         settings: Settings,
-        posters: Mapping[str, PostDigest],
+        posters: Mapping[str, Poster],
         *,
         policy: FetchPolicy,
         clock: Callable[[], datetime] = _utcnow,
+        delivery: Delivery | None = None,
+        alerts: Alerts | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
         self.posters = dict(posters)
         self.policy = policy
         self.clock = clock
+        self.alerts = alerts
+        self.delivery = delivery or Delivery.from_settings(
+            store, settings, posters, alerts=alerts, clock=clock
+        )
         self._aps = AsyncIOScheduler(timezone=UTC)
 
     @property
     def running(self) -> bool:
         return bool(self._aps.running)
 
-    async def start(self, *, poll: bool = True) -> None:
-        """Schedule every stored channel, start, then send what was missed while down."""
+    async def start(self, *, poll: bool = True, retry: bool = True) -> None:
+        """Schedule every stored channel, start, then send what was missed while down.
+
+        Args:
+            poll: poll the feeds on their interval.
+            retry: look for due retries every `RETRY_TICK` seconds, and renew leases.
+        """
+        if retry:
+            self._aps.add_job(
+                self.retry_failed,
+                IntervalTrigger(seconds=RETRY_TICK, timezone=UTC),
+                id=RETRY_JOB,
+                replace_existing=True,
+                max_instances=1,
+                coalesce=True,
+            )
+            self.delivery.start()
         if poll:
             self._aps.add_job(
                 self.poll_feeds,
@@ -102,6 +137,12 @@ class Scheduler:
     def shutdown(self) -> None:
         if self._aps.running:
             self._aps.shutdown(wait=False)
+        self.delivery.stop()
+
+    async def close(self) -> None:
+        """Stop the jobs and the lease renewals."""
+        self.shutdown()
+        await self.delivery.close()
 
     def schedule(self, settings: ChannelSettings) -> None:
         """Add, move or remove a channel's daily digest job to match its settings."""
@@ -109,7 +150,7 @@ class Scheduler:
         wanted = (
             settings.enabled
             and settings.digest_time is not None
-            and settings.channel.platform in self.posters
+            and settings.channel.platform in self.delivery.couriers
         )
         if not wanted or settings.digest_time is None:
             if self._aps.get_job(jid) is not None:
@@ -138,52 +179,56 @@ class Scheduler:
         try:
             settings = self.store.get_channel(ref)
             slot = previous_slot(settings, self.clock())
-            post = self.posters.get(platform)
-            if slot is None or post is None or not settings.enabled:
+            if slot is None or platform not in self.delivery.couriers or not settings.enabled:
                 return None
-            return await send_digest(
-                self.store,
-                ref,
-                post,
-                slot=slot_key(slot),
-                now=self.clock(),
-                max_stories=self.settings.digest.max_stories,
-                shared=self.settings.feeds.urls,
-            )
+            return await self.delivery.send(ref, slot_key(slot), now=self.clock(), due=slot)
         except Exception:
             # a failed run must never kill the scheduler; the traceback goes to the log
             log.exception("digest job for %s failed", ref)
             return None
 
     async def catch_up(self) -> list[Outcome]:
-        """Retry claimed-but-unsent digests, and send slots missed within the grace period."""
+        """Resume interrupted and failed digests that are due, and claims whose process is
+        gone; then send the slots missed within the grace period."""
         now = self.clock()
         outcomes: list[Outcome] = []
         try:
-            outcomes += await retry_unsent(self.store, self.posters, now=now)
+            outcomes += await self.delivery.retry_due(now)
             grace = timedelta(seconds=self.settings.digest.missed_grace)
             for settings in self.store.scheduled_channels():
-                post = self.posters.get(settings.channel.platform)
                 due = previous_slot(settings, now)
-                if post is None or due is None or now - due > grace:
+                if settings.channel.platform not in self.delivery.couriers:
+                    continue
+                if due is None or now - due > grace:
                     continue
                 if self.store.digest_run(settings.channel, slot_key(due)) is not None:
                     continue
                 log.info("sending missed digest %s to %s", slot_key(due), settings.channel)
                 outcomes.append(
-                    await send_digest(
-                        self.store,
-                        settings.channel,
-                        post,
-                        slot=slot_key(due),
-                        now=now,
-                        max_stories=self.settings.digest.max_stories,
-                        shared=self.settings.feeds.urls,
-                    )
+                    await self.delivery.send(settings.channel, slot_key(due), now=now, due=due)
                 )
         except Exception:
             log.exception("catching up on missed digests failed")
+        await self._tell()
         return outcomes
+
+    async def retry_failed(self) -> list[Outcome]:
+        """The retry job: resume the runs that are due, then post due notices. Never raises."""
+        outcomes: list[Outcome] = []
+        try:
+            outcomes = await self.delivery.retry_due(self.clock())
+        except Exception:
+            log.exception("retrying digests failed")
+        await self._tell()
+        return outcomes
+
+    async def _tell(self) -> None:
+        if self.alerts is None:
+            return
+        try:
+            await self.alerts.flush()
+        except Exception:
+            log.exception("posting notices failed")
 
     def feeds_to_poll(self, now: datetime) -> list[str]:
         """Configured and subscribed feeds whose interval has passed and that are not backing
@@ -210,6 +255,9 @@ class Scheduler:
                 urls, self.store, self.policy, now=self.clock, feeds_only=True, names=names
             )
             log.info("polled %d feeds: %s", len(urls), result.summary())
+            if self.alerts is not None:
+                self.alerts.sync_feeds(self.clock())
+                await self._tell()
             return result
         except Exception:
             log.exception("feed poll failed")

@@ -11,9 +11,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -23,13 +25,15 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.errors import StoreError
+from bot.errors import StoreError, StoreFaultError
 from bot.models import (
+    AlertState,
     Article,
     Briefing,
     Bullet,
     ChannelRef,
     ChannelSettings,
+    DigestPart,
     DigestRun,
     FeedState,
     StoryCentroid,
@@ -235,7 +239,77 @@ MIGRATIONS: tuple[str, ...] = (
     """
     UPDATE articles SET source = '' WHERE source = 'Local file';
     """,
-    # 5: how many articles a feed's last poll found (0: a working feed with nothing to read,
+    # 5: exactly-once per message (bot/delivery.py): a run's parts are planned, and each one
+    # recorded when the platform accepts it; claims are leased by a process and renewed while
+    # it sends; failed runs wait for their next attempt; failures people were told about
+    """
+    -- digest_runs gains an id (parts refer to it), a lease, a retry time and what to record
+    -- when it completes; rebuilt because its status CHECK gains 'abandoned'
+    CREATE TABLE digest_runs_5 (
+        id INTEGER PRIMARY KEY,
+        platform TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        slot TEXT NOT NULL,
+        article_ids TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('claimed', 'sent', 'failed', 'abandoned')),
+        claimed_at TEXT NOT NULL,
+        sent_at TEXT,
+        attempts INTEGER NOT NULL DEFAULT 1,
+        error TEXT,
+        -- when the digest was due: retries stop digest.missed_grace after it
+        due_at TEXT NOT NULL,
+        -- the process sending it, and until when its claim holds unless renewed
+        owner TEXT,
+        lease_until TEXT,
+        -- a failed run's next retry, and its first failure
+        next_attempt TEXT,
+        failed_since TEXT,
+        -- the articles and story views to record as delivered once every part is sent (JSON)
+        shown TEXT,
+        parts INTEGER NOT NULL DEFAULT 0,
+        parts_sent INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (platform, channel, slot)
+    );
+    -- claims of earlier versions: a 'claimed' one has no lease (taken over at once), a failed
+    -- one is due for a retry now
+    INSERT INTO digest_runs_5 (platform, channel, slot, article_ids, status, claimed_at, sent_at,
+        attempts, error, due_at, next_attempt)
+    SELECT platform, channel, slot, article_ids, status, claimed_at, sent_at, attempts, error,
+        claimed_at, CASE WHEN status = 'failed' THEN claimed_at END
+    FROM digest_runs;
+    DROP TABLE digest_runs;
+    ALTER TABLE digest_runs_5 RENAME TO digest_runs;
+    CREATE INDEX digest_runs_open ON digest_runs (status) WHERE status IN ('claimed', 'failed');
+    -- each message of a run: planned (payload as rendered), sending (it may have landed:
+    -- look before sending again), or sent (the platform's message id or ts)
+    CREATE TABLE digest_parts (
+        run_id INTEGER NOT NULL REFERENCES digest_runs (id) ON DELETE CASCADE,
+        part INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('planned', 'sending', 'sent')),
+        payload TEXT,
+        message_id TEXT,
+        attempted_at TEXT,
+        sent_at TEXT,
+        PRIMARY KEY (run_id, part)
+    ) WITHOUT ROWID;
+    -- consecutive failures of a feed ('feed', its URL) or of a channel's digests ('digest',
+    -- 'platform:channel'), and when people were told, so they are told once, and once more
+    -- when it recovers
+    CREATE TABLE alerts (
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0,
+        since TEXT,
+        last_error TEXT,
+        notified_at TEXT,
+        recovered_at TEXT,
+        PRIMARY KEY (kind, subject)
+    );
+    -- one row a write probe rewrites: a committed write needs room on the disk and a writable
+    -- file, which a rolled-back one does not show
+    CREATE TABLE write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL);
+    """,
+    # 6: how many articles a feed's last poll found (0: a working feed with nothing to read,
     # which /sources says); and dates no article can have (Hugo's year 1, the epoch, year
     # 9999) are unknown, as ingest now stores them: such articles order by when first seen
     """
@@ -309,23 +383,47 @@ class Store:
 
     Writes stay on the thread that opened it; read-only work (such as /ask) may run in a worker
     thread so it never stalls the event loop.
+
+    Every write checks first that the file opened is still the one at `path` (a file removed
+    or replaced under a running bot would swallow every write), and a write the disk or the
+    file refuses raises `StoreFaultError`; `fault` keeps the last such failure until a write
+    succeeds again, for health checks.
     """
 
     def __init__(self, conn: sqlite3.Connection, path: str) -> None:
         self.conn = conn
         self.path = path
+        self.fault: str | None = None
+        self._identity = _file_identity(path)
 
     @classmethod
     def open(cls, path: Path | str) -> Store:
         """Open (creating parent folders and the file if needed) and migrate the database.
 
+        A new file is only created where nothing of an earlier database is left: a `-wal`,
+        `-shm` or `-journal` file, or a backup beside the missing file, means a database was
+        removed or moved, and an empty one in its place would hide that.
+
         Raises:
-            StoreError: the file cannot be opened, is not a database, or is newer than this code.
+            StoreError: the file cannot be opened, is not a database, or is newer than this
+                code; or it is missing while an earlier database's files are there.
         """
         target = str(path)
+        created = False
         try:
             if target != ":memory:":
-                Path(target).parent.mkdir(parents=True, exist_ok=True)
+                file = Path(target)
+                file.parent.mkdir(parents=True, exist_ok=True)
+                if not file.exists():
+                    left = leftovers(file)
+                    if left:
+                        raise StoreError(
+                            f"refusing to create a new, empty database at {target}: "
+                            f"{', '.join(left)} {'is' if len(left) == 1 else 'are'} there, left "
+                            "by a database that was removed or moved. Restore the database "
+                            "file, or move those files away to start with an empty one."
+                        )
+                    created = True
             # read-only work (/ask) runs in a worker thread so it never stalls the event loop;
             # the library is built serialized (threadsafety 3), and only the owner thread writes
             conn = sqlite3.connect(
@@ -338,9 +436,11 @@ class Store:
             store = cls(conn, target)
             store._migrate()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open database {target}: {exc}") from exc
+            raise StoreError(f"cannot open database {target}: {_write_fault(exc) or exc}") from exc
         except OSError as exc:
             raise StoreError(f"cannot create database {target}: {exc}") from exc
+        if created:
+            log.info("created a new, empty database at %s (no file was there)", target)
         return store
 
     def close(self) -> None:
@@ -352,16 +452,83 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def check_file(self) -> None:
+        """Raise `StoreFaultError` when the file opened is no longer the one at `path`.
+
+        SQLite keeps writing to the file it opened: after an `rm` every write would go to a
+        file nobody can reach, and after a replacement to the old one.
+        """
+        if self._identity is None:
+            return
+        try:
+            now = os.stat(self.path)
+        except FileNotFoundError:
+            self.fault = (
+                "the database file was removed while the bot ran: nothing can be saved; "
+                "restore it (or start the bot on a new one)"
+            )
+            raise StoreFaultError(self.path, self.fault) from None
+        except OSError as exc:
+            self.fault = f"cannot check the database file: {exc.strerror or exc}"
+            raise StoreFaultError(self.path, self.fault) from None
+        if (now.st_dev, now.st_ino) != self._identity:
+            self.fault = (
+                "the database file was replaced while the bot ran: restart the bot to use "
+                "the new file"
+            )
+            raise StoreFaultError(self.path, self.fault)
+
+    def check_writable(self, now: datetime | None = None) -> None:
+        """Commit a small write, which needs a writable file and room on the disk.
+
+        Raises:
+            StoreFaultError: the database cannot be written, and why.
+        """
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO write_probe (id, at) VALUES (1, ?)", (_iso(now or _now()),)
+            )
+
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
-        self.conn.execute("BEGIN IMMEDIATE")
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception.
+
+        Raises:
+            StoreFaultError: the file is gone or replaced, or the write was refused (read-only
+                file or folder, full disk, I/O error); nothing of it was saved.
+        """
+        self.check_file()
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if _write_fault(exc) is None:
+                raise
+            raise self._fault(exc) from exc
         try:
             yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+        except BaseException as exc:
+            # SQLite may have rolled back already (an I/O error does): nothing left to undo
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) and _write_fault(exc):
+                raise self._fault(exc) from exc
             raise
-        self.conn.execute("COMMIT")
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            if _write_fault(exc) is None:
+                raise
+            raise self._fault(exc) from exc
+        self.fault = None
+
+    def _fault(self, exc: sqlite3.OperationalError) -> StoreFaultError:
+        reason = _write_fault(exc) or str(exc)
+        if self.fault != reason:
+            log.error("database %s cannot be written: %s", self.path, reason)
+        self.fault = reason
+        return StoreFaultError(self.path, reason)
 
     @property
     def schema_version(self) -> int:
@@ -557,6 +724,38 @@ class Store:
             "SELECT a.* FROM articles_fts f JOIN articles a ON a.id = f.rowid"
             " WHERE articles_fts MATCH ? ORDER BY bm25(articles_fts, 5.0, 1.0) LIMIT ?",
             (match, limit),
+        ).fetchall()
+        return [_article(r) for r in rows]
+
+    def count_matching(self, expression: str) -> int:
+        """How many articles an FTS5 match expression finds (a term's document frequency).
+
+        Args:
+            expression: An FTS5 expression whose terms the caller has quoted.
+
+        Raises:
+            sqlite3.OperationalError: the expression is not valid FTS5, or the database is
+                locked or damaged.
+        """
+        row = self.conn.execute(
+            "SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", (expression,)
+        ).fetchone()
+        return int(row[0])
+
+    def match_articles(self, expression: str, limit: int) -> list[Article]:
+        """The best `limit` articles for an FTS5 match expression: BM25, the title weighted 5.
+
+        Ranked in a subquery on the index alone, so only the winners' texts are read.
+
+        Raises:
+            sqlite3.OperationalError: as `count_matching`.
+        """
+        rows = self.conn.execute(
+            "SELECT a.* FROM ("
+            " SELECT rowid AS id, bm25(articles_fts, 5.0, 1.0) AS score FROM articles_fts"
+            " WHERE articles_fts MATCH ? ORDER BY score LIMIT ?"
+            ") AS hit JOIN articles a ON a.id = hit.id ORDER BY hit.score",
+            (expression, limit),
         ).fetchall()
         return [_article(r) for r in rows]
 
@@ -1052,70 +1251,283 @@ class Store:
     # Digest runs ------------------------------------------------------------------------
 
     def claim_digest(
-        self, channel: ChannelRef, slot: str, article_ids: Sequence[int], now: datetime
-    ) -> bool:
-        """Claim a channel's digest slot before sending; False when it is claimed already.
-
-        The unique (platform, channel, slot) key makes exactly one claimer win, across
-        processes sharing the database file.
-        """
-        with self.transaction() as conn:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO digest_runs"
-                " (platform, channel, slot, article_ids, status, claimed_at)"
-                " VALUES (?, ?, ?, ?, 'claimed', ?)",
-                (channel.platform, channel.channel, slot, json.dumps(list(article_ids)), _iso(now)),
-            )
-        return cur.rowcount == 1
-
-    def reclaim_digest(
-        self, channel: ChannelRef, slot: str, now: datetime, *, stale_before: datetime
-    ) -> DigestRun | None:
-        """Take over a claim left unsent (a crash, a failed send) once it is stale.
-
-        Returns:
-            The run, now claimed by the caller, or None when it was sent or is fresh.
-        """
-        with self.transaction() as conn:
-            cur = conn.execute(
-                "UPDATE digest_runs SET claimed_at = ?, attempts = attempts + 1, status = 'claimed'"
-                " WHERE platform = ? AND channel = ? AND slot = ?"
-                " AND status IN ('claimed', 'failed') AND claimed_at < ?",
-                (_iso(now), channel.platform, channel.channel, slot, _iso(stale_before)),
-            )
-            if cur.rowcount != 1:
-                return None
-        return self.digest_run(channel, slot)
-
-    def finish_digest(
         self,
         channel: ChannelRef,
         slot: str,
-        now: datetime,
         article_ids: Sequence[int],
+        now: datetime,
         *,
-        views: Sequence[StoryView] = (),
-    ) -> None:
-        """Mark a claimed digest sent, its articles delivered and what the channel was shown
-        of their stories (`views`), in one transaction."""
+        owner: str | None = None,
+        lease_until: datetime | None = None,
+        due: datetime | None = None,
+    ) -> DigestRun | None:
+        """Claim a channel's digest slot before sending; None when it is claimed already.
+
+        The unique (platform, channel, slot) key makes exactly one claimer win, across
+        processes sharing the database file.
+
+        Args:
+            owner: the claiming process (see `bot.delivery.owner_id`), holding the claim until
+                `lease_until` unless it renews it.
+            due: when the digest was due (default `now`): retries stop a grace period after it.
+        """
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO digest_runs (platform, channel, slot, article_ids, status,"
+                " claimed_at, due_at, owner, lease_until)"
+                " VALUES (?, ?, ?, ?, 'claimed', ?, ?, ?, ?)",
+                (
+                    channel.platform,
+                    channel.channel,
+                    slot,
+                    json.dumps(list(article_ids)),
+                    _iso(now),
+                    _iso(due or now),
+                    owner,
+                    _iso(lease_until),
+                ),
+            )
+        return self.digest_run(channel, slot) if cur.rowcount == 1 else None
+
+    def take_run(self, run: DigestRun, owner: str, *, lease_until: datetime) -> DigestRun | None:
+        """Take an open run over for `owner`: a failed one, or a claim whose process is gone.
+
+        Compare-and-set on the status, owner and lease read in `run`, so of two processes
+        taking the same run over only one wins.
+
+        Returns:
+            The run as now claimed by `owner`, or None when someone else changed it first.
+        """
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE digest_runs SET status = 'claimed', owner = ?, lease_until = ?,"
+                " attempts = attempts + 1 WHERE id = ? AND status = ? AND owner IS ?"
+                " AND lease_until IS ?",
+                (owner, _iso(lease_until), run.id, run.status, run.owner, _iso(run.lease_until)),
+            )
+        if cur.rowcount != 1:
+            return None
+        return self.get_run(run.id)
+
+    def renew_leases(self, owner: str, until: datetime) -> int:
+        """Extend every claim `owner` holds; returns how many it holds."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE digest_runs SET lease_until = ? WHERE owner = ? AND status = 'claimed'",
+                (_iso(until), owner),
+            )
+        return cur.rowcount
+
+    def plan_parts(
+        self,
+        run_id: int,
+        owner: str | None,
+        payloads: Sequence[str],
+        shown: Mapping[str, Any],
+        *,
+        article_ids: Sequence[int],
+        keep_unsure: bool = True,
+    ) -> bool:
+        """Store the messages a run will post, the articles it carries, and what to record
+        once they are all sent.
+
+        An earlier plan is replaced only while none of its messages can have reached the
+        platform (all ``planned``), or when `keep_unsure` is False (a platform that cannot tell
+        whether a message landed: it is sent again anyway).
+
+        Returns:
+            False when the run is not `owner`'s claim, or an earlier plan must be kept.
+        """
+        with self.transaction() as conn:
+            held = conn.execute(
+                "SELECT 1 FROM digest_runs WHERE id = ? AND status = 'claimed' AND owner IS ?",
+                (run_id, owner),
+            ).fetchone()
+            if held is None:
+                return False
+            if keep_unsure:
+                begun = conn.execute(
+                    "SELECT 1 FROM digest_parts WHERE run_id = ? AND status != 'planned' LIMIT 1",
+                    (run_id,),
+                ).fetchone()
+                if begun is not None:
+                    return False
+            conn.execute("DELETE FROM digest_parts WHERE run_id = ?", (run_id,))
+            conn.executemany(
+                "INSERT INTO digest_parts (run_id, part, status, payload)"
+                " VALUES (?, ?, 'planned', ?)",
+                [(run_id, n, payload) for n, payload in enumerate(payloads)],
+            )
+            conn.execute(
+                "UPDATE digest_runs SET shown = ?, parts = ?, parts_sent = 0, article_ids = ?"
+                " WHERE id = ?",
+                (
+                    json.dumps(shown, ensure_ascii=False),
+                    len(payloads),
+                    json.dumps(list(article_ids)),
+                    run_id,
+                ),
+            )
+        return True
+
+    def run_parts(self, run_id: int) -> list[DigestPart]:
+        """A run's planned messages, in order."""
+        rows = self.conn.execute(
+            "SELECT * FROM digest_parts WHERE run_id = ? ORDER BY part", (run_id,)
+        ).fetchall()
+        return [
+            DigestPart(
+                run_id=int(r["run_id"]),
+                index=int(r["part"]),
+                status=r["status"],
+                payload=r["payload"],
+                message_id=r["message_id"],
+            )
+            for r in rows
+        ]
+
+    def start_part(
+        self, run_id: int, index: int, owner: str | None, now: datetime, *, lease_until: datetime
+    ) -> bool:
+        """Note, before sending it, that a part may land from now on; renews the claim.
+
+        Returns:
+            False when the run is no longer `owner`'s claim (it must not be sent then).
+        """
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE digest_runs SET lease_until = ? WHERE id = ? AND status = 'claimed'"
+                " AND owner IS ?",
+                (_iso(lease_until), run_id, owner),
+            )
+            if cur.rowcount != 1:
+                return False
+            conn.execute(
+                "UPDATE digest_parts SET status = 'sending', attempted_at = ?"
+                " WHERE run_id = ? AND part = ? AND status != 'sent'",
+                (_iso(now), run_id, index),
+            )
+        return True
+
+    def record_part(
+        self,
+        run_id: int,
+        index: int,
+        message_id: str,
+        owner: str | None,
+        now: datetime,
+        *,
+        lease_until: datetime,
+    ) -> bool:
+        """Record a part the platform accepted, with its message id, and the run's progress
+        and renewed claim, in one transaction.
+
+        Returns:
+            False when the run is no longer `owner`'s claim.
+        """
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE digest_runs SET lease_until = ?, parts_sent = parts_sent + 1"
+                " WHERE id = ? AND status = 'claimed' AND owner IS ?",
+                (_iso(lease_until), run_id, owner),
+            )
+            if cur.rowcount != 1:
+                return False
+            conn.execute(
+                "UPDATE digest_parts SET status = 'sent', message_id = ?, sent_at = ?"
+                " WHERE run_id = ? AND part = ?",
+                (message_id, _iso(now), run_id, index),
+            )
+        return True
+
+    def unsend_part(self, run_id: int, index: int) -> None:
+        """A part the platform refused (so it did not land): planned again."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE digest_parts SET status = 'planned' WHERE run_id = ? AND part = ?"
+                " AND status = 'sending'",
+                (run_id, index),
+            )
+
+    def finish_run(self, run_id: int, owner: str | None, now: datetime) -> bool:
+        """Mark a claimed run sent, and record its articles as delivered and what the channel
+        was shown of their stories (as planned), in one transaction; the plan's payloads go.
+
+        Returns:
+            False when the run was not `owner`'s claim (nothing is recorded then, so the views
+            are written once, by the process that completed the run).
+        """
         stamp = _iso(now)
         with self.transaction() as conn:
-            conn.execute(
-                "UPDATE digest_runs SET status = 'sent', sent_at = ?, error = NULL"
-                " WHERE platform = ? AND channel = ? AND slot = ?",
-                (stamp, channel.platform, channel.channel, slot),
-            )
-            _insert_deliveries(conn, channel, article_ids, now)
+            row = conn.execute(
+                "UPDATE digest_runs SET status = 'sent', sent_at = ?, error = NULL, owner = NULL,"
+                " lease_until = NULL, next_attempt = NULL WHERE id = ? AND status = 'claimed'"
+                " AND owner IS ? RETURNING platform, channel, shown",
+                (stamp, run_id, owner),
+            ).fetchone()
+            if row is None:
+                return False
+            channel = ChannelRef(row["platform"], row["channel"])
+            shown = json.loads(row["shown"] or "{}")
+            _insert_deliveries(conn, channel, shown.get("articles", ()), now)
+            views = [
+                StoryView(
+                    int(v["story"]),
+                    tuple((int(a), int(r)) for a, r in v.get("articles", ())),
+                    tuple(v.get("outlets", ())),
+                    tuple(v.get("bullets", ())),
+                )
+                for v in shown.get("views", ())
+            ]
             _insert_views(conn, channel, views, now)
+            conn.execute("UPDATE digest_parts SET payload = NULL WHERE run_id = ?", (run_id,))
+        return True
 
-    def fail_digest(self, channel: ChannelRef, slot: str, error: str) -> None:
-        """Record a failed send; the claim stays so a later retry can take it over."""
+    def fail_run(
+        self,
+        run_id: int,
+        owner: str | None,
+        error: str,
+        now: datetime,
+        *,
+        next_attempt: datetime | None,
+    ) -> bool:
+        """Record a failed attempt: the claim is released and the run retried at
+        `next_attempt` (None: abandoned, never retried)."""
+        status = "failed" if next_attempt is not None else "abandoned"
         with self.transaction() as conn:
-            conn.execute(
-                "UPDATE digest_runs SET status = 'failed', error = ?"
-                " WHERE platform = ? AND channel = ? AND slot = ? AND status != 'sent'",
-                (error[:500], channel.platform, channel.channel, slot),
+            cur = conn.execute(
+                "UPDATE digest_runs SET status = ?, error = ?, next_attempt = ?, owner = NULL,"
+                " lease_until = NULL, failed_since = coalesce(failed_since, ?)"
+                " WHERE id = ? AND status = 'claimed' AND owner IS ?",
+                (status, error[:500], _iso(next_attempt), _iso(now), run_id, owner),
             )
+        return cur.rowcount == 1
+
+    def abandon_run(self, run: DigestRun, error: str, now: datetime) -> bool:
+        """Give up an open run that was not retried in time (compare-and-set, as `take_run`)."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE digest_runs SET status = 'abandoned', error = ?, owner = NULL,"
+                " lease_until = NULL, next_attempt = NULL, failed_since = coalesce(failed_since, ?)"
+                " WHERE id = ? AND status = ? AND owner IS ? AND lease_until IS ?",
+                (error[:500], _iso(now), run.id, run.status, run.owner, _iso(run.lease_until)),
+            )
+        return cur.rowcount == 1
+
+    def hasten_runs(self, platform: str, now: datetime) -> int:
+        """Bring every failed run of `platform` forward to `now` (the platform works again)."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE digest_runs SET next_attempt = ? WHERE platform = ? AND status = 'failed'"
+                " AND next_attempt > ?",
+                (_iso(now), platform, _iso(now)),
+            )
+        return cur.rowcount
+
+    def get_run(self, run_id: int) -> DigestRun | None:
+        row = self.conn.execute("SELECT * FROM digest_runs WHERE id = ?", (run_id,)).fetchone()
+        return _digest_run(row) if row else None
 
     def digest_run(self, channel: ChannelRef, slot: str) -> DigestRun | None:
         row = self.conn.execute(
@@ -1124,10 +1536,22 @@ class Store:
         ).fetchone()
         return _digest_run(row) if row else None
 
-    def unsent_digests(self) -> list[DigestRun]:
-        """Claimed or failed digest runs that were never marked sent, oldest first."""
+    def open_runs(self, owner: str | None = None) -> list[DigestRun]:
+        """Claimed or failed digest runs (of `owner` only, if given), oldest first."""
+        sql = "SELECT * FROM digest_runs WHERE status IN ('claimed', 'failed')"
+        params: tuple[str, ...] = ()
+        if owner is not None:
+            sql += " AND owner = ?"
+            params = (owner,)
+        rows = self.conn.execute(sql + " ORDER BY claimed_at, id", params).fetchall()
+        return [_digest_run(r) for r in rows]
+
+    def channel_runs(self, channel: ChannelRef, limit: int = 5) -> list[DigestRun]:
+        """A channel's latest digest runs, newest first."""
         rows = self.conn.execute(
-            "SELECT * FROM digest_runs WHERE status != 'sent' ORDER BY claimed_at"
+            "SELECT * FROM digest_runs WHERE platform = ? AND channel = ?"
+            " ORDER BY claimed_at DESC, id DESC LIMIT ?",
+            (channel.platform, channel.channel, limit),
         ).fetchall()
         return [_digest_run(r) for r in rows]
 
@@ -1137,6 +1561,136 @@ class Store:
             (channel.platform, channel.channel),
         ).fetchone()
         return row[0] if row else None
+
+    # Alerts -----------------------------------------------------------------------------
+
+    def note_failure(
+        self, kind: str, subject: str, error: str, now: datetime, *, failures: int | None = None
+    ) -> AlertState:
+        """Count one more consecutive failure (or set the count to `failures`)."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "INSERT INTO alerts (kind, subject, failures, since, last_error)"
+                " VALUES (?, ?, coalesce(?, 1), ?, ?) ON CONFLICT (kind, subject) DO UPDATE SET"
+                " failures = coalesce(?, alerts.failures + 1),"
+                " since = CASE WHEN alerts.failures = 0 THEN excluded.since ELSE alerts.since END,"
+                " recovered_at = NULL, last_error = excluded.last_error RETURNING *",
+                (kind, subject, failures, _iso(now), error[:500], failures),
+            ).fetchone()
+        return _alert(row)
+
+    def note_success(self, kind: str, subject: str, now: datetime) -> AlertState | None:
+        """End a run of failures. A row nobody was told about goes; one people were told
+        about stays, recovered, until they are told that too (`clear_alert`).
+
+        Returns:
+            The state before, or None when nothing was failing.
+        """
+        row = self.conn.execute(
+            "SELECT * FROM alerts WHERE kind = ? AND subject = ?", (kind, subject)
+        ).fetchone()
+        if row is None or (row["failures"] == 0 and row["recovered_at"]):
+            return None
+        with self.transaction() as conn:
+            if row["notified_at"] is None:
+                conn.execute("DELETE FROM alerts WHERE kind = ? AND subject = ?", (kind, subject))
+            else:
+                conn.execute(
+                    "UPDATE alerts SET failures = 0, recovered_at = ?"
+                    " WHERE kind = ? AND subject = ?",
+                    (_iso(now), kind, subject),
+                )
+        return _alert(row)
+
+    def mark_notified(self, kind: str, subject: str, now: datetime) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE alerts SET notified_at = ? WHERE kind = ? AND subject = ?",
+                (_iso(now), kind, subject),
+            )
+
+    def clear_alert(self, kind: str, subject: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM alerts WHERE kind = ? AND subject = ?", (kind, subject))
+
+    def alerts(self, kind: str | None = None) -> list[AlertState]:
+        """Every failing (or recovered but not yet announced) feed and channel."""
+        sql, params = "SELECT * FROM alerts", ()
+        if kind is not None:
+            sql, params = sql + " WHERE kind = ?", (kind,)  # type: ignore[assignment]
+        rows = self.conn.execute(sql + " ORDER BY kind, subject", params).fetchall()
+        return [_alert(r) for r in rows]
+
+    def alert(self, kind: str, subject: str) -> AlertState | None:
+        row = self.conn.execute(
+            "SELECT * FROM alerts WHERE kind = ? AND subject = ?", (kind, subject)
+        ).fetchone()
+        return _alert(row) if row else None
+
+    def feed_states(self) -> list[FeedState]:
+        """Every feed polled so far."""
+        rows = self.conn.execute("SELECT url FROM feeds ORDER BY url").fetchall()
+        return [s for s in (self.get_feed_state(r[0]) for r in rows) if s is not None]
+
+
+# SQLite's result codes for a write the file or the disk refused, and what to tell the operator
+_WRITE_FAULTS = (
+    (
+        "SQLITE_READONLY",
+        "the database is read-only (check the permissions of the file and its "
+        "folder, and whether the volume is mounted read-only)",
+    ),
+    ("SQLITE_FULL", "the disk is full"),
+    (
+        "SQLITE_IOERR",
+        "the disk refused the write (I/O error: a full disk, a file size limit or "
+        "a failing volume)",
+    ),
+    ("SQLITE_CANTOPEN", "the database file cannot be opened for writing"),
+)
+
+
+def _write_fault(exc: sqlite3.Error) -> str | None:
+    """What an SQLite error says about the file or the disk; None for other errors (a busy
+    database, a constraint, a bug)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    for prefix, reason in _WRITE_FAULTS:
+        if name.startswith(prefix):
+            return f"{reason}: {exc}"
+    text = str(exc).lower()
+    if "readonly" in text or "read-only" in text:
+        return f"{_WRITE_FAULTS[0][1]}: {exc}"
+    if "disk is full" in text:
+        return f"{_WRITE_FAULTS[1][1]}: {exc}"
+    if "disk i/o error" in text:
+        return f"{_WRITE_FAULTS[2][1]}: {exc}"
+    return None
+
+
+def _file_identity(path: str) -> tuple[int, int] | None:
+    """The device and inode of a database file (None in memory)."""
+    if path == ":memory:" or path.startswith("file:"):
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def leftovers(file: Path) -> list[str]:
+    """Files beside a missing database that an earlier database left: its WAL, shared-memory
+    or rollback journal, or a backup named after it (``newsbrief.db.bak``, ``newsbrief.bak``)."""
+    try:
+        names = sorted(p.name for p in file.parent.iterdir())
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        rest = name[len(file.name) :] if name.startswith(file.name) else None
+        if (rest and rest[0] in "-.~_") or name in (f"{file.stem}.bak", f"{file.stem}.backup"):
+            found.append(name)
+    return found
 
 
 def _insert_deliveries(
@@ -1256,4 +1810,24 @@ def _digest_run(row: sqlite3.Row) -> DigestRun:
         sent_at=_dt(row["sent_at"]),
         attempts=int(row["attempts"]),
         error=row["error"],
+        id=int(row["id"]),
+        due_at=_dt(row["due_at"]),
+        owner=row["owner"],
+        lease_until=_dt(row["lease_until"]),
+        next_attempt=_dt(row["next_attempt"]),
+        failed_since=_dt(row["failed_since"]),
+        parts=int(row["parts"]),
+        parts_sent=int(row["parts_sent"]),
+    )
+
+
+def _alert(row: sqlite3.Row) -> AlertState:
+    return AlertState(
+        kind=row["kind"],
+        subject=row["subject"],
+        failures=int(row["failures"]),
+        since=_dt(row["since"]),
+        last_error=row["last_error"],
+        notified_at=_dt(row["notified_at"]),
+        recovered_at=_dt(row["recovered_at"]),
     )

@@ -7,14 +7,15 @@ did not see) and only the bullets it was not shown; the same fact re-worded does
 new (`same_fact`), a changed number does. With nothing new it is not shown, and its new reports
 are *settled*: recorded as delivered with the digest, so they do not bring it back.
 
-What a channel was shown (each article's revision, each story's outlets and bullets) is written
-by the store in the transaction that marks the digest sent (`views_of` builds it), so a digest
-retried after a crash (`bot.digest.digest_of`) decides the same way.
+What a channel was shown (each article's revision, each story's outlets and bullets) is built
+by `views_of` when a digest run is planned, kept with the run, and written by the store once, in
+the transaction that marks the run sent (`Store.finish_run`), so a digest retried after a crash
+(`bot.digest.digest_of`, or its stored plan) decides the same way.
 
 Example:
     stories, settled = select_updates(store, channel, rank_stories(store, articles, now=now))
-    ...  # send, then:
-    store.finish_digest(channel, slot, now, ids, views=views_of(store, digest))
+    ...  # plan the run with views_of(store, digest), send it, then:
+    store.finish_run(run_id, owner, now)
 """
 
 from __future__ import annotations

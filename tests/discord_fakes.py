@@ -9,6 +9,12 @@ Every JSON answer carries exactly ``Content-Type: application/json`` (discord.py
 with ``; charset=utf-8`` as text), and a 429 carries a ``Via`` header (without one discord.py
 takes it for a Cloudflare ban).
 
+Channel messages honour ``enforce_nonce`` as Discord does: a create with a nonce already used
+in that channel returns the first message instead of making a second (`created` holds what
+users see). It fails the way Discord can after creating a message: ``accept_then`` answers the
+next creates with a 5xx or drops the connection once the message exists, and `kill_after`
+SIGKILLs a client process once it has created its n-th message, before answering.
+
 Example:
     async with FakeDiscord() as fake:
         settings = replace(settings, discord=replace(settings.discord, **fake.urls()))
@@ -22,6 +28,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
+import signal
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +41,7 @@ APP_ID = "900000000000000001"
 BOT_ID = "900000000000000002"
 GUILD_ID = "900000000000000003"
 CHANNEL_ID = "123"
+DISCORD_EPOCH_MS = 1_420_070_400_000
 MANAGE_CHANNELS = 1 << 4
 SEND_MESSAGES = 1 << 11
 MEMBER_PERMISSIONS = (1 << 10) | SEND_MESSAGES  # view channel + send messages
@@ -147,15 +156,31 @@ class FakeDiscord:
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
-        self.plans: dict[str, list[Planned]] = {}
+        self.plans: dict[str, list[Planned | None]] = {}
         self.pushed_at: dict[str, float] = {}
         self.identified = asyncio.Event()
-        self._ids = itertools.count(1_000_000_000_000_000_000)
+        self._last_id = 0
         self._seq = itertools.count(1)
         self._ws: web.WebSocketResponse | None = None
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        # channel messages users see, in order: (channel id, message, request body)
+        self.created: list[tuple[str, dict[str, Any], Any]] = []
+        self._nonces: dict[tuple[str, str], dict[str, Any]] = {}
+        # answers to the next creates that keep their message: "503", "500", "drop" or ""
+        self.accept_then: list[str] = []
+        # seconds Discord remembers a nonce ("the past few minutes"); None: for ever
+        self.nonce_window: float | None = None
+        self.post_delay = 0.0
+        self.kill_after: tuple[int, int] | None = None
+        # answer every channel message create 503 without making it until this perf_counter()
+        self.down_until = 0.0
+        # per channel: its own `accept_then` queue, and an outage (until perf_counter(), and 429
+        # or 503) during which its creates are refused and not made
+        self.accept_then_in: dict[str, list[str]] = {}
+        self.outages: dict[str, tuple[float, int]] = {}
+        self.retry_after = 1.0
 
     # Lifecycle ------------------------------------------------------------------------------
 
@@ -185,8 +210,9 @@ class FakeDiscord:
 
     # REST -----------------------------------------------------------------------------------
 
-    def plan(self, path: str, *answers: Planned) -> None:
-        """Answer the next requests to `path` (e.g. ``/channels/123/messages``) with `answers`."""
+    def plan(self, path: str, *answers: Planned | None) -> None:
+        """Answer the next requests to `path` (e.g. ``/channels/123/messages``) with `answers`
+        (None: as usual)."""
         self.plans.setdefault(path, []).extend(answers)
 
     def calls(self, method: str, prefix: str) -> list[Recorded]:
@@ -195,6 +221,16 @@ class FakeDiscord:
     def channel_posts(self, channel_id: str) -> list[Recorded]:
         return self.calls("POST", f"/channels/{channel_id}/messages")
 
+    def _next_id(self) -> int:
+        """A snowflake of now, as Discord's ids are (so `after=` a time works), never repeated."""
+        stamp = (int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22
+        self._last_id = max(stamp, self._last_id + 1)
+        return self._last_id
+
+    def messages_in(self, channel_id: str) -> list[dict[str, Any]]:
+        """Messages created in a channel (what users see), in order."""
+        return [m for c, m, _ in self.created if c == channel_id]
+
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
         body = await request.json() if request.can_read_body else None
@@ -202,10 +238,59 @@ class FakeDiscord:
             self.requests.append(Recorded(request.method, path, body, time.perf_counter()))
             self._changed.notify_all()
         queued = self.plans.get(path)
-        if queued:
-            planned = queued.pop(0)
+        planned = queued.pop(0) if queued else None
+        if planned is not None:
             return _json(planned.body, planned.status, planned.headers)
+        parts = path.strip("/").split("/")
+        if request.method == "POST" and parts[0] == "channels" and parts[-1] == "messages":
+            return await self._create(request, parts[1], body or {})
+        if request.method == "GET" and parts[0] == "channels" and parts[-1] == "messages":
+            after = int(request.query.get("after", "0"))
+            limit = int(request.query.get("limit", "50"))
+            found = [m for m in self.messages_in(parts[1]) if int(m["id"]) > after]
+            # the first `limit` after it, newest first, as Discord answers
+            return _json(list(reversed(found[:limit])))
         return self._answer(request.method, path, body)
+
+    async def _create(
+        self, request: web.Request, channel: str, body: dict[str, Any]
+    ) -> web.Response:
+        if self.post_delay:
+            await asyncio.sleep(self.post_delay)
+        until, status = self.outages.get(channel, (0.0, 503))
+        if time.perf_counter() < max(self.down_until, until):
+            if status == 429:
+                limited = rate_limited(self.retry_after)
+                return _json(limited.body, 429, limited.headers)
+            return _json({"message": "Service Unavailable", "code": 0}, 503)
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce"):
+            first = self._nonces.get((channel, str(nonce)))
+            fresh = self.nonce_window is None or (
+                first is not None and time.time() - first["_at"] <= self.nonce_window
+            )
+            if first is not None and fresh:
+                # Discord's answer to a repeated create: the first message
+                return _json({k: v for k, v in first.items() if k != "_at"})
+        message = self._message(channel, body)
+        message["nonce"] = nonce
+        message["_kept_at"] = time.perf_counter()
+        self.created.append((channel, message, body))
+        if nonce is not None:
+            self._nonces[(channel, str(nonce))] = {**message, "_at": time.time()}
+        if self.kill_after is not None and len(self.created) >= self.kill_after[1]:
+            pid, self.kill_after = self.kill_after[0], None
+            os.kill(pid, signal.SIGKILL)  # created, and the sender dies before it hears so
+            await asyncio.sleep(0.5)
+        queue = self.accept_then_in.get(channel) or self.accept_then
+        then = queue.pop(0) if queue else ""
+        if then == "drop":
+            assert request.transport is not None
+            request.transport.close()
+            return _json({})
+        if then:
+            return _json({"message": "Server Error", "code": 0}, int(then))
+        return _json(message)
 
     def _answer(self, method: str, path: str, body: Any) -> web.Response:
         parts = path.strip("/").split("/")
@@ -238,7 +323,7 @@ class FakeDiscord:
 
     def _message(self, channel_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         return {
-            "id": str(next(self._ids)),
+            "id": str(self._next_id()),
             "channel_id": channel_id,
             "author": user_payload(BOT_ID, "newsbrief", bot=True),
             "content": body.get("content") or "",
@@ -314,7 +399,7 @@ class FakeDiscord:
 
         With `focused` (an option name) it is an autocomplete request (type 4) instead.
         """
-        interaction_id = str(next(self._ids))
+        interaction_id = str(self._next_id())
         opts: list[OptionPayload] = []
         for key, value in (options or {}).items():
             option: OptionPayload = {

@@ -65,6 +65,25 @@ async def test_ask_answers_from_the_seed_with_its_source(store: Store) -> None:
     assert any("strong armed forces" in c.sentence for c in reply.answer.citations)
 
 
+@pytest.mark.parametrize(
+    ("question", "lead"),
+    [
+        ("Who is the CEO of Corvid?", "From 1 article:"),
+        (
+            "What did Zelenskyy say about security guarantees and NATO Article 5?",
+            "From 2 articles:",
+        ),
+    ],
+)
+async def test_ask_reply_counts_the_articles_it_quotes(
+    store: Store, question: str, lead: str
+) -> None:
+    reply = await run(context(store), f"/ask {question}")
+    assert reply.answer is not None and reply.answer.answered
+    assert reply.text == lead
+    assert len({c.article_id for c in reply.answer.citations}) == int(lead.split()[1])
+
+
 async def test_ask_says_plainly_when_nothing_answers(store: Store) -> None:
     reply = await run(context(store), "/ask What is the capital of Mongolia?")
     assert reply.answer is not None and not reply.answer.answered

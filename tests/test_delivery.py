@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.delivery import retry_unsent, send_digest, slot_key
+from bot.delivery import Delivery, retry_unsent, send_digest, slot_key
+from bot.digest import build_digest
 from bot.errors import DeliveryError
 from bot.ingest.files import iter_files, read_file
 from bot.models import Article, ChannelRef, Digest, Receipt
@@ -98,47 +99,132 @@ def _send(
         outcomes.append(outcome.status)
 
 
-CRASHING_SENDER = """
-import asyncio, os, sys
+HANGING_SENDER = """
+import asyncio, sys
 from bot.delivery import send_digest
 from bot.models import ChannelRef
 from bot.store import Store
 
-async def crash(channel, digest):
-    os._exit(17)  # the process dies after claiming, before anything reaches the platform
+async def hang(channel, digest):
+    await asyncio.sleep(3600)  # claimed and sending when it is killed
 
 store = Store.open(sys.argv[1])
-asyncio.run(send_digest(store, ChannelRef("slack", "C1"), crash, slot=sys.argv[2]))
+asyncio.run(send_digest(store, ChannelRef("slack", "C1"), hang, slot=sys.argv[2]))
 """
 
 
-async def test_a_crash_between_claim_and_send_is_retried_on_start(tmp_path: Path) -> None:
+async def test_a_live_senders_claim_is_left_alone_and_a_killed_ones_taken_over_at_once(
+    tmp_path: Path,
+) -> None:
     path = seeded(tmp_path / "bot.db")
     slot = slot_key(NOW)
-    done = subprocess.run(
-        [sys.executable, "-c", CRASHING_SENDER, str(path), slot], cwd=ROOT, timeout=60
-    )
-    assert done.returncode == 17
-    with Store.open(path) as store:
-        run = store.digest_run(CHANNEL, slot)
-        assert run is not None and run.status == "claimed" and run.article_ids
-        platform = Recorder()
-        # a fresh claim may belong to a live sender: leave it alone
-        assert (
-            await retry_unsent(store, {"slack": platform.post}, stale_after=timedelta(hours=1))
-            == []
+    sender = subprocess.Popen([sys.executable, "-c", HANGING_SENDER, str(path), slot], cwd=ROOT)
+    try:
+        with Store.open(path) as store:
+            for _ in range(300):
+                run = store.digest_run(CHANNEL, slot)
+                if run is not None and run.parts:
+                    break
+                await asyncio.sleep(0.05)
+            assert run is not None and run.status == "claimed" and run.article_ids
+            platform = Recorder()
+            # its process is alive and its lease runs: nobody else may send it
+            assert await retry_unsent(store, {"slack": platform.post}) == []
+            sender.kill()
+            sender.wait(timeout=30)
+            # no need to wait for its lease: the process is gone, the claim is taken at once
+            outcomes = await retry_unsent(store, {"slack": platform.post})
+            assert [o.status for o in outcomes] == ["sent"]
+            assert len(platform.posts) == 1
+            sent_ids = {a.id for s in platform.posts[0][1].stories for a in s.articles}
+            assert set(run.article_ids) <= sent_ids
+            done = store.digest_run(CHANNEL, slot)
+            assert done is not None and (done.status, done.attempts) == ("sent", 2)
+            # sent: neither a retry nor the slot posts it again
+            assert await retry_unsent(store, {"slack": platform.post}) == []
+            again = await send_digest(store, CHANNEL, platform.post, slot=slot)
+            assert again.status == "skipped"
+            assert len(platform.posts) == 1
+    finally:
+        sender.kill()
+        sender.wait(timeout=30)
+
+
+async def test_a_claim_held_elsewhere_is_taken_over_only_when_its_lease_runs_out(
+    tmp_path: Path,
+) -> None:
+    with Store.open(seeded(tmp_path / "bot.db")) as store:
+        # a process on another machine (another boot id): whether it lives cannot be checked
+        elsewhere = "other-boot/pid:[1]/4242/99/ab12cd34"
+        run = store.claim_digest(
+            CHANNEL, "s1", [1, 2], NOW, owner=elsewhere, lease_until=NOW + timedelta(seconds=60)
         )
-        later = datetime.now(UTC) + timedelta(minutes=10)
-        outcomes = await retry_unsent(store, {"slack": platform.post}, now=later)
-        assert [o.status for o in outcomes] == ["sent"]
-        assert len(platform.posts) == 1
-        sent_ids = {a.id for s in platform.posts[0][1].stories for a in s.articles}
-        assert set(run.article_ids) <= sent_ids
-        # the retried digest is now sent: neither a retry nor the slot posts it again
-        assert await retry_unsent(store, {"slack": platform.post}, now=later) == []
-        again = await send_digest(store, CHANNEL, platform.post, slot=slot)
-        assert again.status == "skipped"
-        assert len(platform.posts) == 1
+        assert run is not None
+        platform = Recorder()
+        delivery = Delivery(store, {"slack": platform.post})
+        assert await delivery.retry_due(NOW + timedelta(seconds=59)) == []
+        outcomes = await delivery.retry_due(NOW + timedelta(seconds=61))
+        assert [o.status for o in outcomes] == ["sent"] and len(platform.posts) == 1
+
+
+async def test_a_sender_keeps_its_claim_while_a_slow_send_outlasts_the_lease(
+    tmp_path: Path,
+) -> None:
+    with Store.open(seeded(tmp_path / "bot.db")) as store:
+        slow = Recorder(delay=2.5)
+        holder = Delivery(store, {"slack": slow.post}, lease=1)
+        holder.start()  # renews every quarter lease
+        try:
+            sending = asyncio.create_task(holder.send(CHANNEL, "s1"))
+            await asyncio.sleep(1.8)  # past the first lease: only the renewals keep the claim
+            other = Recorder()
+            assert await Delivery(store, {"slack": other.post}, lease=1).retry_due() == []
+            assert (await sending).status == "sent"
+        finally:
+            await holder.close()
+        assert len(slow.posts) == 1 and other.posts == []
+
+
+async def test_a_failed_digest_is_retried_with_backoff_until_its_grace_period(
+    tmp_path: Path,
+) -> None:
+    with Store.open(seeded(tmp_path / "bot.db")) as store:
+        failures = [3]
+
+        async def flaky(channel: ChannelRef, digest: Digest) -> Receipt:
+            if failures[0]:
+                failures[0] -= 1
+                raise DeliveryError("slack", channel.channel, "HTTP 503")
+            return Receipt(channel, ("m1",))
+
+        delivery = Delivery(store, {"slack": flaky}, grace=3600)
+        first = await delivery.send(CHANNEL, "s1", now=NOW)
+        # retried 30 s, 2 min 30 s and 12 min 30 s after it first failed
+        assert first.status == "failed" and _near(first.next_attempt, NOW, 30)
+        assert await delivery.retry_due(NOW + timedelta(seconds=29)) == []
+        [second] = await delivery.retry_due(NOW + timedelta(seconds=31))
+        assert second.status == "failed" and _near(second.next_attempt, NOW, 150)
+        # an early attempt (another digest went out, say) that fails does not push it away
+        store.hasten_runs("slack", NOW + timedelta(seconds=40))
+        [early] = await delivery.retry_due(NOW + timedelta(seconds=40))
+        assert early.status == "failed" and _near(early.next_attempt, NOW, 150)
+        [sent] = await delivery.retry_due(NOW + timedelta(seconds=151))
+        assert sent.status == "sent"
+        run = store.digest_run(CHANNEL, "s1")
+        assert run is not None and run.status == "sent" and run.attempts == 4
+
+        # a digest still failing an hour after it was due is given up, not posted late;
+        # its stories stay undelivered and come in the next digest
+        failures[0] = 100
+        other = ChannelRef("slack", "C2")
+        assert (await delivery.send(other, "s2", now=NOW)).status == "failed"
+        for minutes in (1, 4, 15, 26, 37, 48, 59):
+            await delivery.retry_due(NOW + timedelta(minutes=minutes))
+        gone = store.digest_run(other, "s2")
+        assert gone is not None and gone.status == "abandoned"
+        assert await delivery.retry_due(NOW + timedelta(hours=2)) == []
+        failures[0] = 0
+        assert not build_digest(store, other, now=NOW + timedelta(hours=2)).empty
 
 
 async def test_failed_send_is_retried_and_a_gone_channel_is_disabled(tmp_path: Path) -> None:
@@ -152,7 +238,7 @@ async def test_failed_send_is_retried_and_a_gone_channel_is_disabled(tmp_path: P
         run = store.digest_run(CHANNEL, "s1")
         assert run is not None and run.status == "failed" and run.error == "HTTP 503"
         platform = Recorder()
-        later = datetime.now(UTC) + timedelta(minutes=10)
+        later = NOW + timedelta(minutes=10)
         assert [
             o.status for o in await retry_unsent(store, {"slack": platform.post}, now=later)
         ] == ["sent"]
@@ -181,6 +267,11 @@ async def test_an_unexpected_error_in_one_channel_does_not_escape(tmp_path: Path
         ).status == "sent"
 
 
+def _near(moment: datetime | None, base: datetime, seconds: float) -> bool:
+    """`moment` is `seconds` after `base` (give or take the second a send takes)."""
+    return moment is not None and abs((moment - base).total_seconds() - seconds) < 1.5
+
+
 @pytest.mark.parametrize("when", [NOW, NOW.astimezone(timezone(timedelta(hours=3)))])
 def test_slot_keys_are_utc_minutes(when: datetime) -> None:
     assert slot_key(when) == "2026-01-05T07:30Z"
@@ -189,7 +280,6 @@ def test_slot_keys_are_utc_minutes(when: datetime) -> None:
 async def test_a_retried_digest_marks_reports_that_joined_its_stories_as_sent(
     tmp_path: Path,
 ) -> None:
-    from bot.digest import build_digest
     from bot.ingest.http import FetchPolicy
     from bot.ingest.pipeline import ingest
 
@@ -204,7 +294,7 @@ async def test_a_retried_digest_marks_reports_that_joined_its_stories_as_sent(
         # another outlet's report of the same event arrives before the retry
         await ingest([str(seeds / "001_danube_dispatch_zelenskyy.md")], store, FetchPolicy())
         platform = Recorder()
-        later = datetime.now(UTC) + timedelta(minutes=10)
+        later = NOW + timedelta(minutes=10)
         assert [
             o.status for o in await retry_unsent(store, {"slack": platform.post}, now=later)
         ] == ["sent"]
@@ -212,3 +302,27 @@ async def test_a_retried_digest_marks_reports_that_joined_its_stories_as_sent(
         assert sent.stories[0].sources == ("European Pravda", "Danube Dispatch")
         # the retried message showed both reports: the next digest must not repeat the story
         assert build_digest(store, CHANNEL, now=later).empty
+
+
+async def test_a_digest_asked_for_while_another_is_failing_does_not_repeat_its_stories(
+    tmp_path: Path,
+) -> None:
+    with Store.open(seeded(tmp_path / "bot.db")) as store:
+        down = [True]
+        platform = Recorder()
+
+        async def flaky(channel: ChannelRef, digest: Digest) -> Receipt:
+            if down[0]:
+                raise DeliveryError("slack", channel.channel, "HTTP 503")
+            return await platform.post(channel, digest)
+
+        delivery = Delivery(store, {"slack": flaky})
+        assert (await delivery.send(CHANNEL, "s1", now=NOW)).status == "failed"
+        down[0] = False
+        now = await delivery.send(CHANNEL, "now:1", now=NOW + timedelta(seconds=5))
+        # its stories belong to the failing digest, which is retried with them
+        assert now.status == "sent" and now.digest is not None and now.digest.empty
+        [retried] = await delivery.retry_due(NOW + timedelta(minutes=1))
+        assert retried.status == "sent"
+        shown = [a.id for _, d in platform.posts for s in d.stories for a in s.articles]
+        assert len(shown) == len(set(shown)) > 0

@@ -19,9 +19,8 @@ from adapters.discord import (
     to_discord_messages,
 )
 from bot.config import DiscordSettings, Secrets, Settings
-from bot.delivery import send_digest
+from bot.delivery import Delivery, OutgoingPart, send_digest
 from bot.engine import Engine
-from bot.errors import DeliveryError
 from bot.ingest.http import FetchPolicy
 from bot.models import (
     Answer,
@@ -44,6 +43,7 @@ from tests.discord_fakes import (
     Planned,
     rate_limited,
 )
+from tests.stories import add_stories
 
 SEEDS = Path(__file__).parents[1] / "seeds"
 EPHEMERAL = 64
@@ -198,14 +198,14 @@ async def test_digest_posted_once_after_a_429(
     adapter = await make_adapter()
     channel = ChannelRef("discord", "123")
     fake.plan("/channels/123/messages", rate_limited(0.1))
-    outcome = await send_digest(store, channel, adapter.post_digest, slot="s1")
+    outcome = await send_digest(store, channel, adapter, slot="s1")
     assert outcome.status == "sent", outcome.detail
     posts = fake.channel_posts("123")
     assert len(posts) == 2  # the 429, then discord.py's one retry
     assert posts[0].body == posts[1].body
     assert posts[1].body["allowed_mentions"] == {"parse": []}
     assert posts[1].body["embeds"]
-    again = await send_digest(store, channel, adapter.post_digest, slot="s1")
+    again = await send_digest(store, channel, adapter, slot="s1")
     assert again.status == "skipped"
     assert len(fake.channel_posts("123")) == 2
 
@@ -217,7 +217,7 @@ async def test_gone_or_forbidden_channel_disables_its_schedule(
     adapter = await make_adapter()
     channel = ChannelRef("discord", "999")
     fake.plan("/channels/999/messages", answer)
-    outcome = await send_digest(store, channel, adapter.post_digest, slot="s1")
+    outcome = await send_digest(store, channel, adapter, slot="s1")
     assert outcome.status == "disabled"
     assert store.get_channel(channel).enabled is False
     assert str(answer.status) in (store.get_channel(channel).disabled_reason or "")
@@ -227,10 +227,14 @@ async def test_long_digest_continues_in_further_messages_without_pings(
     fake: FakeDiscord, make_adapter: MakeAdapter
 ) -> None:
     adapter = await make_adapter()
+    channel = ChannelRef("discord", "123")
     digest = _digest(30, text="Breaking: @everyone <@123> <@&456> must read.")
-    receipt = await adapter.post_digest(ChannelRef("discord", "123"), digest)
+    payloads = adapter.render_parts(channel, digest)
+    assert len(payloads) == len(to_discord_messages(digest)) > 1
+    for n, payload in enumerate(payloads):
+        await adapter.send_part(channel, OutgoingPart("run", n, len(payloads), payload))
     posts = fake.channel_posts("123")
-    assert len(posts) == len(receipt.message_ids) == len(to_discord_messages(digest)) > 1
+    assert len(posts) == len(payloads)
     for post in posts:
         _assert_within_limits(post.body)
         assert post.body["allowed_mentions"] == {"parse": []}
@@ -239,18 +243,25 @@ async def test_long_digest_continues_in_further_messages_without_pings(
 
 
 async def test_failure_midway_resends_only_the_rest(
-    fake: FakeDiscord, make_adapter: MakeAdapter
+    store: Store, fake: FakeDiscord, make_adapter: MakeAdapter
 ) -> None:
     adapter = await make_adapter()
-    digest = _digest(30)
-    parts = len(to_discord_messages(digest))
-    fake.plan("/channels/123/messages", Planned(200, fake._message("123", {})))
-    fake.plan("/channels/123/messages", Planned(400, {"message": "Bad", "code": 50035}))
-    with pytest.raises(DeliveryError, match="part 2"):
-        await adapter.post_digest(ChannelRef("discord", "123"), digest)
-    receipt = await adapter.post_digest(ChannelRef("discord", "123"), digest)
-    assert len(receipt.message_ids) == parts - 1
-    assert len(fake.channel_posts("123")) == 2 + parts - 1
+    add_stories(store, 30)
+    delivery = Delivery(store, {"discord": adapter}, max_stories=100)
+    channel = ChannelRef("discord", "123")
+    # the first part is made, the second refused
+    fake.plan("/channels/123/messages", None, Planned(400, {"message": "Bad", "code": 50035}))
+    first = await delivery.send(channel, "s1", now=NOW)
+    assert first.status == "failed" and "part 2" in first.detail and first.digest is not None
+    parts = len(to_discord_messages(first.digest))
+    assert parts > 2 and len(fake.messages_in("123")) == 1
+    [resumed] = await delivery.retry_due(NOW + timedelta(minutes=1))
+    assert resumed.status == "sent"
+    made = fake.messages_in("123")
+    assert len(made) == parts  # part 1 once, then the rest
+    assert [m["content"] for m in made][1:] == [
+        f"(continued, {n}/{parts})" for n in range(2, parts + 1)
+    ]
 
 
 # Slash commands through the gateway -------------------------------------------------------

@@ -16,7 +16,8 @@ import aiohttp
 
 from bot.app import run_platforms
 from bot.config import HealthSettings, Settings, StoreSettings
-from bot.models import ChannelRef, Digest, Receipt
+from bot.delivery import OutgoingPart
+from bot.models import ChannelRef, Digest
 from bot.store import Store
 from tests.slack_fakes import SIGNING_SECRET, FakeSlack
 from tests.test_run import ROOT, free_port
@@ -163,8 +164,14 @@ class FakeAdapter:
     async def start(self) -> None:
         self.started = True
 
-    async def post_digest(self, channel: ChannelRef, digest: Digest) -> Receipt:
-        return Receipt(channel, ("1",))
+    def render_parts(self, channel: ChannelRef, digest: Digest) -> list[dict[str, Any]]:
+        return [{}]
+
+    async def send_part(self, channel: ChannelRef, part: OutgoingPart) -> str:
+        return "1"
+
+    async def post_notice(self, channel: ChannelRef, text: str) -> None:
+        pass
 
     async def close(self) -> None:
         self.closed = True

@@ -25,14 +25,14 @@ from adapters.slack.render import (
 )
 from bot.commands import HANDLERS, Reply
 from bot.config import Secrets, Settings, SlackSettings
-from bot.delivery import send_digest, slot_key
+from bot.delivery import Delivery, send_digest, slot_key
 from bot.engine import Engine
-from bot.errors import DeliveryError
 from bot.ingest.http import FetchPolicy
 from bot.ingest.pipeline import ingest
 from bot.models import Answer, Article, Briefing, Bullet, ChannelRef, Citation, Digest, Story
 from bot.store import Store
 from tests.slack_fakes import SIGNING_SECRET, FakeSlack, signed_headers, slash_body
+from tests.stories import add_stories
 
 SEEDS = Path(__file__).parents[1] / "seeds"
 NOW = datetime(2026, 1, 5, 7, 30, tzinfo=UTC)
@@ -387,13 +387,13 @@ async def test_scheduled_digest_is_posted_once_through_a_429_storm(
     fake.rate_limits["chat.postMessage"] = 2
     slot = slot_key(NOW)
     started = time.monotonic()
-    first = await send_digest(store, channel, adapter.post_digest, slot=slot, now=NOW)
+    first = await send_digest(store, channel, adapter, slot=slot, now=NOW)
     assert first.status == "sent"
     assert time.monotonic() - started >= 2.0  # waited Retry-After twice
     tries = [c for c in fake.calls if c.method == "chat.postMessage"]
     assert len(tries) == 3 and len(fake.posts()) == 1
     assert fake.posts()[0].auth == "Bearer xoxb-test"
-    again = await send_digest(store, channel, adapter.post_digest, slot=slot, now=NOW)
+    again = await send_digest(store, channel, adapter, slot=slot, now=NOW)
     assert again.status == "skipped"
     assert len(fake.posts()) == 1
 
@@ -402,7 +402,7 @@ async def test_a_removed_bot_disables_the_channel(store: Store, fake: FakeSlack)
     adapter = SlackAdapter(_engine(store, fake), ack_budget=IN_ACK)
     channel = ChannelRef("slack", "C2")
     fake.errors["chat.postMessage"] = ["not_in_channel"]
-    outcome = await send_digest(store, channel, adapter.post_digest, slot=slot_key(NOW), now=NOW)
+    outcome = await send_digest(store, channel, adapter, slot=slot_key(NOW), now=NOW)
     assert outcome.status == "disabled"
     settings = store.get_channel(channel)
     assert settings.enabled is False and settings.disabled_reason == "not_in_channel"
@@ -412,24 +412,25 @@ async def test_a_removed_bot_disables_the_channel(store: Store, fake: FakeSlack)
 async def test_long_digest_continues_in_a_thread_and_resumes_after_failure(
     store: Store, fake: FakeSlack
 ) -> None:
-    adapter = SlackAdapter(_engine(store, fake), ack_budget=IN_ACK)
+    adapter = SlackAdapter(_engine(store, fake), ack_budget=IN_ACK, reconcile_delay=0)
     channel = ChannelRef("slack", "C3")
-    digest = _digest(200, "A fairly long sentence & more. " * 40)
-    parts = len(to_slack_messages(digest))
+    add_stories(store, 60)
+    delivery = Delivery(store, {"slack": adapter}, max_stories=100)
+    # the 2nd message is refused: the retry must continue the thread, not re-post the top
+    fake.errors["chat.postMessage"] = ["", "msg_too_long"]
+    failed = await delivery.send(channel, "s1", now=NOW)
+    assert failed.status == "failed" and failed.digest is not None
+    parts = len(to_slack_messages(failed.digest))
     assert parts > 2
-    # the 2nd message fails: the core's retry must continue the thread, not re-post the top
-    fake.errors["chat.postMessage"] = ["", "fatal_error"]
-    with pytest.raises(DeliveryError) as failed:
-        await adapter.post_digest(channel, digest)
-    assert failed.value.permanent is False
-    assert len(fake.posts()) == 1
-    receipt = await adapter.post_digest(channel, digest)
-    assert len(fake.posts()) == parts == len(receipt.message_ids)
-    top, *rest = fake.posts()
-    assert not top.params.get("thread_ts")
-    assert {c.params["thread_ts"] for c in rest} == {receipt.message_ids[0]}
-    for call in fake.posts():
-        _check_limits({"text": call.params["text"], "blocks": call.params["blocks"]})
+    assert len(fake.kept("C3")) == 1
+    [resumed] = await delivery.retry_due(NOW + timedelta(minutes=1))
+    assert resumed.status == "sent"
+    top, *rest = fake.kept("C3")
+    assert len(rest) == parts - 1
+    assert "thread_ts" not in top and {m["thread_ts"] for m in rest} == {top["ts"]}
+    assert [p for _, p in fake.parts("C3")] == list(range(parts))
+    for message in fake.kept("C3"):
+        _check_limits({"text": message["text"], "blocks": message["blocks"]})
 
 
 def test_manifest_declares_every_command_and_scope() -> None:

@@ -3,8 +3,8 @@
 Each core command (`bot.commands.HANDLERS`) is one slash command with typed options. A command
 answers within Discord's 3 s: the core runs for at most `respond_budget` seconds; if it is done,
 the answer is the interaction response, else the interaction is deferred and the answer follows
-as a follow-up. Scheduled digests arrive through `post_digest`, which the core's exactly-once
-delivery (`bot.delivery.send_digest`) calls.
+as a follow-up. Digests are posted part by part through `send_part`, which the core's
+exactly-once delivery (`bot.delivery.Delivery`) calls.
 
 Example:
     adapter = DiscordAdapter(engine)   # needs DISCORD_BOT_TOKEN in engine.settings.secrets
@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import OrderedDict
+from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import aiohttp
@@ -26,13 +27,20 @@ import discord
 import yarl
 from discord import app_commands
 
-from adapters.discord.render import DiscordMessage, to_discord_messages, to_discord_reply
+from adapters.discord.render import (
+    MAX_CONTENT,
+    DiscordMessage,
+    cut,
+    escape_mentions,
+    to_discord_messages,
+    to_discord_reply,
+)
 from bot.commands import CommandContext, Reply, handle
-from bot.digest import digest_article_ids
+from bot.delivery import OutgoingPart
 from bot.engine import Engine
 from bot.errors import ConfigError, DeliveryError
 from bot.logs import new_request_id
-from bot.models import ChannelRef, Digest, Receipt
+from bot.models import ChannelRef, Digest
 from bot.text import strip_control
 
 log = logging.getLogger(__name__)
@@ -45,9 +53,11 @@ MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
 # Commands whose success is announced to the channel: deferring them must not hide it, since
 # ephemeral or not is fixed at defer time.
 _PUBLIC_WHEN_DEFERRED = frozenset({"subscribe", "unsubscribe", "filter"})
-# Digests whose first messages were sent before a failure: remembered so the core's retry sends
-# only the rest. In memory only, so a restart between the failure and the retry repeats them.
-_MAX_PROGRESS = 1000
+# Looking a part up: the bot's messages since the run was claimed (less this much for clocks
+# that differ), at most this many.
+CLOCK_SKEW = 120.0
+LOOKUP_LIMIT = 100
+RESEND_DELAY = 1.0
 
 
 def _zones() -> list[str]:
@@ -61,6 +71,7 @@ class DiscordAdapter:
         engine: the core; its settings give the token, guilds, URLs, shards and permission.
         respond_budget: seconds a command may run before the interaction is deferred.
         guild_ready_timeout: seconds discord.py waits for guilds after READY (tests pass less).
+        resend_delay: seconds before sending a part again after a 5xx or a dropped connection.
     """
 
     name = "discord"
@@ -71,12 +82,13 @@ class DiscordAdapter:
         *,
         respond_budget: float = RESPOND_BUDGET,
         guild_ready_timeout: float = 2.0,
+        resend_delay: float = RESEND_DELAY,
     ) -> None:
         self.engine = engine
+        self._resend_delay = resend_delay
         self._settings = engine.settings.discord
         self._budget = respond_budget
         self._zones: list[str] | None = None
-        self._progress: OrderedDict[tuple[str, tuple[int, ...]], int] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
         self._saved_urls: tuple[str, yarl.URL] | None = None
         # No voice here: skip discord.py's warnings about the voice libraries it lacks.
@@ -302,9 +314,7 @@ class DiscordAdapter:
         """Run core command `name` and answer: at once if it is quick, else defer + follow-up."""
         new_request_id()  # every log line of this command, in any task it spawns, carries it
         ref = ChannelRef("discord", str(interaction.channel_id))
-        ctx = self.engine.context(
-            ref, can_manage=self._can_manage(interaction), post=self.post_digest
-        )
+        ctx = self.engine.context(ref, can_manage=self._can_manage(interaction))
         line = f"/{name} {strip_control(args, keep_newlines=False)}".rstrip()
         task = asyncio.ensure_future(self._reply(ctx_line=line, ctx=ctx, name=name))
         try:
@@ -353,61 +363,162 @@ class DiscordAdapter:
 
     # Digests ------------------------------------------------------------------------------
 
-    async def post_digest(self, channel: ChannelRef, digest: Digest) -> Receipt:
-        """Post `digest` to a channel id, in as many messages as Discord's limits need.
+    def render_parts(self, channel: ChannelRef, digest: Digest) -> list[dict[str, Any]]:
+        """A digest as its messages (Discord's limits: 10 embeds, 6,000 characters each)."""
+        return [
+            {"content": m.content, "embeds": [e.to_dict() for e in m.embeds]}
+            for m in to_discord_messages(digest)
+        ]
 
-        A 429 is waited out and retried by discord.py's rate limiter. If a later message fails
-        after earlier ones went out, the sent count is remembered (in memory) for this digest's
-        articles, so the core's retry sends only the rest.
+    async def send_part(self, channel: ChannelRef, part: OutgoingPart) -> str:
+        """Post one part of a digest run; returns its message id.
+
+        Every part goes with a `nonce` made from its run and number, which discord.py sends
+        with ``enforce_nonce``: Discord answers a repeated create with the message it made the
+        first time instead of a second one. So a retry (discord.py's own after a 500, or the
+        core's after a 503, a timeout or a restart) never posts a part twice, and no part
+        needs looking up. A 429 is waited out by discord.py's rate limiter.
 
         Raises:
-            DeliveryError: `permanent` for 404 (channel gone) and 403 (no access), which make the
-                core disable the channel's schedule; transient for other failures.
+            DeliveryError: `permanent` for 404 (channel gone) and 403 (no access), which make
+                the core disable the channel's schedule; transient for other failures.
         """
+        if not channel.channel.isdigit():
+            raise DeliveryError(
+                "discord", channel.channel, "not a channel id", permanent=True, landed=False
+            )
+        target = self.client.get_partial_messageable(int(channel.channel))
+        if part.unsure:
+            found = await self._find_part(target, part)
+            if found is not None:
+                log.info("discord: part %d of %s had landed as %s", part.index + 1, part.key, found)
+                return found
+        embeds = [discord.Embed.from_dict(e) for e in part.payload.get("embeds") or []]
+        content = str(part.payload.get("content") or "") or None
+        try:
+            try:
+                sent = await target.send(
+                    content, embeds=embeds, allowed_mentions=NO_MENTIONS, nonce=part.nonce
+                )
+            except (discord.DiscordServerError, aiohttp.ClientError, TimeoutError, OSError):
+                # a blip (a 503 discord.py does not retry, a dropped connection): once more,
+                # at once; the nonce makes Discord answer with the first message if it was made
+                await asyncio.sleep(self._resend_delay)
+                sent = await target.send(
+                    content, embeds=embeds, allowed_mentions=NO_MENTIONS, nonce=part.nonce
+                )
+        except discord.NotFound as exc:
+            raise DeliveryError(
+                "discord",
+                channel.channel,
+                f"channel not found (404, code {exc.code})",
+                permanent=True,
+                landed=False,
+            ) from None
+        except discord.Forbidden as exc:
+            raise DeliveryError(
+                "discord",
+                channel.channel,
+                f"missing access (403, code {exc.code})",
+                permanent=True,
+                landed=False,
+            ) from None
+        except discord.RateLimited as exc:
+            raise DeliveryError(
+                "discord",
+                channel.channel,
+                f"rate limited at part {part.index + 1}",
+                landed=False,
+                retry_after=exc.retry_after,
+            ) from None
+        except discord.HTTPException as exc:
+            # a 4xx was refused; a 5xx may have been created (the nonce makes a retry safe)
+            raise DeliveryError(
+                "discord",
+                channel.channel,
+                f"send failed at part {part.index + 1}: HTTP {exc.status}",
+                landed=False if exc.status < 500 else None,
+                retry_after=_retry_after(exc),
+            ) from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise DeliveryError(
+                "discord",
+                channel.channel,
+                f"send failed at part {part.index + 1}: {type(exc).__name__}",
+            ) from None
+        return str(sent.id)
+
+    async def _find_part(
+        self, target: discord.PartialMessageable, part: OutgoingPart
+    ) -> str | None:
+        """The id of a part already in the channel, posted by an attempt whose outcome is
+        unknown; None when it is not there.
+
+        Discord honours a nonce for a few minutes only: a part retried later (after a
+        backoff or a restart) is looked for among the bot's messages since the run was
+        claimed, by its content and embed titles and descriptions.
+
+        Raises:
+            DeliveryError: Discord could not be asked (`landed` None: still unknown).
+        """
+        after = None
+        if part.since is not None:
+            moment = part.since - timedelta(seconds=CLOCK_SKEW)
+            after = discord.Object(id=discord.utils.time_snowflake(moment))
+        want = _fingerprint(
+            str(part.payload.get("content") or ""),
+            [(e.get("title"), e.get("description")) for e in part.payload.get("embeds") or []],
+        )
+        me = self.client.user
+        try:
+            async for message in target.history(limit=LOOKUP_LIMIT, after=after):
+                if me is not None and message.author.id != me.id:
+                    continue
+                got = _fingerprint(
+                    message.content, [(e.title, e.description) for e in message.embeds]
+                )
+                if got == want:
+                    return str(message.id)
+        except discord.Forbidden:
+            # without Read Message History only the nonce guards it (a few minutes)
+            log.warning(
+                "discord: cannot read %s to look for part %d of %s (Read Message History); "
+                "sending it again with its nonce",
+                target.id,
+                part.index + 1,
+                part.key,
+            )
+            return None
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise DeliveryError(
+                "discord",
+                str(target.id),
+                f"cannot check whether part {part.index + 1} landed: {type(exc).__name__}",
+            ) from None
+        return None
+
+    async def post_notice(self, channel: ChannelRef, text: str) -> None:
+        """Post a line of plain text (a failing feed or digest) to a channel."""
         if not channel.channel.isdigit():
             raise DeliveryError("discord", channel.channel, "not a channel id", permanent=True)
         target = self.client.get_partial_messageable(int(channel.channel))
-        messages = to_discord_messages(digest)
-        key = (channel.channel, tuple(digest_article_ids(digest)))
-        done = self._progress.pop(key, 0)
-        ids: list[str] = []
-        for index, message in enumerate(messages):
-            if index < done:
-                continue
-            try:
-                sent = await target.send(
-                    message.content or None, embeds=message.embeds, allowed_mentions=NO_MENTIONS
-                )
-            except discord.NotFound as exc:
-                raise DeliveryError(
-                    "discord",
-                    channel.channel,
-                    f"channel not found (404, code {exc.code})",
-                    permanent=True,
-                ) from None
-            except discord.Forbidden as exc:
-                raise DeliveryError(
-                    "discord",
-                    channel.channel,
-                    f"missing access (403, code {exc.code})",
-                    permanent=True,
-                ) from None
-            except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
-                if index > 0:
-                    self._remember(key, index)
-                reason = (
-                    f"HTTP {exc.status}"
-                    if isinstance(exc, discord.HTTPException)
-                    else type(exc).__name__
-                )
-                raise DeliveryError(
-                    "discord", channel.channel, f"send failed at part {index + 1}: {reason}"
-                ) from None
-            ids.append(str(sent.id))
-        log.info("discord digest posted to %s: %d messages", channel.channel, len(ids))
-        return Receipt(channel=channel, message_ids=tuple(ids))
+        try:
+            await target.send(cut(escape_mentions(text), MAX_CONTENT), allowed_mentions=NO_MENTIONS)
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise DeliveryError("discord", channel.channel, type(exc).__name__) from None
 
-    def _remember(self, key: tuple[str, tuple[int, ...]], sent: int) -> None:
-        self._progress[key] = sent
-        while len(self._progress) > _MAX_PROGRESS:
-            self._progress.popitem(last=False)
+
+def _fingerprint(content: str, embeds: list[tuple[str | None, str | None]]) -> tuple[str, ...]:
+    """What tells one digest part from another: its text and its embeds' titles and texts."""
+    return (content.strip(), *(f"{t or ''}\n{d or ''}".strip() for t, d in embeds))
+
+
+def _retry_after(exc: discord.HTTPException) -> float | None:
+    """The wait a 429 that outlasted discord.py's retries asked for."""
+    if exc.status != 429:
+        return None
+    value = exc.response.headers.get("Retry-After") if exc.response is not None else None
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

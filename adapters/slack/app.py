@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any, TypedDict, cast
 from zoneinfo import ZoneInfo
 
@@ -33,13 +32,14 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.render import SlackMessage, to_slack_messages, to_slack_reply
+from adapters.slack.render import SlackMessage, escape_mrkdwn, to_slack_messages, to_slack_reply
 from bot import commands
 from bot.commands import Reply
+from bot.delivery import OutgoingPart
 from bot.engine import Engine
 from bot.errors import ConfigError, DeliveryError
 from bot.logs import new_request_id
-from bot.models import ChannelRef, Digest, Receipt
+from bot.models import ChannelRef, Digest
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +67,27 @@ PERMANENT_ERRORS = frozenset(
         "team_access_not_granted",
     }
 )
+# Errors after which Slack may have kept the message all the same ("It's possible some aspect
+# of the operation succeeded before the error was raised").
+AMBIGUOUS_ERRORS = frozenset({"fatal_error", "internal_error", "service_unavailable"})
+# Errors that stop us looking a message up: without the history scopes a part whose fate is
+# unknown is posted again (at most a repeat), rather than never.
+UNCHECKABLE_ERRORS = frozenset({"missing_scope", "not_allowed_token_type", "no_permission"})
 RATE_LIMIT_RETRIES = 5
 SERVER_ERROR_RETRIES = 2
-_PROGRESS_MAX = 1000
+# Posts again, at once, of a part that failed ambiguously and was then found not to be there
+# (a blip); after that the core's backoff takes over.
+AMBIGUOUS_RETRIES = 1
+# Digest parts carry this metadata event type, with the run and the part, to be found again.
+EVENT_TYPE = "newsbrief_digest_part"
+# Looking a part up: messages since the run was claimed (less this much for clocks that
+# differ), at most this many pages of this many messages.
+CLOCK_SKEW = 120.0
+LOOKUP_PAGES = 5
+LOOKUP_LIMIT = 100
+# Seconds before looking for a part whose send failed ambiguously (a message Slack has just
+# taken may need a moment to show in the history).
+RECONCILE_DELAY = 1.0
 
 
 class SlashCommand(TypedDict, total=False):
@@ -81,13 +99,6 @@ class SlashCommand(TypedDict, total=False):
     user_id: str
     team_id: str
     response_url: str
-
-
-@dataclass(slots=True)
-class _Progress:
-    """Messages of one digest already posted, so a retry continues the thread, not restarts."""
-
-    ts: list[str] = field(default_factory=list)
 
 
 def command_names(prefix: str) -> dict[str, str]:
@@ -111,6 +122,7 @@ class SlackAdapter:
         *,
         client: AsyncWebClient | None = None,
         ack_budget: float = ACK_BUDGET,
+        reconcile_delay: float = RECONCILE_DELAY,
     ) -> None:
         """Build the bolt app; nothing connects until `start`.
 
@@ -118,6 +130,8 @@ class SlackAdapter:
             engine: the core's store, settings and scheduler.
             client: a Web API client to use instead of one built from the settings.
             ack_budget: seconds a command may take before the ack says "working on it".
+            reconcile_delay: seconds to wait before looking for a part whose send failed
+                ambiguously.
 
         Raises:
             ConfigError: a token or secret the configured mode needs is missing.
@@ -149,6 +163,15 @@ class SlackAdapter:
                 AsyncServerErrorRetryHandler(max_retry_count=SERVER_ERROR_RETRIES),
             ],
         )
+        # Posts get a client of their own that retries only a 429 (a message Slack refused):
+        # after a dropped connection or a 5xx the message may have landed, and a blind resend
+        # would post it twice. `send_part` looks it up instead.
+        self._poster = AsyncWebClient(
+            token=self.client.token,
+            base_url=self.client.base_url,
+            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)],
+        )
+        self._reconcile_delay = reconcile_delay
         self.app = AsyncApp(
             client=self.client,
             # an explicit value, so bolt never falls back to reading the environment itself
@@ -162,7 +185,6 @@ class SlackAdapter:
         self._app_token = secrets.slack_app_token
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
-        self._progress: dict[tuple[str, tuple[int, ...]], _Progress] = {}
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="slack-command")
         self.port: int | None = None
 
@@ -229,7 +251,7 @@ class SlackAdapter:
         await self._respond_all(respond, reply, public, first_in_ack=True, ack=ack)
 
     async def _run(self, channel: ChannelRef, name: str, text: str) -> Reply:
-        ctx = self.engine.context(channel, can_manage=True, post=self.post_digest)
+        ctx = self.engine.context(channel, can_manage=True)
         try:
             if name in READ_ONLY:
                 loop = asyncio.get_running_loop()
@@ -268,57 +290,185 @@ class SlackAdapter:
 
     # ---- digests --------------------------------------------------------------------------
 
-    async def post_digest(self, channel: ChannelRef, digest: Digest) -> Receipt:
-        """Post a digest with ``chat.postMessage``; later parts go in the first one's thread.
+    def render_parts(self, channel: ChannelRef, digest: Digest) -> list[dict[str, Any]]:
+        """A digest as its messages: the first in the channel, the rest in its thread."""
+        return [dict(message) for message in to_slack_messages(digest, self._tz)]
 
-        429s are waited out (``Retry-After``) and 5xx retried by the client's retry handlers.
-        If part 2 of 3 fails, the parts already posted are remembered (in memory), so the
-        core's later retry of the same articles continues the thread instead of posting the
-        top message again. A restart in between loses that memory: the digest then starts over.
+    async def send_part(self, channel: ChannelRef, part: OutgoingPart) -> str:
+        """Post one part of a digest run with ``chat.postMessage``; returns its ``ts``.
+
+        Parts after the first go in the first one's thread. Each carries message metadata
+        naming its run and part, since Slack has no idempotency key: when a send may have
+        landed (an earlier attempt's outcome is unknown, or this one timed out, lost its
+        connection or got a 5xx after the request went out), the part is looked for in the
+        channel (or the thread) before anything is posted again. 429s are waited out by the
+        client; nothing else is retried blindly.
 
         Raises:
-            DeliveryError: Slack refused the message; `permanent` when the bot cannot post in
-                the channel any more (removed, archived, token revoked).
+            DeliveryError: Slack refused the message (`landed` False; `permanent` when the bot
+                cannot post in the channel any more), or nobody can tell yet whether it
+                landed (`landed` None: the core retries later, looking first).
         """
-        key = (channel.channel, _digest_key(digest))
-        progress = self._progress.pop(key, None) or _Progress()
-        for n, message in enumerate(to_slack_messages(digest, self._tz)):
-            if n < len(progress.ts):
-                continue
+        if part.unsure:
+            found = await self._find_part(channel.channel, part)
+            if found is not None:
+                log.info("slack: part %d of %s had landed as %s", part.index + 1, part.key, found)
+                return found
+        thread_ts = part.previous[0] if part.index and part.previous else None
+        message = cast(SlackMessage, dict(part.payload))
+        failure: DeliveryError | None = None
+        for _ in range(1 + AMBIGUOUS_RETRIES):
             try:
-                ts = await self._post(channel.channel, message, progress.ts[0] if n else None)
+                return await self._post(channel.channel, message, thread_ts, _metadata(part))
+            except DeliveryError as exc:
+                if exc.landed is not None:
+                    raise
+                failure = exc
+            # the request went out and nobody knows whether Slack kept it: look before any
+            # retry, and post again only when it is not there
+            await asyncio.sleep(self._reconcile_delay)
+            try:
+                found = await self._find_part(channel.channel, part)
             except DeliveryError:
-                if progress.ts:
-                    self._remember(key, progress)
-                raise
-            progress.ts.append(ts)
-        return Receipt(channel=channel, message_ids=tuple(progress.ts))
+                raise failure from None
+            if found is not None:
+                log.info(
+                    "slack: part %d of %s landed despite %s",
+                    part.index + 1,
+                    part.key,
+                    failure.reason,
+                )
+                return found
+        assert failure is not None
+        raise DeliveryError(
+            "slack", channel.channel, f"{failure.reason} (not posted)", landed=False
+        ) from None
 
-    async def _post(self, channel_id: str, message: SlackMessage, thread_ts: str | None) -> str:
+    async def post_notice(self, channel: ChannelRef, text: str) -> None:
+        """Post a line of plain text (a failing feed or digest) to a channel."""
+        message: SlackMessage = {"text": escape_mrkdwn(text), "blocks": []}
+        await self._post(channel.channel, message, None, None)
+
+    async def _post(
+        self,
+        channel_id: str,
+        message: SlackMessage,
+        thread_ts: str | None,
+        metadata: dict[str, Any] | None,
+    ) -> str:
         try:
-            response = await self.client.chat_postMessage(
+            response = await self._poster.chat_postMessage(
                 channel=channel_id,
                 text=message["text"],
-                blocks=message["blocks"],
+                blocks=message["blocks"] or None,
                 thread_ts=thread_ts,
                 unfurl_links=False,
                 unfurl_media=False,
+                metadata=metadata,
             )
         except SlackApiError as exc:
-            error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+            status = exc.response.status_code
+            error = str(exc.response.get("error") or f"HTTP {status}")
+            if status == 429:
+                wait = exc.response.headers.get("Retry-After") or exc.response.headers.get(
+                    "retry-after"
+                )
+                raise DeliveryError(
+                    "slack", channel_id, "rate limited", landed=False, retry_after=_seconds(wait)
+                ) from None
+            # a 5xx, or an error Slack says may follow a partial success: it may have landed
+            unsure = status >= 500 or error in AMBIGUOUS_ERRORS
             raise DeliveryError(
-                "slack", channel_id, error, permanent=error in PERMANENT_ERRORS
+                "slack",
+                channel_id,
+                error,
+                permanent=error in PERMANENT_ERRORS,
+                landed=None if unsure else False,
+            ) from None
+        except aiohttp.ClientConnectorError as exc:
+            # no connection was made: nothing was sent
+            raise DeliveryError(
+                "slack", channel_id, f"network: {type(exc).__name__}", landed=False
             ) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise DeliveryError("slack", channel_id, f"network: {type(exc).__name__}") from None
         return str(response.get("ts", ""))
 
-    def _remember(self, key: tuple[str, tuple[int, ...]], progress: _Progress) -> None:
-        if len(self._progress) >= _PROGRESS_MAX:
-            self._progress.pop(next(iter(self._progress)))
-        self._progress[key] = progress
+    async def _find_part(self, channel_id: str, part: OutgoingPart) -> str | None:
+        """The ``ts`` of a part already in the channel (the first part) or in its thread,
+        found by its metadata; None when it is not there.
+
+        Raises:
+            DeliveryError: Slack could not be asked (`landed` None: still unknown).
+        """
+        oldest = f"{(part.since.timestamp() - CLOCK_SKEW) if part.since else 0:.6f}"
+        parent = part.previous[0] if part.index and part.previous else None
+        cursor: str | None = None
+        try:
+            for _ in range(LOOKUP_PAGES):
+                if parent is None:
+                    response = await self.client.conversations_history(
+                        channel=channel_id,
+                        oldest=oldest,
+                        include_all_metadata=True,
+                        limit=LOOKUP_LIMIT,
+                        cursor=cursor,
+                    )
+                else:
+                    response = await self.client.conversations_replies(
+                        channel=channel_id,
+                        ts=parent,
+                        include_all_metadata=True,
+                        limit=LOOKUP_LIMIT,
+                        cursor=cursor,
+                    )
+                for message in response.get("messages") or []:
+                    meta = message.get("metadata") or {}
+                    payload = meta.get("event_payload") or {}
+                    if (
+                        meta.get("event_type") == EVENT_TYPE
+                        and payload.get("run") == part.key
+                        and str(payload.get("part")) == str(part.index)
+                    ):
+                        return str(message.get("ts", ""))
+                cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+                if not cursor:
+                    return None
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+            if error in UNCHECKABLE_ERRORS:
+                # better a repeated message than a lost one; the operator can fix the scope
+                log.warning(
+                    "slack: cannot look for part %d of %s in %s (%s: add the channels:history "
+                    "and groups:history scopes); posting it again, which may repeat it",
+                    part.index + 1,
+                    part.key,
+                    channel_id,
+                    error,
+                )
+                return None
+            raise DeliveryError(
+                "slack", channel_id, f"cannot check whether part {part.index + 1} landed: {error}"
+            ) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError(
+                "slack",
+                channel_id,
+                f"cannot check whether part {part.index + 1} landed: {type(exc).__name__}",
+            ) from None
+        return None
 
 
-def _digest_key(digest: Digest) -> tuple[int, ...]:
-    """The articles of a digest: the same when the core retries a claimed slot."""
-    return tuple(sorted(a.id for s in digest.stories for a in s.articles if a.id is not None))
+def _metadata(part: OutgoingPart) -> dict[str, Any]:
+    """What finds a part again in the channel: the run's key and the part's number."""
+    return {
+        "event_type": EVENT_TYPE,
+        "event_payload": {"run": part.key, "part": part.index, "parts": part.count},
+    }
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
