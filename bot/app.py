@@ -21,6 +21,7 @@ from bot.delivery import Courier, Delivery, now_slot
 from bot.engine import Engine
 from bot.health import HealthServer
 from bot.ingest.http import FetchPolicy
+from bot.ingest.outlets import OutletNames
 from bot.ingest.pipeline import IngestResult, Progress, ingest
 from bot.logs import configure_logging as configure_logging  # re-exported: the CLI imports it
 from bot.models import ChannelRef
@@ -49,7 +50,8 @@ def fetch_policy(settings: Settings) -> FetchPolicy:
 async def ingest_sources(
     settings: Settings, store: Store, sources: list[str], progress: Progress | None = None
 ) -> IngestResult:
-    return await ingest(sources, store, fetch_policy(settings), progress=progress)
+    names = OutletNames.from_settings(settings.feeds.names)
+    return await ingest(sources, store, fetch_policy(settings), progress=progress, names=names)
 
 
 async def run_console(
@@ -79,6 +81,8 @@ async def run_console(
         result = await ingest_sources(settings, store, sources)
         for source, reason in result.failures:
             stdout.write(f"error: {source}: {reason}\n")
+        for source, note in result.notes:
+            stdout.write(f"note: {source}: {note}\n")
         stdout.write(result.summary() + "\n\n")
         failed = not result.ok
 

@@ -246,6 +246,8 @@ def _ingest(args: argparse.Namespace, settings: Settings, store: Store, out: Tex
     result = asyncio.run(ingest_sources(settings, store, list(args.sources), _progress))
     for source, reason in result.failures:
         print(f"error: {source}: {reason}", file=sys.stderr)
+    for source, note in result.notes:
+        print(f"note: {source}: {note}", file=sys.stderr)
     for article in result.added:
         print(f"+ {_label(article)}  [{article.source}]", file=out)
     print(result.summary(), file=out)

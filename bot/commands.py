@@ -27,6 +27,7 @@ from bot.delivery import Delivery, Outcome, PostDigest, now_slot, send_digest
 from bot.digest import build_digest, latest_stories, mark_delivered, parse_filter
 from bot.errors import SourceError, StoreFaultError
 from bot.ingest.http import FetchPolicy
+from bot.ingest.outlets import OutletNames
 from bot.ingest.pipeline import is_url, subscribe_feed
 from bot.ingest.urls import canonical_url
 from bot.models import Answer, ChannelRef, Digest, Subscription
@@ -198,8 +199,11 @@ async def subscribe(ctx: CommandContext, url: str = "") -> Reply:
         return Reply(f"This channel follows {len(subs)} sources already, the most allowed.")
     if canonical_url(url) in {s.source for s in subs}:
         return Reply(f"This channel already follows {canonical_url(url)}.")
+    names = OutletNames.from_settings(ctx.settings.feeds.names)
     try:
-        feed, title, result = await subscribe_feed(url, ctx.store, ctx.policy, now=ctx.clock())
+        feed, title, result = await subscribe_feed(
+            url, ctx.store, ctx.policy, now=ctx.clock(), names=names
+        )
     except SourceError as exc:
         return Reply(f"Could not subscribe to {_without_password(url)}: {exc.reason}.", ok=False)
     sub, new = ctx.store.add_subscription(
@@ -209,9 +213,10 @@ async def subscribe(ctx: CommandContext, url: str = "") -> Reply:
         return Reply(f"This channel already follows {feed}.")
     name = f"{title} ({feed})" if title else feed
     count = len(result.added) + len(result.revised) + result.duplicates
+    notes = "".join(f" Note: {note}." for _, note in result.notes)
     return Reply(
         f"Subscribed to {name} as source {sub.id}: {count} articles now, new ones polled every "
-        f"{max(1, ctx.settings.feeds.poll_interval // 60)} minutes.",
+        f"{max(1, ctx.settings.feeds.poll_interval // 60)} minutes.{notes}",
         ephemeral=False,
     )
 
@@ -256,6 +261,8 @@ async def sources(ctx: CommandContext, args: str = "") -> Reply:
                 f" (failing since {_utc(since)}: {state.last_error}; {state.error_count} failed "
                 f"polls; next try {_utc(state.next_poll)})"
             )
+        elif state and state.last_ok and state.entries == 0:
+            status = f" (checked {state.last_ok:%Y-%m-%d %H:%M} UTC: no entries to read)"
         elif state and state.last_ok:
             status = f" (checked {state.last_ok:%Y-%m-%d %H:%M} UTC)"
         name = f"{title} - {sub.source}" if title else sub.source

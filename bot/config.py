@@ -46,6 +46,9 @@ class FetchSettings:
 class FeedSettings:
     urls: tuple[str, ...] = ()
     poll_interval: int = 900
+    names: tuple[str, ...] = ()
+    """The operator's outlet names, ``"KEY = Name"`` with KEY a feed or page URL or a host
+    (see `bot.ingest.outlets.OutletNames`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +311,12 @@ def _validate(settings: Settings, problems: list[tuple[str, str]]) -> None:
     for url in settings.feeds.urls:
         if not url.lower().startswith(("http://", "https://")):
             problems.append(("feeds.urls", f"{url!r} is not an http(s) URL"))
+    for entry in settings.feeds.names:
+        key, sep, name = entry.rpartition("=")
+        if not sep or not key.strip() or not name.strip():
+            problems.append(
+                ("feeds.names", f"{entry!r} is not \"KEY = Name\" (KEY a feed URL or a host)")
+            )
     if settings.digest.missed_grace < 0:
         problems.append(("digest.missed_grace", "must be 0 or more seconds"))
     if not 1 <= settings.digest.max_stories <= 100:

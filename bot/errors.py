@@ -36,6 +36,15 @@ class SourceError(BriefingError):
         self.status = status
 
 
+class PageTextError(SourceError):
+    """A page was read, but what it holds is not an article: `what` says what it is instead
+    ("only a photo caption", "only navigation", "only a cookie notice")."""
+
+    def __init__(self, url: str, what: str) -> None:
+        super().__init__(url, f"no article text on the page ({what})")
+        self.what = what
+
+
 class BlockedURLError(SourceError):
     """A URL points at an address the operator has not allowed (private, loopback...)."""
 

@@ -168,6 +168,9 @@ class FeedState:
     error_count: int = 0
     last_error: str | None = None
     next_poll: datetime | None = None
+    entries: int | None = None
+    """Articles the last poll that read the feed found in it (None: not known yet); 0 tells
+    a feed that works but has nothing to read."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from bot.config import Settings
 from bot.delivery import Delivery, Outcome, Poster, slot_key
 from bot.ingest.feeds import is_due
 from bot.ingest.http import FetchPolicy
+from bot.ingest.outlets import OutletNames
 from bot.ingest.pipeline import IngestResult, ingest
 from bot.models import ChannelRef, ChannelSettings
 from bot.store import Store
@@ -249,7 +250,10 @@ class Scheduler:
             urls = self.feeds_to_poll(self.clock())
             if not urls:
                 return None
-            result = await ingest(urls, self.store, self.policy, now=self.clock, feeds_only=True)
+            names = OutletNames.from_settings(self.settings.feeds.names)
+            result = await ingest(
+                urls, self.store, self.policy, now=self.clock, feeds_only=True, names=names
+            )
             log.info("polled %d feeds: %s", len(urls), result.summary())
             if self.alerts is not None:
                 self.alerts.sync_feeds(self.clock())

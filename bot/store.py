@@ -309,6 +309,14 @@ MIGRATIONS: tuple[str, ...] = (
     -- file, which a rolled-back one does not show
     CREATE TABLE write_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL);
     """,
+    # 6: how many articles a feed's last poll found (0: a working feed with nothing to read,
+    # which /sources says); and dates no article can have (Hugo's year 1, the epoch, year
+    # 9999) are unknown, as ingest now stores them: such articles order by when first seen
+    """
+    ALTER TABLE feeds ADD COLUMN entries INTEGER;
+    UPDATE articles SET published = NULL
+    WHERE published < '1990-01-01' OR julianday(published) > julianday(fetched_at) + 1;
+    """,
 )
 
 MAX_VIEW_BULLETS = 60
@@ -657,6 +665,12 @@ class Store:
                 "UPDATE articles SET entry_hash = ?, update_marker = ? WHERE id = ?",
                 (entry_hash, int(update_marker), article_id),
             )
+
+    def rename_outlet(self, article_id: int, source: str) -> None:
+        """Give a stored article its outlet's current name (the source now names itself
+        better, or the operator renamed it); not a revision of its text."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE articles SET source = ? WHERE id = ?", (source, article_id))
 
     def article_revisions(self, article_id: int) -> list[Article]:
         """The earlier versions of an article, oldest first, each with the revision it had."""
@@ -1101,18 +1115,21 @@ class Store:
             error_count=int(row["error_count"]),
             last_error=row["last_error"],
             next_poll=_dt(row["next_poll"]),
+            entries=row["entries"],
         )
 
     def put_feed_state(self, state: FeedState, title: str | None = None) -> None:
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO feeds (url, title, etag, last_modified, last_polled, last_ok,"
-                " error_count, last_error, next_poll) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " error_count, last_error, next_poll, entries)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (url) DO UPDATE SET title = coalesce(excluded.title, feeds.title),"
                 " etag = excluded.etag, last_modified = excluded.last_modified,"
                 " last_polled = excluded.last_polled, last_ok = excluded.last_ok,"
                 " error_count = excluded.error_count, last_error = excluded.last_error,"
-                " next_poll = excluded.next_poll",
+                " next_poll = excluded.next_poll,"
+                " entries = coalesce(excluded.entries, feeds.entries)",
                 (
                     state.url,
                     title,
@@ -1123,6 +1140,7 @@ class Store:
                     state.error_count,
                     state.last_error,
                     _iso(state.next_poll),
+                    state.entries,
                 ),
             )
 

@@ -110,3 +110,14 @@ def test_slack_needs_the_token_its_mode_uses() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(None, {"NEWSBRIEF_SLACK_MODE": "webhook", "NEWSBRIEF_SLACK_PORT": "0"})
     assert set(caught.value.keys) == {"slack.mode", "slack.port"}
+
+
+def test_outlet_names_are_key_equals_name(tmp_path: Path) -> None:
+    good = write(tmp_path, '[feeds]\nnames = ["nytimes.com = The New York Times"]\n')
+    assert load_settings(good, {}).feeds.names == ("nytimes.com = The New York Times",)
+    env = {"NEWSBRIEF_FEEDS_NAMES": "nytimes.com = The New York Times,wsj.com=WSJ"}
+    assert len(load_settings(None, env).feeds.names) == 2
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, '[feeds]\nnames = ["The New York Times"]\n'), {})
+    assert caught.value.keys == ["feeds.names"]
+    assert "KEY = Name" in str(caught.value)

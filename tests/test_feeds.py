@@ -35,11 +35,16 @@ def _read(name: str) -> bytes:
 def test_rss2() -> None:
     title, articles = parse_feed(_read("rss2.xml"), "https://coastal.example/feed", fetched_at=NOW)
     assert title == "The Coastal Ledger & Friends"
-    assert [a.url for a in articles] == [
+    urls = [a.url for a in articles]
+    assert urls[:3] == [
         "https://coastal.example/news/solar?id=7",  # tracking params and fragment gone
         "https://coastal.example/news/ferry/",
         "https://coastal.example/news/guid-only",  # permalink guid stands in for the link
     ]
+    # the entry without a link is kept, under the feed's address and an id from its guid
+    assert urls[3].startswith("https://coastal.example/feed#id")
+    assert articles[3].title == "Entry with no link at all"
+    assert len(urls) == 4
     solar = articles[0]
     assert solar.title == "Harbour city opens floating solar farm"
     assert solar.source == "The Coastal Ledger & Friends"
@@ -57,8 +62,8 @@ def test_rss2() -> None:
     assert "alert" not in solar.text
     ferry = articles[1]
     assert ferry.text.count("\n\n") == 3 and "<p>" not in ferry.text
-    # the entry with no usable link and the entry with no text are skipped
-    assert all("no-link" not in a.url and "empty" not in a.url for a in articles)
+    # the entry with no text is skipped
+    assert all("empty" not in a.url for a in articles)
 
 
 def test_atom() -> None:
@@ -196,7 +201,7 @@ async def test_teaser_fetch_can_be_disabled(loopback: LoopbackServer) -> None:
     loopback.add("/news/solar", _read("article.html"))
     url = loopback.add("/rss", _teaser_feed(loopback.base_url), content_type="application/rss+xml")
     poll = await poll_feed(url, None, loopback.policy(), now=NOW, fetch_teasers=False)
-    assert poll.articles[0].text == "A 12-megawatt array opens. Read more..."
+    assert poll.articles[0].text == "A 12-megawatt array opens."  # without its "Read more..."
     assert loopback.requests_for("/news/solar") == []
 
 
@@ -223,10 +228,11 @@ async def test_second_poll_is_conditional_and_304(loopback: LoopbackServer) -> N
     first = await poll_feed(url, None, loopback.policy(), now=NOW)
     assert first.error is None and first.not_modified is False
     assert first.title == "The Coastal Ledger & Friends"
-    assert len(first.articles) == 3
+    assert len(first.articles) == 4
     assert (first.state.etag, first.state.last_modified) == ('"v1"', stamp)
     assert first.state.last_ok == NOW and first.state.error_count == 0
-    assert any("no link" in s for s in first.skipped)
+    assert first.state.entries == 4
+    assert any("no text" in s for s in first.skipped)
 
     later = NOW + timedelta(minutes=30)
     second = await poll_feed(url, first.state, loopback.policy(), now=later)

@@ -6,17 +6,23 @@ completes teaser-only entries from their web pages, and always returns the next
 state to store, on success and on failure. After a failure the feed is left
 alone for an exponentially growing delay (`backoff_delay`); `is_due` tells a
 scheduler whether that delay is over.
+
+What is kept of an entry is what a reader would check: the document is decoded here
+(`bot.ingest.encoding`) before feedparser reads it; a Media RSS photo caption is never
+the text and furniture is cleaned off (`bot.ingest.clean`); dates are read in European
+languages and unknown when unbelievable (`bot.ingest.dates`); the outlet is named from what
+the feed says about itself (`bot.ingest.outlets`); an entry without a link keeps a stable
+address of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import calendar
+import hashlib
 import io
 import logging
 import re
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,10 +30,15 @@ from urllib.parse import urljoin, urlsplit
 from xml.sax import SAXException
 
 import feedparser
+from lxml import etree
 from trafilatura.utils import load_html
 
-from bot.errors import SourceError
+from bot.errors import PageTextError, SourceError
+from bot.ingest.clean import clean_text, normalized
+from bot.ingest.dates import from_struct, parse_date, plausible
+from bot.ingest.encoding import as_utf8_xml, decode_document, sniff_unicode
 from bot.ingest.http import FetchPolicy, FetchResult, fetch
+from bot.ingest.outlets import outlet_name
 from bot.ingest.urls import canonical_url, host_of
 from bot.ingest.web import fetch_page, looks_binary, normalize_language
 from bot.models import Article, FeedState
@@ -71,7 +82,10 @@ _BLOCK_TAGS = frozenset(
     "p div section article header footer aside main nav blockquote pre figure figcaption "
     "ul ol li dl dt dd table tr h1 h2 h3 h4 h5 h6 hr address details summary".split()
 )
-_DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed")
+# a photo's caption is not the article's text (a page's <figcaption>, as Media RSS captions)
+_DROP_TAGS = (
+    "script", "style", "noscript", "template", "iframe", "object", "embed", "figcaption"
+)
 _SPACES = re.compile(r"\s+")
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 _TITLE_CHARS = 90
@@ -116,7 +130,12 @@ class FeedPoll:
         title: The feed's title; None on failure and on 304 (keep the stored one).
         error: None on success, else the reason of the SourceError (no URL prefix).
         not_modified: The server answered 304: nothing changed since the last poll.
-        skipped: One line per entry left out, with the reason (no link, no text).
+        skipped: One line per entry left out, with the reason (no text).
+        notes: One line each for what the user should know although the poll worked: the
+            feed has no entries, its text still looks garbled, pages that were only a photo
+            caption or navigation (their feed summary was kept).
+        outlet: The outlet's name as the feed gives it (see `bot.ingest.outlets`); None on
+            failure and on 304.
     """
 
     articles: list[Article]
@@ -125,20 +144,30 @@ class FeedPoll:
     error: str | None
     not_modified: bool = False
     skipped: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    outlet: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
     article: Article
-    link: str  # as the feed gave it (resolved), for fetching the page
+    link: str | None  # as the feed gave it (resolved), for fetching the page; None: no page
     teaser: bool
+    captions: frozenset[str] = frozenset()
+    """Normalised photo captions of the entry's feed, which its page's text must not be."""
+    empty_reason: str = "no text"
+    """Why the entry has no text, if it has none."""
 
 
 @dataclass(slots=True)
 class _Parsed:
     title: str | None
+    outlet: str | None = None
     entries: list[_Entry] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    count: int = 0
+    """Entries in the document (kept or not)."""
 
 
 # --- text -------------------------------------------------------------------------------
@@ -227,20 +256,33 @@ def _fallback_title(text: str) -> str:
 # --- parsing ----------------------------------------------------------------------------
 
 
-def _to_datetime(value: Any) -> datetime | None:
-    """An aware UTC datetime from feedparser's UTC ``time.struct_time``."""
-    if not isinstance(value, time.struct_time):
-        return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(value), UTC)
-    except (OverflowError, ValueError, OSError):
-        return None
+def _entry_date(entry: Mapping[str, Any], seen: datetime) -> datetime | None:
+    """The entry's publication date if believable (see `bot.ingest.dates`), else None.
+
+    feedparser's own parse comes first; a date it could not read ("Seg, 24 Set 2018") is read
+    by `parse_date`. Published, then updated, then created.
+    """
+    for key in ("published", "updated", "created"):
+        # `in` first: feedparser's get("updated") answers with the published date, and warns
+        moment = from_struct(entry.get(f"{key}_parsed") if f"{key}_parsed" in entry else None)
+        raw = entry.get(key) if key in entry else None
+        if moment is None and isinstance(raw, str):
+            moment = parse_date(raw)
+        moment = plausible(moment, seen)
+        if moment is not None:
+            return moment
+    return None
 
 
 def _entry_link(entry: Mapping[str, Any], base: str) -> str | None:
-    """The entry's page URL: its link, else an http(s) id/guid; resolved against the feed."""
-    for candidate in (entry.get("link"), entry.get("id")):
+    """The entry's page URL: its link (resolved against the feed), else its id/guid when that
+    is an absolute http(s) URL (a guid "notice-1" that is not a permalink is a name, not a
+    page next to the feed)."""
+    for key in ("link", "id"):
+        candidate = entry.get(key)
         if not candidate or not isinstance(candidate, str):
+            continue
+        if key == "id" and urlsplit(candidate.strip()).scheme.lower() not in ("http", "https"):
             continue
         link = urljoin(base, candidate.strip())
         if urlsplit(link).scheme.lower() in ("http", "https") and urlsplit(link).hostname:
@@ -248,21 +290,97 @@ def _entry_link(entry: Mapping[str, Any], base: str) -> str | None:
     return None
 
 
-def _entry_text(entry: Mapping[str, Any]) -> tuple[str, bool]:
-    """(text, has_full_content): the longest content block, else the summary."""
+def _entry_id_url(entry: Mapping[str, Any], feed_url: str, title: str, text: str) -> str:
+    """A stable address for an entry without a link: the feed's URL with a fragment made from
+    the entry's guid, else from its title and date (else its text), so the next poll of the
+    same entry finds it stored."""
+    guid = entry.get("id")
+    if isinstance(guid, str) and guid.strip():
+        key = "id-" + guid.strip()
+    else:
+        when = entry.get("published") or entry.get("updated") or ""
+        key = f"h-{title}|{when}" if title or when else f"t-{text}"
+    digest = hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:16]
+    return f"{canonical_url(feed_url)}#{key[:2]}{digest}"
+
+
+def _is_caption(text: str, captions: Collection[str]) -> bool:
+    return bool(captions) and normalized(text) in captions
+
+
+def _entry_text(entry: Mapping[str, Any], captions: Collection[str]) -> tuple[str, bool]:
+    """(text, is_full_content): the article's own text of an entry.
+
+    feedparser files a Media RSS description under ``content`` when the entry already has a
+    summary, and under ``summary`` when it comes first, so a photo caption can be in either:
+    a block that is one of the feed's captions is never the text. The longest other content
+    block is the text when it is longer than the summary (else it is an excerpt, and the
+    summary says as much); furniture ("Continue reading…") is cleaned off both.
+    """
+    summary_detail = entry.get("summary_detail") or {"value": entry.get("summary", "")}
+    summary = clean_text(_detail_text(summary_detail), captions)
+    if _is_caption(summary, captions):
+        summary = ""
     best = ""
     for block in entry.get("content") or ():
-        text = _detail_text(block)
-        if len(text) > len(best):
+        text = clean_text(_detail_text(block), captions)
+        if len(text) > len(best) and not _is_caption(text, captions):
             best = text
-    if best:
+    if best and len(best) > len(summary):
         return best, True
-    detail = entry.get("summary_detail") or {"value": entry.get("summary", "")}
-    return _detail_text(detail), False
+    return summary, False
+
+
+_MRSS = "{http://search.yahoo.com/mrss/}"
+_CAPTION_TAGS = tuple(f"{_MRSS}{tag}" for tag in ("description", "text", "title", "credit"))
+_AV_MEDIUMS = ("video", "audio")
+
+
+def _plays(media: Any) -> bool:
+    """Whether a <media:content> is video or audio (not a photo)."""
+    medium = (media.get("medium") or "").lower()
+    kind = (media.get("type") or "").lower()
+    return medium in _AV_MEDIUMS or kind.startswith(("video/", "audio/")) or "flash" in kind
+
+
+def _media_captions(document: bytes) -> frozenset[str]:
+    """The normalised Media RSS descriptions, titles and credits of a feed's photos.
+
+    A description of a video or an audio file (YouTube's, a podcast's) describes the entry
+    itself and is not counted; one next to a photo, or to no media at all, is a caption.
+    """
+    if b"search.yahoo.com/mrss" not in document:
+        return frozenset()
+    parser = etree.XMLParser(
+        recover=True, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
+    try:
+        root: Any = etree.fromstring(document, parser)
+    except (etree.XMLSyntaxError, ValueError):
+        return frozenset()
+    if root is None:
+        return frozenset()
+    found: set[str] = set()
+    for element in root.iter(*_CAPTION_TAGS):
+        scope = element.getparent()
+        if scope is None:
+            continue
+        media = [scope] if scope.tag == f"{_MRSS}content" else scope.iter(f"{_MRSS}content")
+        if any(_plays(m) for m in media):
+            continue
+        text = html_to_text("".join(element.itertext()))
+        if text:
+            found.add(normalized(text))
+    return frozenset(found)
 
 
 def _sniff(data: bytes) -> bytes:
-    return data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    head = data[:4096]
+    unicode = sniff_unicode(head)
+    if unicode and unicode != "utf-8":
+        # a UTF-16/32 document: look at its characters, not at its bytes
+        head = head.decode(unicode, "ignore").encode("utf-8", "ignore")
+    return head[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
 
 
 def looks_like_feed(data: bytes, content_type: str | None = None) -> bool:
@@ -329,18 +447,60 @@ def _first_entries(data: bytes, url: str, limit: int = MAX_FEED_ENTRIES) -> byte
     return data[:cut] + data[last:]
 
 
+def _feed_outlet(feed: Mapping[str, Any], title: str | None, url: str) -> str:
+    """The outlet's name from what the feed says about itself (see `bot.ingest.outlets`)."""
+    image = feed.get("image") or {}
+    link = feed.get("link")
+    web = isinstance(link, str) and link.lower().startswith(("http://", "https://"))
+    site = link if web and isinstance(link, str) else url
+    texts = [feed.get(key) for key in ("rights", "publisher", "author", "subtitle")]
+    return outlet_name(
+        [image.get("title") if isinstance(image, Mapping) else None, title],
+        site,
+        other_text=[t for t in texts if isinstance(t, str)],
+    )
+
+
+# an element's start: the end of the prolog, where a DOCTYPE and its entities are declared
+_FIRST_ELEMENT = re.compile(r"<[A-Za-z_]")
+_ENTITY_DECLARATION = re.compile(r"<!ENTITY\s(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
+
+
+def _without_entity_declarations(document: str) -> str:
+    """`document` with the entities of its DOCTYPE left out, so no parser expands them.
+
+    feedparser removes them only when each starts a line; on one line ("billion laughs", a
+    file:// entity) expat would expand them for seconds before its amplification limit stops
+    it. Real feeds only declare entities for characters, which the lenient parser knows.
+    """
+    start = _FIRST_ELEMENT.search(document)
+    end = start.start() if start else len(document)
+    head = document[:end]
+    if "<!ENTITY" not in head:
+        return document
+    return _ENTITY_DECLARATION.sub("", head) + document[end:]
+
+
 def _parse(data: bytes, url: str, fetched_at: datetime, content_type: str | None = None) -> _Parsed:
     if not data.strip():
         raise SourceError(url, "empty response")
     if looks_binary(data):
         raise SourceError(url, "not a feed (binary content)")
+    # decoded here rather than by feedparser, which has no detector and reads what it cannot
+    # decode as Windows-1252 (see bot.ingest.encoding)
+    # cut before decoding (a 40 MB feed is not decoded whole), and again after for UTF-16/32,
+    # whose end tags the byte pattern cannot see
     data = _first_entries(data, url)
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
+    decoded = decode_document(data, content_type)
+    if decoded.detected:
+        log.info("feed %s declares no usable encoding; read as %s", url, decoded.encoding)
+    document = as_utf8_xml(_without_entity_declarations(decoded.text))
+    if decoded.encoding.startswith(("utf-16", "utf-32")):
+        document = _first_entries(document, url)
+    headers = {"content-location": url, "content-type": "application/xml; charset=utf-8"}
     try:
         # a BytesIO, never a str: feedparser fetches strings that look like URLs
-        parsed: Any = feedparser.parse(io.BytesIO(data), response_headers=headers)
+        parsed: Any = feedparser.parse(io.BytesIO(document), response_headers=headers)
     except Exception as exc:  # feedparser's lenient parsers still have failure modes
         log.warning("feedparser failed on %s: %s: %s", url, type(exc).__name__, exc)
         raise SourceError(url, "could not parse the feed") from None
@@ -358,42 +518,70 @@ def _parse(data: bytes, url: str, fetched_at: datetime, content_type: str | None
     feed = parsed.get("feed") or {}
     raw_title = _detail_text(feed.get("title_detail")) or str(feed.get("title") or "")
     title = _one_line(raw_title) or None
-    source = title or host_of(url) or url
+    result = _Parsed(title=title, outlet=_feed_outlet(feed, title, url), count=len(entries))
+    if decoded.garbled:
+        note = f"its text still looks garbled (mojibake) after reading it as {decoded.encoding}"
+        log.warning("feed %s: %s", url, note)
+        result.notes.append(note)
+    if not entries:
+        result.notes.append("the feed has no entries")
+    captions = _media_captions(document)
     feed_language = normalize_language(feed.get("language"))
-    result = _Parsed(title=title)
     seen: set[str] = set()
     for number, entry in enumerate(entries, start=1):
-        entry_title = _one_line(_detail_text(entry.get("title_detail")) or entry.get("title", ""))
-        label = f"entry {number}" + (f" ({entry_title[:60]!r})" if entry_title else "")
-        link = _entry_link(entry, url)
-        if link is None:
-            result.skipped.append(f"{label}: no link or URL id")
-            continue
-        canonical = canonical_url(link)
-        if canonical in seen:
-            result.skipped.append(f"{label}: duplicate of an earlier entry")
-            continue
-        seen.add(canonical)
-        text, full = _entry_text(entry)
-        language = None
-        for block in entry.get("content") or ():
-            language = language or normalize_language(block.get("language"))
-        article = Article(
-            url=canonical,
-            title=entry_title or _fallback_title(text) or host_of(canonical),
-            source=source,
-            text=text,
-            published=_to_datetime(entry.get("published_parsed"))
-            or _to_datetime(entry.get("updated_parsed"))
-            or _to_datetime(entry.get("created_parsed")),
-            fetched_at=fetched_at,
-            language=language or feed_language,
-            # the entry as the feed gave it, before a teaser is completed from its page: what a
-            # later poll compares with to tell a changed entry without fetching the page
-            entry_hash=content_hash(text),
-        )
-        result.entries.append(_Entry(article, link, teaser=not full))
+        label = f"entry {number}"
+        try:
+            _read_entry(entry, label, url, fetched_at, result, seen, captions, feed_language)
+        except Exception as exc:  # one odd entry must not cost the feed its other entries
+            log.warning("feed %s: %s unreadable: %s: %s", url, label, type(exc).__name__, exc)
+            result.skipped.append(f"{label}: could not be read ({type(exc).__name__})")
     return result
+
+
+def _read_entry(
+    entry: Mapping[str, Any],
+    label: str,
+    url: str,
+    fetched_at: datetime,
+    result: _Parsed,
+    seen: set[str],
+    captions: frozenset[str],
+    feed_language: str | None,
+) -> None:
+    entry_title = _one_line(_detail_text(entry.get("title_detail")) or entry.get("title", ""))
+    if entry_title:
+        label += f" ({entry_title[:60]!r})"
+    text, full = _entry_text(entry, captions)
+    empty_reason = "no text"
+    if not text and captions:
+        raw = [entry.get("summary_detail"), *(entry.get("content") or ())]
+        if any(_is_caption(_detail_text(block), captions) for block in raw if block):
+            empty_reason = "only a photo caption"
+    link = _entry_link(entry, url)
+    # an entry without a link (feedparser's own test feeds, many podcasts and notices) is kept
+    # under a stable address of its own: its page cannot be fetched, its text is all there is
+    canonical = canonical_url(link) if link else _entry_id_url(entry, url, entry_title, text)
+    if canonical in seen:
+        result.skipped.append(f"{label}: duplicate of an earlier entry")
+        return
+    seen.add(canonical)
+    language = None
+    for block in entry.get("content") or ():
+        language = language or normalize_language(block.get("language"))
+    article = Article(
+        url=canonical,
+        title=entry_title or _fallback_title(text) or host_of(canonical),
+        source=result.outlet or "",
+        text=text,
+        published=_entry_date(entry, fetched_at),
+        fetched_at=fetched_at,
+        language=language or feed_language,
+        # the entry as the feed gave it, before a teaser is completed from its page: what a
+        # later poll compares with to tell a changed entry without fetching the page
+        entry_hash=content_hash(text),
+    )
+    teaser = bool(link) and not full
+    result.entries.append(_Entry(article, link, teaser, captions, empty_reason))
 
 
 def parse_feed(
@@ -401,14 +589,15 @@ def parse_feed(
 ) -> tuple[str | None, list[Article]]:
     """Parse RSS 2.0, RSS 1.0 or Atom bytes into articles (no network access).
 
-    Malformed XML is accepted when feedparser still found entries. Entries with
-    no usable link or no text are left out (logged). Teasers are kept as they are;
-    `poll_feed` is what completes them from their pages.
+    Malformed XML is accepted when feedparser still found entries. Entries without
+    text are left out (logged); an entry without a link is kept under a stable address
+    of its own (the feed's URL and a fragment from its guid, or its title and date).
+    Teasers are kept as they are; `poll_feed` is what completes them from their pages.
 
     Args:
         data: The feed document.
-        url: Where it came from: resolves relative links; its host is the source
-            name when the feed has no title.
+        url: Where it came from: resolves relative links; names the outlet when the
+            feed does not (see `bot.ingest.outlets`).
         fetched_at: Stamped on every article.
         content_type: The HTTP Content-Type, if known (helps encoding detection).
 
@@ -425,7 +614,7 @@ def parse_feed(
         if entry.article.text:
             articles.append(entry.article)
         else:
-            parsed.skipped.append(f"{entry.article.url}: no text")
+            parsed.skipped.append(f"{entry.article.url}: {entry.empty_reason}")
     for reason in parsed.skipped:
         log.info("feed %s: skipped %s", url, reason)
     return parsed.title, articles
@@ -471,22 +660,31 @@ async def _complete_teasers(
     entries: list[_Entry],
     policy: FeedPolicy,
     is_known: Callable[[Article], bool] | None,
-) -> list[Article]:
-    """Replace teaser text by the page's main text where the page can be fetched."""
+) -> tuple[list[Article], list[str]]:
+    """Replace teaser text by the page's main text where the page can be fetched and is an
+    article. Returns the articles, and one line per page whose text was not the article (a
+    photo caption, navigation, a cookie notice), for which the feed's summary was kept."""
     todo = [
         i
         for i, e in enumerate(entries)
         if e.teaser
+        and e.link
         and len(e.article.text) < policy.teaser_chars
         and not (is_known is not None and is_known(e.article))
     ][: max(policy.max_teaser_fetches, 0)]
     gate = asyncio.Semaphore(max(policy.teaser_concurrency, 1))
+    refused: list[str] = []
 
     async def complete(entry: _Entry) -> Article:
         article = entry.article
+        assert entry.link is not None  # `todo` holds entries with a page only
         async with gate:
             try:
-                page = await fetch_page(entry.link, policy.fetch)
+                page = await fetch_page(entry.link, policy.fetch, captions=entry.captions)
+            except PageTextError as exc:
+                log.info("teaser page %s is %s; the feed's summary is kept", article.url, exc.what)
+                refused.append(f"{article.url}: the page is {exc.what}")
+                return article
             except SourceError as exc:
                 # the teaser is better than losing the entry
                 log.info("teaser page %s not fetched: %s", article.url, exc.reason)
@@ -504,7 +702,7 @@ async def _complete_teasers(
     articles = [e.article for e in entries]
     for i, article in zip(todo, done, strict=True):
         articles[i] = article
-    return articles
+    return articles, refused
 
 
 def _failed(previous: FeedState, now: datetime, reason: str) -> FeedPoll:
@@ -606,8 +804,9 @@ async def read_feed(
         parsed = await asyncio.to_thread(
             _parse, result.body, result.url, now, result.headers.get("content-type")
         )
+        refused: list[str] = []
         if fetch_teasers:
-            articles = await _complete_teasers(parsed.entries, policy, is_known)
+            articles, refused = await _complete_teasers(parsed.entries, policy, is_known)
         else:
             articles = [e.article for e in parsed.entries]
     except SourceError as exc:
@@ -618,13 +817,21 @@ async def read_feed(
         return _failed(previous, now, f"unexpected error ({type(exc).__name__})")
     kept: list[Article] = []
     skipped = list(parsed.skipped)
-    for article in articles:
+    for entry, article in zip(parsed.entries, articles, strict=True):
         if article.text:
             kept.append(article)
         else:
-            skipped.append(f"{article.url}: no text")
+            skipped.append(f"{article.url}: {entry.empty_reason}")
     for reason in skipped:
         log.info("feed %s: skipped %s", url, reason)
+    notes = list(parsed.notes)
+    if refused:
+        notes.append(
+            f"{len(refused)} linked page(s) held only a photo caption, navigation or a cookie "
+            "notice; their feed summary was kept"
+        )
+    if parsed.count and not kept:
+        notes.append(f"none of its {parsed.count} entries has any text")
     fresh = replace(
         previous,
         etag=result.headers.get("etag"),
@@ -634,5 +841,14 @@ async def read_feed(
         error_count=0,
         last_error=None,
         next_poll=next_poll,
+        entries=len(kept),
     )
-    return FeedPoll(kept, fresh, title=parsed.title, error=None, skipped=tuple(skipped))
+    return FeedPoll(
+        kept,
+        fresh,
+        title=parsed.title,
+        error=None,
+        skipped=tuple(skipped),
+        notes=tuple(notes),
+        outlet=parsed.outlet,
+    )

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import SourceError
+from bot.ingest.dates import plausible
 from bot.ingest.urls import host_of
 from bot.models import Article
 
@@ -127,7 +128,7 @@ def _parse_seed(body: str, date: str, url: str, fetched_at: datetime) -> Article
         title="",
         source=source,
         text=body,
-        published=_parse_date(date),
+        published=_parse_date(date, fetched_at),
         fetched_at=fetched_at,
     )
 
@@ -161,7 +162,7 @@ def _parse_plain(text: str, url: str, fetched_at: datetime) -> Article:
     title = title or meta.get("title", "")
     link = meta.get("url") or meta.get("link") or url
     source = _outlet(meta["source"]) if meta.get("source") else _host_outlet(link)
-    published = _parse_date(meta.get("published") or meta.get("date") or "")
+    published = _parse_date(meta.get("published") or meta.get("date") or "", fetched_at)
     return Article(
         url=link,
         title=title,
@@ -222,7 +223,7 @@ def _from_record(record: Any, fallback_url: str, fetched_at: datetime) -> Articl
         title=str(record.get("title") or "").strip(),
         source=str(record.get("source") or "").strip() or _host_outlet(url or ""),
         text=body,
-        published=_parse_date(published) if isinstance(published, str) else None,
+        published=_parse_date(published, fetched_at) if isinstance(published, str) else None,
         fetched_at=fetched_at,
         language=record.get("language") if isinstance(record.get("language"), str) else None,
     )
@@ -248,8 +249,9 @@ def _tidy(text: str) -> str:
     return "\n\n".join(p for p in cleaned if p)
 
 
-def _parse_date(value: str) -> datetime | None:
-    """ISO 8601 or RFC 2822 to an aware UTC datetime; None when it cannot be read."""
+def _parse_date(value: str, fetched_at: datetime) -> datetime | None:
+    """ISO 8601 or RFC 2822 to an aware UTC datetime; None when it cannot be read or is not
+    believable (before 1990, or after tomorrow: see `bot.ingest.dates.plausible`)."""
     value = value.strip()
     if not value:
         return None
@@ -258,8 +260,6 @@ def _parse_date(value: str) -> datetime | None:
     except ValueError:
         try:
             moment = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    return plausible(moment, fetched_at)

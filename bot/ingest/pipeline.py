@@ -22,6 +22,7 @@ from bot.cluster import assign_story
 from bot.errors import SourceError
 from bot.ingest import feeds, files, web
 from bot.ingest.http import FetchPolicy, fetch
+from bot.ingest.outlets import OutletNames
 from bot.ingest.urls import canonical_url
 from bot.models import Article, FeedState
 from bot.store import Store, content_hash
@@ -42,6 +43,9 @@ class IngestResult:
     duplicates: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)
+    """(source, note): what a user should know about a source that was read: a feed with no
+    entries, text that still looks garbled, linked pages that held no article."""
 
     @property
     def ok(self) -> bool:
@@ -54,6 +58,8 @@ class IngestResult:
         if self.unchanged:
             parts.append(f"{len(self.unchanged)} feeds unchanged")
         parts.append(f"{len(self.failures)} failed")
+        if self.notes:
+            parts.append(f"{len(self.notes)} note{'s' if len(self.notes) != 1 else ''}")
         return "Ingested: " + ", ".join(parts) + "."
 
 
@@ -69,12 +75,15 @@ async def ingest(
     progress: Progress | None = None,
     now: Callable[[], datetime] | None = None,
     feeds_only: bool = False,
+    names: OutletNames | None = None,
 ) -> IngestResult:
     """Read every target (file, folder, page URL or feed URL) and store what is new.
 
     Args:
         feeds_only: the URLs are known to be feeds (configured or subscribed): poll them as
             feeds, so a failure is counted in the feed's state and backed off.
+        names: the operator's outlet names (``[feeds] names``), which win over what the
+            sources call themselves.
     """
     clock = now or (lambda: datetime.now(UTC))
     result = IngestResult()
@@ -106,8 +115,17 @@ async def ingest(
                 log.warning("source failed: %s (%s)", item.url, item.reason)
             else:
                 origin = unit.resolve().as_uri() if isinstance(unit, Path) else unit
-                _store(replace(item, origin=item.origin or origin), store, result)
+                article = replace(item, origin=item.origin or origin)
+                _store(_renamed(article, names), store, result)
+    for source, note in result.notes:
+        log.info("source %s: %s", source, note)
     return result
+
+
+def _renamed(article: Article, names: OutletNames | None) -> Article:
+    """`article` under the operator's name for its outlet, if there is one."""
+    name = names.lookup(article.url, article.origin) if names else None
+    return replace(article, source=name) if name else article
 
 
 def _store(article: Article, store: Store, result: IngestResult) -> None:
@@ -147,6 +165,10 @@ def _revise(stored: Article, entry: Article, store: Store, result: IngestResult)
         # only the source that stored it revises it, or two feeds would flip it on every poll
         result.duplicates += 1
         return
+    if entry.source and entry.source != stored.source:
+        # the same source names its outlet differently now ("NYT > World News" became "The New
+        # York Times", or the operator renamed it): one outlet must not count as two in a story
+        store.rename_outlet(stored.id, entry.source)
     if stored.entry_hash is None:
         # stored before entries were kept: this look is the baseline later ones compare with
         store.note_entry(stored.id, entry.entry_hash, entry.update_marker)
@@ -222,11 +244,17 @@ async def _read_url(
         return [SourceError(url, poll.error)]
     if poll.not_modified:
         result.unchanged.append(url)
+    result.notes.extend((url, note) for note in poll.notes)
     return [*poll.articles]
 
 
 async def subscribe_feed(
-    url: str, store: Store, policy: FetchPolicy, *, now: datetime | None = None
+    url: str,
+    store: Store,
+    policy: FetchPolicy,
+    *,
+    now: datetime | None = None,
+    names: OutletNames | None = None,
 ) -> tuple[str, str | None, IngestResult]:
     """Check that `url` is a feed (or a page that names one), store its articles.
 
@@ -258,7 +286,7 @@ async def subscribe_feed(
     if poll.error:
         raise SourceError(url, poll.error)
     store.put_feed_state(poll.state, poll.title)
-    result = IngestResult()
+    result = IngestResult(notes=[(target, note) for note in poll.notes])
     for article in poll.articles:
-        _store(replace(article, origin=article.origin or target), store, result)
+        _store(_renamed(replace(article, origin=article.origin or target), names), store, result)
     return target, poll.title, result

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import trafilatura
 from trafilatura.utils import load_html
 
-from bot.errors import SourceError
+from bot.errors import PageTextError, SourceError
+from bot.ingest.clean import clean_text, page_problem
+from bot.ingest.dates import plausible
+from bot.ingest.encoding import looks_mojibake, sniff_unicode
 from bot.ingest.http import FetchPolicy, fetch
+from bot.ingest.outlets import outlet_name
 from bot.ingest.urls import canonical_url, host_of
 from bot.models import Article
 
@@ -25,6 +30,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "MIN_PAGE_TEXT",
     "PAGE_ACCEPT",
+    "PageTextError",
     "extract_article",
     "fetch_page",
     "looks_binary",
@@ -61,10 +67,10 @@ MIN_PAGE_TEXT = 40
 def looks_binary(data: bytes) -> bool:
     """Whether `data` is evidently not text (a known binary signature or NUL bytes)."""
     head = data[:1024]
-    if head.startswith(_MAGIC):
+    if head.startswith(_MAGIC) and not head.startswith(b"\x00\x00\x00<"):
         return True
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return False  # UTF-16 text legitimately contains NUL bytes
+    if sniff_unicode(head):
+        return False  # UTF-16 and UTF-32 text legitimately contains NUL bytes
     return b"\x00" in head
 
 
@@ -127,20 +133,31 @@ def _extract(html: Any, url: str, now: datetime) -> Any:
         raise SourceError(url, "could not parse the page") from None
 
 
-def extract_article(html: bytes | str, url: str, *, fetched_at: datetime | None = None) -> Article:
+def extract_article(
+    html: bytes | str,
+    url: str,
+    *,
+    fetched_at: datetime | None = None,
+    captions: Collection[str] = (),
+) -> Article:
     """Extract the main text and metadata of an HTML page.
 
     Args:
         html: The page, as bytes (encoding sniffed from the markup) or text.
         url: Where the page came from; stored canonicalised.
         fetched_at: When it was fetched (default: now, UTC).
+        captions: Normalised photo captions of the feed entry that links to the page (see
+            `bot.ingest.clean.normalized`): a page whose text is only one of them has none.
 
     Returns:
-        The article: text with paragraphs separated by blank lines, title
-        (falls back to the host name), source from the site name or author
-        (falls back to the host name), publication date if the page gives one.
+        The article: text with paragraphs separated by blank lines and furniture (photo
+        credits, "Read more", cookie notices, navigation) left out, title (falls back to the
+        host name), source from the site name cleaned of section names (falls back to the
+        site's domain, see `bot.ingest.outlets`), publication date if the page gives a
+        believable one.
 
     Raises:
+        PageTextError: What the page holds is a photo caption, navigation or a cookie notice.
         SourceError: The page is empty, binary, or has no main text.
     """
     now = fetched_at or datetime.now(UTC)
@@ -158,23 +175,32 @@ def extract_article(html: bytes | str, url: str, *, fetched_at: datetime | None 
     if tree is None:
         raise SourceError(canonical, "not a web page (could not parse the HTML)")
     doc = _extract(tree, canonical, now)
-    text = paragraphs(getattr(doc, "text", None) or "") if doc is not None else ""
+    extracted = paragraphs(getattr(doc, "text", None) or "") if doc is not None else ""
+    title = _one_line(getattr(doc, "title", None) or "")
+    first, _, rest = extracted.partition("\n\n")
+    if title and first == title and rest:
+        # the page's <h1> repeats the title; keep the text to the story itself
+        extracted = rest
+    elif len(title.split()) >= 4 and first.startswith(title + " "):
+        # the same, glued to what follows it (an <h1> and a <figcaption>)
+        extracted = extracted[len(title) :].lstrip()
+    problem = page_problem(extracted, captions)
+    if problem:
+        raise PageTextError(canonical, problem)
+    text = clean_text(extracted, captions)
     if len(text) < MIN_PAGE_TEXT:
         raise SourceError(canonical, "no article text found on the page")
     host = host_of(canonical) or canonical
-    title = _one_line(getattr(doc, "title", None) or "")
-    first, _, rest = text.partition("\n\n")
-    if title and first == title and rest:
-        # the page's <h1> repeats the title; keep the text to the story itself
-        text = rest
-    source = _one_line(getattr(doc, "sitename", None) or getattr(doc, "author", None) or "")
+    if looks_mojibake(f"{title} {text}"):
+        log.warning("page %s: its text looks garbled (mojibake)", canonical)
+    sitename = _one_line(getattr(doc, "sitename", None) or "")
     language = normalize_language(getattr(doc, "language", None) or tree.get("lang"))
     return Article(
         url=canonical,
         title=title or host,
-        source=source or host,
+        source=outlet_name([sitename], canonical),
         text=text,
-        published=_parse_date(getattr(doc, "date", None)),
+        published=plausible(_parse_date(getattr(doc, "date", None)), now),
         fetched_at=now,
         language=language,
     )
@@ -188,19 +214,23 @@ def _charset(content_type: str) -> str | None:
     return None
 
 
-async def fetch_page(url: str, policy: FetchPolicy) -> Article:
+async def fetch_page(
+    url: str, policy: FetchPolicy, *, captions: Collection[str] = ()
+) -> Article:
     """Fetch a web page and extract its article.
 
     Args:
         url: The page URL (checked against the policy, like every fetch).
         policy: Fetch limits and address rules.
+        captions: Photo captions of the feed entry that links to it (see `extract_article`).
 
     Returns:
         The article; its URL is the canonical form of the final URL after redirects.
 
     Raises:
         SourceError: The fetch failed (see `fetch`), the response is not a web
-            page, or it has no main text. `BlockedURLError` for refused addresses.
+            page, or it has no main text. `BlockedURLError` for refused addresses,
+            `PageTextError` for a page that holds no article (see `extract_article`).
     """
     result = await fetch(url, policy, accept=PAGE_ACCEPT)
     if result.status == 304:  # we sent no validators; a 304 here is a broken server
@@ -219,7 +249,9 @@ async def fetch_page(url: str, policy: FetchPolicy) -> Article:
     try:
         # extraction is CPU-bound (tens of ms, more for big pages): keep the event loop free
         return await asyncio.to_thread(
-            extract_article, html, result.url, fetched_at=datetime.now(UTC)
+            extract_article, html, result.url, fetched_at=datetime.now(UTC), captions=captions
         )
+    except PageTextError as exc:
+        raise PageTextError(url, exc.what) from None
     except SourceError as exc:
         raise SourceError(url, exc.reason, exc.status) from None
