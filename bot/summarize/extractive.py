@@ -61,6 +61,9 @@ __all__ = [
 ]
 
 MAX_BULLET_WORDS = 30
+MIN_BULLET_WORDS = 5
+"""A shorter bullet says nothing on its own: a heading ("What is it?"), a dateline
+("WASHINGTON."), a stray date or number. It is left out, even when that leaves no bullet."""
 MAX_HEADLINE_WORDS = MAX_TITLE_WORDS
 """Most words of any headline (a title; one written from the text has at most 12)."""
 
@@ -604,7 +607,7 @@ def _select(
         if used[pick.paragraph] >= per_paragraph:
             continue
         rendered = _render(sentences, best, limit)
-        if not rendered:
+        if not rendered or word_count(rendered) < MIN_BULLET_WORDS:
             continue
         used[pick.paragraph] += 1
         taken.add(best)
@@ -752,7 +755,8 @@ def _fallback(text: str, title: str | None, max_bullets: int) -> Briefing:
     bullets = []
     for i in range(0, min(len(words), MAX_BULLET_WORDS * max_bullets), MAX_BULLET_WORDS):
         chunk = " ".join(words[i : i + MAX_BULLET_WORDS])
-        bullets.append(Bullet(chunk, (chunk,)))
+        if len(chunk.split()) >= MIN_BULLET_WORDS:
+            bullets.append(Bullet(chunk, (chunk,)))
     headline = headline_from_title(title) if title else _first_words(flat)
     return Briefing(headline=headline, bullets=tuple(bullets[:max_bullets]))
 

@@ -42,7 +42,12 @@ from bot.summarize.compress import (
     cut_to,
     finish,
 )
-from bot.summarize.extractive import MAX_BULLET_WORDS, content_tokens, points_back
+from bot.summarize.extractive import (
+    MAX_BULLET_WORDS,
+    MIN_BULLET_WORDS,
+    content_tokens,
+    points_back,
+)
 
 __all__ = ["MAX_STORY_BULLETS", "MAX_STORY_REPORTS", "MIN_STORY_BULLETS", "summarize_story"]
 
@@ -184,7 +189,7 @@ def _candidates(report: int, article: Article, briefing: Briefing) -> list[_Cand
         if len(text.split()) > MAX_BULLET_WORDS:
             text = _complete(compress(text, MAX_BULLET_WORDS))
         keys, facts = _keys(text)
-        if not keys or _speakerless(text):
+        if not keys or _speakerless(text) or len(text.split()) < MIN_BULLET_WORDS:
             continue
         attributed = Bullet(text, bullet.sentences, source=article.source or None)
         words = len(text.split())
