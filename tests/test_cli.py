@@ -151,7 +151,7 @@ def test_run_prints_the_digest_and_answers_commands_until_end_of_input(
     digest, _, rest = run.out.partition("Commands:")
     assert "Ingested: 6 new" in digest
     assert "European Pravda" in digest.split("\n2. ")[0]
-    assert "/brief [topic]" in rest
+    assert "/brief [public] [topic]" in rest
     assert 'Top 1 story on "bike lanes"' in rest
     # against the same database, the digest has nothing new but /brief still answers
     again = cli(capsys, "run", "--db", db, stdin="/brief\n")
