@@ -79,7 +79,7 @@ def test_one_bad_source_is_reported_and_the_rest_go_in(
     assert "missing.txt: no such file or directory" in run.err
     assert "bad.txt: binary file, not text" in run.err
     assert "Ingested: 1 new, 0 already stored, 2 failed." in run.out
-    assert "1 articles stored." in cli(capsys, "articles", "--db", db).out
+    assert "1 article stored." in cli(capsys, "articles", "--db", db).out
 
 
 def test_loopback_feed_ingested_twice_stores_each_entry_once(

@@ -293,16 +293,16 @@ class SlackAdapter:
         raw = await http.content.read(MAX_BODY + 1)
         if len(raw) > MAX_BODY:
             return web.Response(status=413, text="request too large")
+        try:
+            body = raw.decode("utf-8")  # Slack sends UTF-8; the verifier would decode it anyway
+        except UnicodeDecodeError:
+            return web.Response(status=400, text="bad request")
         timestamp = http.headers.get("X-Slack-Request-Timestamp", "")
         signature = http.headers.get("X-Slack-Signature", "")
         if not _TIMESTAMP.match(timestamp) or not self._verifier.is_valid(
-            raw, timestamp, signature
+            body, timestamp, signature
         ):
             return web.Response(status=401, text="invalid request")
-        try:
-            body = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return web.Response(status=400, text="bad request")
         bolt = AsyncBoltRequest(
             body=body,
             query=http.query_string,
