@@ -36,7 +36,8 @@ from bot.app import (
     run_platforms,
 )
 from bot.config import ENV_CONFIG_PATH, Settings, describe_settings, load_settings
-from bot.digest import build_digest, mark_delivered
+from bot.digest import mark_delivered
+from bot.engine import Engine
 from bot.errors import BriefingError, ConfigError, SourceError, StoreError, StoreFaultError
 from bot.ingest import files, web
 from bot.ingest.pipeline import is_url
@@ -309,8 +310,10 @@ def _digest(args: argparse.Namespace, settings: Settings, store: Store, out: Tex
         print("error: --channel takes PLATFORM:CHANNEL, e.g. slack:C0123", file=sys.stderr)
         return EXIT_USAGE
     target = ChannelRef(platform, channel)
-    digest = build_digest(store, target, max_stories=settings.digest.max_stories)
-    print(to_console_text(digest, _tz(settings)), file=out)
+    digests = Engine(store, settings).digests
+    # the settings applied once, by the digest service (the channel's shared feeds included)
+    digest = digests.build(target)
+    print(to_console_text(digest, digests.view(target).zone), file=out)
     if not args.dry_run:
         mark_delivered(store, target, digest)
     return EXIT_OK

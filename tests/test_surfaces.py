@@ -42,8 +42,11 @@ def _options(name: str, text: str) -> dict[str, str | bool]:
     """Discord's options for `text`: all of it in the command's first parameter (the second,
     a digest's time zone, split off as a user would pick it)."""
     spec = next(s for s in SPECS if s.name == name)
-    if not spec.params or not text:
+    if not spec.params:
         return {}
+    if not text:
+        # Discord's client sends no command without its required options, and no empty one
+        return {spec.params[0].name: "?"} if spec.params[0].required else {}
     if name == "digest" and " " in text:
         when, _, zone = text.partition(" ")
         return {"when": when, "timezone": zone}
