@@ -1,6 +1,8 @@
 """Terminal adapter: reads slash commands from standard input, prints replies and digests.
 
-It is what runs when no chat tokens are configured. At the end of input it returns, so
+It is what runs when no chat tokens are configured. Each line is a `CommandRequest` parsed as
+Slack's command text is (``/brief public ukraine`` shares the answer there, and means the same
+here); the core's dispatcher runs it. At the end of input it returns, so
 ``printf '/help\\n' | python -m bot run`` answers and exits.
 """
 
@@ -12,7 +14,7 @@ from datetime import tzinfo
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from bot.commands import Reply
+from bot.commands import CommandRequest, Reply, from_line
 from bot.delivery import OutgoingPart
 from bot.errors import DeliveryError
 from bot.models import Answer, Bullet, ChannelRef, Digest, Story
@@ -77,11 +79,12 @@ def to_console_answer(answer: Answer, tz: tzinfo | None = None) -> str:
 
 
 def to_console_reply(reply: Reply, tz: tzinfo | None = None) -> str:
+    zone = tz or reply.zone
     if reply.digest is not None:
-        return to_console_text(reply.digest, tz)
+        return to_console_text(reply.digest, zone)
     text = clean(reply.text)
     if reply.answer is not None and reply.answer.answered:
-        text += "\n" + to_console_answer(reply.answer, tz)
+        text += "\n" + to_console_answer(reply.answer, zone)
     return text
 
 
@@ -92,14 +95,21 @@ class ConsoleAdapter:
 
     def __init__(
         self,
-        handle: Callable[[str], Awaitable[Reply]],
+        dispatch: Callable[[CommandRequest], Awaitable[Reply]],
         *,
+        channel: ChannelRef,
         stdin: TextIO,
         stdout: TextIO,
         tz: tzinfo | None = None,
         interactive: bool = False,
     ) -> None:
-        self._handle = handle
+        """Args:
+        dispatch: runs a request (`bot.commands.Dispatcher.dispatch`).
+        channel: the terminal's channel.
+        tz: the zone of the dates in digests (replies carry their channel's own).
+        """
+        self._dispatch = dispatch
+        self._channel = channel
         self._in = stdin
         self._out = stdout
         self._tz = tz
@@ -117,8 +127,8 @@ class ConsoleAdapter:
                 return
             if not line.strip():
                 continue
-            reply = await self._handle(line)
-            self._write(to_console_reply(reply, self._tz))
+            reply = await self._dispatch(from_line(self._channel, line))
+            self._write(to_console_reply(reply))
             self._write("")
 
     def render_parts(self, channel: ChannelRef, digest: Digest) -> list[dict[str, Any]]:

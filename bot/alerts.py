@@ -63,6 +63,10 @@ class Alerts:
         self.notices = dict(notices)
         self.clock = clock
 
+    def add(self, platform: str, notice: PostNotice) -> None:
+        """Post `platform`'s notices through `notice` from now on."""
+        self.notices[platform] = notice
+
     # Counting -------------------------------------------------------------------------------
 
     def digest_failed(self, channel: ChannelRef, error: str, now: datetime) -> None:

@@ -10,22 +10,18 @@ import asyncio
 import logging
 import signal
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
-from zoneinfo import ZoneInfo
 
-from bot import commands
-from bot.alerts import Alerts
 from bot.config import Settings
-from bot.delivery import Courier, Delivery, now_slot
-from bot.engine import Engine
+from bot.delivery import Delivery
+from bot.engine import Engine, Policies
+from bot.errors import PlatformError
 from bot.health import HealthServer
 from bot.ingest.http import FetchPolicy
-from bot.ingest.outlets import OutletNames
 from bot.ingest.pipeline import IngestResult, Progress, ingest
 from bot.logs import configure_logging as configure_logging  # re-exported: the CLI imports it
+from bot.logs import quiet_libraries
 from bot.models import ChannelRef
-from bot.scheduler import Scheduler
 from bot.store import Store
 
 if TYPE_CHECKING:
@@ -34,24 +30,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONSOLE_CHANNEL = ChannelRef("console", "terminal")
+# The exit code of `run` when no chat platform could start (a refused token, no connection).
+EXIT_NO_PLATFORM = 2
 
 
 def fetch_policy(settings: Settings) -> FetchPolicy:
-    f = settings.fetch
-    return FetchPolicy(
-        timeout=f.timeout,
-        max_bytes=f.max_bytes,
-        max_redirects=f.max_redirects,
-        allow_private=f.allow_private,
-        user_agent=f.user_agent,
-    )
+    return Policies.from_settings(settings).fetch
 
 
 async def ingest_sources(
     settings: Settings, store: Store, sources: list[str], progress: Progress | None = None
 ) -> IngestResult:
-    names = OutletNames.from_settings(settings.feeds.names)
-    return await ingest(sources, store, fetch_policy(settings), progress=progress, names=names)
+    policies = Policies.from_settings(settings)
+    return await ingest(sources, store, policies.fetch, progress=progress, names=policies.names)
 
 
 async def run_console(
@@ -72,10 +63,11 @@ async def run_console(
     """
     from adapters.console import ConsoleAdapter
 
-    # the terminal is the user interface here: keep routine log lines out of the conversation
+    # the terminal is the user interface here: keep routine log lines, ours and the
+    # libraries', out of the conversation
+    quiet_libraries(logging.WARNING)
     root = logging.getLogger()
     root.setLevel(max(root.level, logging.WARNING))
-    tz = ZoneInfo(settings.digest.timezone)
     failed = False
     if sources:
         result = await ingest_sources(settings, store, sources)
@@ -86,45 +78,34 @@ async def run_console(
         stdout.write(result.summary() + "\n\n")
         failed = not result.ok
 
-    engine = Engine(store=store, settings=settings, policy=fetch_policy(settings))
-
-    async def handle(line: str) -> commands.Reply:
-        return await commands.handle(engine.context(CONSOLE_CHANNEL), line)
-
-    console = ConsoleAdapter(handle, stdin=stdin, stdout=stdout, tz=tz, interactive=interactive)
-    alerts = Alerts(store, settings, {"console": console.post_notice})
-    delivery = Delivery.from_settings(store, settings, {"console": console}, alerts=alerts)
-    scheduler = Scheduler(
-        store, settings, {}, policy=engine.policy, delivery=delivery, alerts=alerts
+    engine = Engine(store, settings)
+    console = ConsoleAdapter(
+        engine.commands.dispatch,
+        channel=CONSOLE_CHANNEL,
+        stdin=stdin,
+        stdout=stdout,
+        tz=engine.digests.view(CONSOLE_CHANNEL).zone,
+        interactive=interactive,
     )
-    engine.scheduler, engine.delivery = scheduler, delivery
-    now = datetime.now(UTC)
-    outcome = await delivery.send(CONSOLE_CHANNEL, now_slot(now), now=now)
+    engine.attach(console)
+    outcome = await engine.digests.send(CONSOLE_CHANNEL)
     if outcome.digest is not None and outcome.digest.empty:
-        stdout.write("Type /brief for the latest stories, /help for more.\n\n")
-    await scheduler.start()
+        # nothing was posted: say so here, where the user is waiting for it
+        lead = outcome.digest.overview
+        stdout.write(f"{lead} Type /brief for the latest stories, /help for more.\n\n")
+    await engine.scheduler.start()
     try:
         await console.start()
     finally:
-        await scheduler.close()
+        await engine.scheduler.close()
         await console.close()
+        engine.close()
     return 1 if failed else 0
 
 
 def platforms_configured(settings: Settings) -> bool:
     """Whether a chat platform's token is set; without one, `run` serves the console."""
     return bool(settings.secrets.slack_bot_token or settings.secrets.discord_bot_token)
-
-
-class _Scheduler(Scheduler):
-    def pause(self) -> None:
-        """Start no new job, and leave running ones alone.
-
-        `shutdown` cannot be used for this: APScheduler's asyncio executor cancels the jobs
-        still running when it shuts down, which would cut a digest off mid-send.
-        """
-        if self._aps.running:
-            self._aps.pause()
 
 
 def build_adapters(engine: Engine) -> list[ChatAdapter]:
@@ -151,12 +132,14 @@ async def run_platforms(
 ) -> int:
     """Serve the configured chat platforms until SIGTERM or SIGINT (or `stop` is set).
 
-    The health server (``[health]``) answers from the start. On the stop signal: no new
-    scheduled job starts and no command is taken, every digest send in progress (scheduled,
-    retried or ``/digest now``) gets ``[run] shutdown_timeout`` seconds to finish, a send
-    still going then is cut off and its claim marked `INTERRUPTED` (the next start resumes it
-    at its next part, at once), and the adapters are closed. Nothing touches `store` after
-    this returns, so the caller may close it.
+    The health server (``[health]``) answers from the start. A platform that refuses its
+    token or cannot be reached at start is stopped, said so in one log line and in
+    ``/readyz``; the others go on, and with none left `run` ends with `EXIT_NO_PLATFORM`. On
+    the stop signal: no new scheduled job starts and no command is taken, every digest send
+    in progress (scheduled, retried or ``/digest now``) gets ``[run] shutdown_timeout``
+    seconds to finish, a send still going then is cut off and its claim marked `INTERRUPTED`
+    (the next start resumes it at its next part, at once), and the adapters are closed.
+    Nothing touches `store` after this returns, so the caller may close it.
 
     Args:
         settings: the effective settings.
@@ -166,41 +149,47 @@ async def run_platforms(
         adapters: the platforms to serve instead of those the tokens name (tests).
 
     Returns:
-        The exit code: 0 after a clean stop.
+        The exit code: 0 after a clean stop, `EXIT_NO_PLATFORM` when no platform started.
     """
     stopping = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
     health = await _start_health(settings, store)
-    engine = Engine(store=store, settings=settings, policy=fetch_policy(settings))
+    engine = Engine(store, settings)
     served = list(adapters) if adapters is not None else []
-    scheduler: _Scheduler | None = None
     background: list[asyncio.Task[Any]] = []
+    code = 0
     try:
         if sources:
             result = await ingest_sources(settings, store, sources)
             log.info("%s", result.summary())
         if adapters is None:
             served = build_adapters(engine)
-        couriers: dict[str, Courier] = {a.name: a for a in served}
-        alerts = Alerts(store, settings, {a.name: a.post_notice for a in served})
-        delivery = Delivery.from_settings(store, settings, couriers, alerts=alerts)
-        scheduler = _Scheduler(
-            store, settings, couriers, policy=engine.policy, delivery=delivery, alerts=alerts
-        )
-        # `/digest now` goes through the same delivery: a shutdown waits for it too
-        engine.scheduler, engine.delivery = scheduler, delivery
+        for adapter in served:
+            engine.attach(adapter)
         if health is not None:
-            health.components, health.scheduler = served, scheduler
+            health.components, health.scheduler = served, engine.scheduler
 
-        async def serve() -> None:
+        async def serve() -> bool:
+            started = []
             for adapter in served:
-                await adapter.start()
-            assert scheduler is not None
+                try:
+                    await adapter.start()
+                except PlatformError as exc:
+                    # one platform's refused token must not take the others down
+                    log.error("%s stopped: %s", adapter.name, exc.reason)
+                    if health is not None:
+                        health.failed[adapter.name] = exc.reason
+                    await _close(adapter)
+                    continue
+                started.append(adapter.name)
+            if not started:
+                return False
             # resumes what a shutdown cut off and what a dead process left, then catches up
-            await scheduler.start()
-            log.info("newsbrief running on %s", ", ".join(a.name for a in served))
+            await engine.scheduler.start()
+            log.info("newsbrief running on %s", ", ".join(started))
+            return True
 
         # start-up (connecting, catching up on missed digests) is a task, so a stop signal
         # during it is heard at once, and its sends get the same bounded wait as any other
@@ -209,32 +198,39 @@ async def run_platforms(
         background += [startup, stopped]
         await asyncio.wait({startup, stopped}, return_when=asyncio.FIRST_COMPLETED)
         if startup.done():
-            startup.result()  # a platform that failed to start: raise its error here
+            if not startup.result():  # a platform that failed to start otherwise raises here
+                log.error("no chat platform could start: stopping")
+                code = EXIT_NO_PLATFORM
+                stopping.set()
             await stopped
         else:
             stopped.cancel()
         log.info("stopping")
-        engine.stopping = True  # no new commands; what is in flight may finish
+        engine.stop()  # no new commands or jobs; what is in flight may finish
         if health is not None:
             health.stopping = True
-        await _drain(scheduler, delivery, startup, settings.run.shutdown_timeout)
+        await _drain(engine.delivery, startup, settings.run.shutdown_timeout)
     finally:
         # after a failed start-up (or our own cancellation) nothing may outlive this call
         for task in background:
             task.cancel()
-        if scheduler is not None:
-            await scheduler.close()
+        await engine.scheduler.close()
         for adapter in served:
-            try:
-                await adapter.close()
-            except Exception:
-                log.exception("closing %s failed", adapter.name)
+            await _close(adapter)
+        engine.close()
         if health is not None:
             await health.close()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
     log.info("stopped")
-    return 0
+    return code
+
+
+async def _close(adapter: ChatAdapter) -> None:
+    try:
+        await adapter.close()
+    except Exception:
+        log.exception("closing %s failed", adapter.name)
 
 
 async def _start_health(settings: Settings, store: Store) -> HealthServer | None:
@@ -256,12 +252,8 @@ async def _start_health(settings: Settings, store: Store) -> HealthServer | None
     return health
 
 
-async def _drain(
-    scheduler: _Scheduler, delivery: Delivery, startup: asyncio.Task[None], timeout: float
-) -> None:
+async def _drain(delivery: Delivery, startup: asyncio.Task[bool], timeout: float) -> None:
     """Let the sends in progress finish within `timeout`; cut off and mark the rest."""
-    scheduler.pause()
-    delivery.stopping = True
     sending = delivery.sending()
     waiting: set[asyncio.Task[Any]] = set(sending)
     if not startup.done() and startup not in sending:

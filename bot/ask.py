@@ -78,6 +78,8 @@ from bot.models import Answer, Article, Citation
 from bot.store import Store
 from bot.summarize.clean import clean_text
 from bot.summarize.sentences import split_block, split_paragraphs
+from bot.text import QUESTION_STOP_WORDS as _STOPWORDS
+from bot.text import TOKEN as _TOKEN
 from bot.text import stem, strip_control
 
 __all__ = ["MAX_QUESTION_CHARS", "answer_question"]
@@ -139,23 +141,6 @@ _STATS_SIZE = 4096
 _PREPARED_SIZE = 512  # articles whose sentences are kept; ~0.5 MB of text at news sizes
 _EXCERPT_CHARS = 80  # a citation's title when the article has none (the seed format)
 
-_STOPWORDS = frozenset(
-    """
-    a about above after again against all also am an and any anything are as at be because
-    been before being below between both but by can could did do does doing done down during
-    each either few for from further had has have having he her here hers herself him himself
-    his how i if in into is it its itself just me more most my myself no nor not now of off on
-    once only or other our ours out over own same she should so some such than that the their
-    theirs them themselves then there these they this those through to too under until up very
-    was we were what whats when where which while who whom whose why will with would you your
-    yours s t ll ve re d m
-    say says said saying tell tells told think thinks thought believe believes believed claim
-    claims claimed argue argues argued state states stated mean means meant meaning explain
-    explains explained describe describes described happen happens happened happening know
-    known news latest update updates please anyone someone something thing things many much
-    name names named called kind type sort get gets got
-    """.split()
-)
 _SPEECH_WORDS = frozenset(
     "say says said tell tells told think thinks thought believe believes believed claim claims "
     "claimed argue argues argued state states stated".split()
@@ -307,7 +292,6 @@ _AUXILIARIES = frozenset(
 )
 _MONEY_QUESTION = re.compile(r"\bhow\s+much\s+(?:money|cash)\b|\bwhat\s+(?:price|cost)\b")
 
-_TOKEN = re.compile(r"\w+")
 _WORD = re.compile(r"\b(?:[A-Z]\.){2,}|\w+")
 _CAPITAL_TOKEN = re.compile(r"[A-Z]|\w*[A-Z]\w*[A-Z]")  # Name, NATO, McDonald
 _NUMBER = re.compile(

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -34,7 +36,8 @@ from bot.app import (
     run_platforms,
 )
 from bot.config import ENV_CONFIG_PATH, Settings, describe_settings, load_settings
-from bot.digest import build_digest, mark_delivered
+from bot.digest import mark_delivered
+from bot.engine import Engine
 from bot.errors import BriefingError, ConfigError, SourceError, StoreError, StoreFaultError
 from bot.ingest import files, web
 from bot.ingest.pipeline import is_url
@@ -43,6 +46,8 @@ from bot.store import Store
 from bot.summarize import summarize
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+log = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,6 +164,15 @@ def main(
     if args.command == "health":
         return _health(settings, live=args.live, out=out)
     try:
+        return _run(args, settings, stdin, out)
+    except Exception as exc:
+        # through the log format and its redaction, never a raw traceback with a token in it
+        log.critical("newsbrief stopped: %s: %s", type(exc).__name__, exc, exc_info=True)
+        return EXIT_FAILED
+
+
+def _run(args: argparse.Namespace, settings: Settings, stdin: TextIO | None, out: TextIO) -> int:
+    try:
         if args.command == "summarize":
             return _summarize(args, settings, stdin or sys.stdin, out)
         with Store.open(settings.store.path) as store:
@@ -173,6 +187,10 @@ def main(
             if platforms_configured(settings):
                 return asyncio.run(run_platforms(settings, store, list(args.sources)))
             source = stdin or sys.stdin
+            if isinstance(source, io.TextIOWrapper):
+                # bytes that are not UTF-8 (a terminal in another encoding) become U+FFFD
+                # instead of ending the console
+                source.reconfigure(errors="replace")
             return asyncio.run(
                 run_console(
                     settings,
@@ -273,7 +291,14 @@ def _articles(args: argparse.Namespace, store: Store, out: TextIO) -> int:
             f"{(article.title or headline)[:80]}",
             file=out,
         )
-    print(f"{store.count_articles()} articles stored.", file=out)
+    count = store.count_articles()
+    total = f"{count} {'article' if count == 1 else 'articles'}"
+    if args.search:
+        shown = f"{len(articles)} {'article matches' if len(articles) == 1 else 'articles match'}"
+        more = " (or more: raise --limit)" if len(articles) == limit else ""
+        print(f"{shown}{more}; {total} stored.", file=out)
+    else:
+        print(f"{total} stored.", file=out)
     return EXIT_OK
 
 
@@ -285,8 +310,10 @@ def _digest(args: argparse.Namespace, settings: Settings, store: Store, out: Tex
         print("error: --channel takes PLATFORM:CHANNEL, e.g. slack:C0123", file=sys.stderr)
         return EXIT_USAGE
     target = ChannelRef(platform, channel)
-    digest = build_digest(store, target, max_stories=settings.digest.max_stories)
-    print(to_console_text(digest, _tz(settings)), file=out)
+    digests = Engine(store, settings).digests
+    # the settings applied once, by the digest service (the channel's shared feeds included)
+    digest = digests.build(target)
+    print(to_console_text(digest, digests.view(target).zone), file=out)
     if not args.dry_run:
         mark_delivered(store, target, digest)
     return EXIT_OK

@@ -59,6 +59,9 @@ class DigestSettings:
     retry_delays: tuple[int, ...] = (30, 120, 600)
     """Seconds from a digest's first failure to its 1st retry, then from each retry to the next;
     the last one repeats."""
+    post_empty: bool = False
+    """Post a short "nothing new" line when a digest has no new stories; by default nothing is
+    posted (and ``/digest now`` says so to the user)."""
     claim_lease: int = 60
     """Seconds a sending process holds a digest claim without renewing it (every quarter of
     it); after that another process, or the next start, takes the claim over."""

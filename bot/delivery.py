@@ -244,8 +244,10 @@ class Delivery:
         lease: int = CLAIM_LEASE,
         alerts: Alerts | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        post_empty: bool = False,
     ) -> None:
         self.store = store
+        self.post_empty = post_empty
         self.couriers = {name: as_courier(p) for name, p in posters.items()}
         self.max_stories = max_stories
         self.shared = tuple(shared)
@@ -281,7 +283,13 @@ class Delivery:
             lease=d.claim_lease,
             alerts=alerts,
             clock=clock,
+            post_empty=d.post_empty,
         )
+
+    def add(self, platform: str, poster: Poster) -> None:
+        """Send `platform`'s digests through `poster` from now on (adapters join as they are
+        built, after the engine)."""
+        self.couriers[platform] = as_courier(poster)
 
     # What is in flight ----------------------------------------------------------------------
 
@@ -508,7 +516,10 @@ class Delivery:
             elif digest is None:
                 digest = digest_of(store, run.article_ids, now=now, channel=channel)
             try:
-                payloads = courier.render_parts(channel, digest)
+                # nothing new: the run is recorded as sent without a message (the reports it
+                # settles are still recorded), unless the operator wants a line in the channel
+                wanted = self.post_empty or not digest.empty
+                payloads = courier.render_parts(channel, digest) if wanted else []
             except Exception as exc:
                 log.exception("digest %s for %s cannot be rendered", run.slot, channel)
                 error = DeliveryError(channel.platform, channel.channel, type(exc).__name__)
@@ -677,12 +688,20 @@ async def send_digest(
     now: datetime | None = None,
     max_stories: int = 10,
     shared: Sequence[str] = (),
+    post_empty: bool = False,
 ) -> Outcome:
     """Build `channel`'s digest and post it once for `slot` (a one-off `Delivery`).
 
-    `shared` lists the operator's feeds that every channel gets (see `build_digest`).
+    `shared` lists the operator's feeds that every channel gets (see `build_digest`); with
+    `post_empty`, a digest with nothing new is posted too.
     """
-    delivery = Delivery(store, {channel.platform: post}, max_stories=max_stories, shared=shared)
+    delivery = Delivery(
+        store,
+        {channel.platform: post},
+        max_stories=max_stories,
+        shared=shared,
+        post_empty=post_empty,
+    )
     return await delivery.send(channel, slot, now=now)
 
 

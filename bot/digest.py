@@ -297,19 +297,64 @@ def _carriers(outlets: int, unnamed: int) -> str:
 
 
 def parse_filter(text: str) -> tuple[str, ...]:
-    """Words and "quoted phrases" of a filter, lower-cased, without duplicates."""
-    found = re.findall(r'"([^"]+)"|“([^”]+)”|(\S+)', text)
-    terms = (" ".join((a or b or c).split()).lower() for a, b, c in found)
-    return tuple(dict.fromkeys(t for t in terms if t.strip("\"'“”")))
+    """Words and "quoted phrases" of a filter, lower-cased, without duplicates; a leading
+    ``-`` excludes one (``-sport``, ``-"transfer window"``), kept as a term starting with "-".
+
+    An unclosed quote takes the rest of the line as its phrase, without the quote.
+    """
+    found = re.findall(r'(-?)(?:"([^"]*)(?:"|$)|“([^”]*)(?:”|$)|(\S+))', text)
+    terms = []
+    for minus, a, b, c in found:
+        term = " ".join((a or b or c).split()).lower().strip("\"'“”")
+        if minus and not term:
+            continue  # a lone "-"
+        if not any(ch.isalnum() for ch in term):
+            continue
+        terms.append(("-" if minus else "") + term)
+    return tuple(dict.fromkeys(terms))
+
+
+def _split_filter(terms: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(wanted, excluded) terms of a stored filter."""
+    wanted = tuple(t for t in terms if not t.startswith("-"))
+    excluded = tuple(t[1:] for t in terms if t.startswith("-") and len(t) > 1)
+    return wanted, excluded
+
+
+def describe_filter(terms: Iterable[str]) -> str:
+    """A filter in words: ``stories that mention "bike lanes" or heatwave and not sport``."""
+    wanted, excluded = _split_filter(terms)
+
+    def listed(words: tuple[str, ...]) -> str:
+        shown = [_quoted(w) for w in words]
+        return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+
+    if not wanted and not excluded:
+        return "every story"
+    if wanted and excluded:
+        return f"stories that mention {listed(wanted)} and not {listed(excluded)}"
+    if excluded:
+        return f"stories that do not mention {listed(excluded)}"
+    return f"stories that mention {listed(wanted)}"
+
+
+def _quoted(term: str) -> str:
+    return f'"{term}"' if " " in term else term
 
 
 def matches_filter(article: Article, terms: Iterable[str]) -> bool:
-    """True when there is no filter, or the title or text has one of the words or phrases."""
-    terms = tuple(terms)
-    if not terms:
-        return True
-    pattern = _filter_pattern(terms)
-    return bool(pattern.search(article.title) or pattern.search(article.text))
+    """True when the title or text has one of the wanted words or phrases (or none are
+    wanted), and none of the excluded ones."""
+    wanted, excluded = _split_filter(terms)
+    if wanted:
+        pattern = _filter_pattern(wanted)
+        if not (pattern.search(article.title) or pattern.search(article.text)):
+            return False
+    if excluded:
+        pattern = _filter_pattern(excluded)
+        if pattern.search(article.title) or pattern.search(article.text):
+            return False
+    return True
 
 
 _PATTERNS: dict[tuple[str, ...], re.Pattern[str]] = {}
@@ -320,7 +365,7 @@ def _filter_pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
     if pattern is None:
         # whole words, so "ai" matches "AI chips" but not "said"; phrases match across spaces
         alternatives = (r"\s+".join(re.escape(w) for w in t.split()) for t in terms)
-        pattern = re.compile(r"\b(?:" + "|".join(alternatives) + r")\b", re.IGNORECASE)
+        pattern = re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
         if len(_PATTERNS) > 256:
             _PATTERNS.clear()
         _PATTERNS[terms] = pattern

@@ -1,50 +1,200 @@
-"""What an adapter needs from the core, in one object the composition root builds.
+"""The core of one process, complete when built: store, settings, policies, delivery, alerts,
+scheduler, digests and the command dispatcher, each made once from the settings.
 
-Example (inside an adapter's slash-command handler):
-    ctx = engine.context(ChannelRef("slack", channel_id))
-    reply = await commands.brief(ctx, topic)
+Adapters receive the engine and translate: a platform payload becomes a `CommandRequest` for
+`engine.commands`, and `engine.attach(adapter)` lets digests and notices reach the platform.
+The composition root (`bot.app`) builds it, attaches the adapters, starts the scheduler and,
+at SIGTERM, calls `stop`.
+
+Example:
+    engine = Engine(store, settings)
+    engine.attach(console)
+    reply = await engine.commands.dispatch(from_line(channel, "/brief ukraine"))
+    outcome = await engine.digests.send(channel)
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
 
-from bot.commands import CommandContext
+from bot.alerts import Alerts, PostNotice
+from bot.commands import CommandContext, Dispatcher, channel_zone
 from bot.config import Settings
-from bot.delivery import Delivery
+from bot.delivery import Courier, Delivery, Outcome, now_slot
+from bot.digest import build_digest
 from bot.ingest.http import FetchPolicy
-from bot.models import ChannelRef
+from bot.ingest.outlets import OutletNames
+from bot.models import ChannelRef, ChannelSettings, Digest
 from bot.scheduler import Scheduler
 from bot.store import Store
 
 
-@dataclass(slots=True)
-class Engine:
-    """The store, settings and fetch policy of this process, and its scheduler and delivery
-    once started."""
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
-    store: Store
-    settings: Settings
-    policy: FetchPolicy
-    scheduler: Scheduler | None = None
-    delivery: Delivery | None = None
-    """Sends digests (``/digest now`` too), so a shutdown waits for every send."""
-    stopping: bool = False
-    """Set at SIGTERM/SIGINT: commands are refused from then on, in-flight work finishes."""
+
+class Platform(Courier, Protocol):
+    """What the engine needs of an adapter to reach its platform: a courier for digests, and
+    a way to post a notice."""
+
+    name: str
+
+    async def post_notice(self, channel: ChannelRef, text: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Policies:
+    """The rules made once from the settings and handed to every stage."""
+
+    fetch: FetchPolicy
+    names: OutletNames
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Policies:
+        f = settings.fetch
+        return cls(
+            fetch=FetchPolicy(
+                timeout=f.timeout,
+                max_bytes=f.max_bytes,
+                max_redirects=f.max_redirects,
+                allow_private=f.allow_private,
+                user_agent=f.user_agent,
+            ),
+            names=OutletNames.from_settings(settings.feeds.names),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelView:
+    """A channel as its digests see it: its stored settings, the zone its dates are shown
+    in, and the subscribed sources that are not its own."""
+
+    channel: ChannelRef
+    settings: ChannelSettings
+    zone: ZoneInfo
+    hidden: tuple[str, ...]
+
+
+class Digests:
+    """Build, send and look at digests, with the settings applied in one place."""
+
+    def __init__(self, store: Store, settings: Settings, delivery: Delivery) -> None:
+        self._store = store
+        self._settings = settings
+        self._delivery = delivery
+
+    def build(self, channel: ChannelRef, *, now: datetime | None = None) -> Digest:
+        """What `channel` would get now (nothing is recorded)."""
+        return build_digest(
+            self._store,
+            channel,
+            max_stories=self._settings.digest.max_stories,
+            now=now,
+            shared=self._settings.feeds.urls,
+        )
+
+    async def send(
+        self, channel: ChannelRef, slot: str | None = None, *, now: datetime | None = None
+    ) -> Outcome:
+        """Send `channel`'s digest once for `slot` (an on-demand slot of its own by default)."""
+        moment = now or _utcnow()
+        return await self._delivery.send(channel, slot or now_slot(moment), now=moment)
+
+    def view(self, channel: ChannelRef) -> ChannelView:
+        """`channel`'s settings, time zone and hidden sources."""
+        return ChannelView(
+            channel=channel,
+            settings=self._store.get_channel(channel),
+            zone=channel_zone(self._store, self._settings, channel),
+            hidden=tuple(self._store.hidden_sources(channel, self._settings.feeds.urls)),
+        )
+
+
+class Engine:
+    """Everything of the core one process runs, built from `settings`.
+
+    Args:
+        store: the open database.
+        settings: the effective settings.
+        policy: a fetch policy to use instead of the one the settings give (tests).
+        clock: the time (tests).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        policy: FetchPolicy | None = None,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        built = Policies.from_settings(settings)
+        self.policies = Policies(policy or built.fetch, built.names)
+        self.clock = clock
+        # set at SIGTERM/SIGINT: commands are refused from then on, in-flight work finishes
+        self.stopping = asyncio.Event()
+        self.alerts = Alerts(store, settings, {}, clock=clock)
+        self.delivery = Delivery.from_settings(store, settings, {}, alerts=self.alerts, clock=clock)
+        self.scheduler = Scheduler(
+            store,
+            settings,
+            {},
+            policy=self.policies.fetch,
+            clock=clock,
+            delivery=self.delivery,
+            alerts=self.alerts,
+        )
+        self.digests = Digests(store, settings, self.delivery)
+        s = settings.secrets
+        self.commands = Dispatcher(
+            self._context,
+            self.stopping,
+            secrets=(s.slack_bot_token, s.slack_app_token, s.slack_signing_secret,
+                     s.discord_bot_token),
+        )  # fmt: skip
+
+    @property
+    def policy(self) -> FetchPolicy:
+        return self.policies.fetch
+
+    def attach(self, platform: Platform) -> None:
+        """Let digests and notices reach `platform`."""
+        self.delivery.add(platform.name, platform)
+        notice: PostNotice = platform.post_notice
+        self.alerts.add(platform.name, notice)
+
+    def platforms(self) -> Sequence[str]:
+        return tuple(self.delivery.couriers)
 
     def context(self, channel: ChannelRef, *, can_manage: bool = True) -> CommandContext:
-        """A command context for one request in `channel`.
+        """A command context for one request in `channel`."""
+        return self._context(channel, can_manage)
 
-        Args:
-            can_manage: whether the user may change the channel's sources, schedule, filter.
-        """
+    def _context(self, channel: ChannelRef, can_manage: bool) -> CommandContext:
         return CommandContext(
             store=self.store,
             settings=self.settings,
             channel=channel,
-            policy=self.policy,
+            policy=self.policies.fetch,
+            clock=self.clock,
             can_manage=can_manage,
             scheduler=self.scheduler,
-            accepting=lambda: not self.stopping,
             delivery=self.delivery,
+            names=self.policies.names,
         )
+
+    def stop(self) -> None:
+        """Take no new command, start no new job and no new send; what runs may finish."""
+        self.stopping.set()
+        self.scheduler.pause()
+        self.delivery.stopping = True
+
+    def close(self) -> None:
+        self.commands.close()

@@ -67,6 +67,16 @@ class CommandError(BriefingError):
     """A command was given a bad argument; the message is the one-line usage."""
 
 
+class PlatformError(BriefingError):
+    """A chat platform cannot be served: it refused the bot's token (`reason` says which
+    error it gave) or could not be reached. The bot stops serving that platform."""
+
+    def __init__(self, platform: str, reason: str) -> None:
+        super().__init__(f"{platform}: {reason}")
+        self.platform = platform
+        self.reason = reason
+
+
 class DeliveryError(BriefingError):
     """A digest or reply could not be delivered to a platform channel.
 

@@ -104,6 +104,8 @@ class HealthServer:
         self.settings = settings
         self.components: Sequence[Component] = ()
         self.scheduler: Running | None = None
+        # platforms that were stopped for good (a refused token), and why
+        self.failed: dict[str, str] = {}
         # set while shutting down, so an orchestrator stops routing to us before we exit
         self.stopping = False
         self.port: int | None = None
@@ -154,6 +156,8 @@ class HealthServer:
         checks["database"] = {"ok": db_error is None, **({"error": db_error} if db_error else {})}
         for component in self.components:
             checks[component.name] = {"ok": bool(getattr(component, "ready", True))}
+        for name, reason in self.failed.items():
+            checks[name] = {"ok": False, "error": f"stopped: {reason}"}
         running = self.scheduler is not None and self.scheduler.running
         checks["scheduler"] = {"ok": running}
         ready = not self.stopping and all(c["ok"] for c in checks.values())

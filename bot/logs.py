@@ -29,11 +29,26 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 MASK = "***"
 # A message longer than this is cut: a log line is for an event, not for a whole payload.
 MAX_MESSAGE = 2000
-# Tokens that look like Slack's are masked even when they are not ours (a pasted one, a typo).
-_TOKEN_SHAPES = re.compile(r"\b(?:xox[abeoprs]|xapp)-[A-Za-z0-9-]{8,}")
+# Tokens that look like Slack's or Discord's are masked even when they are not ours (a pasted
+# one, a typo). A Discord bot token is three base64url parts: the user id, a time, an HMAC.
+_TOKEN_SHAPES = re.compile(
+    r"\b(?:xox[abeoprs]|xapp)-[A-Za-z0-9-]{8,}"
+    r"|\b[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}\b"
+)
 # Third-party loggers that write whole request and gateway payloads at DEBUG.
 _PAYLOAD_LOGGERS = ("slack_sdk", "slack_bolt", "discord", "aiohttp.client", "httpx", "httpcore")
+# Libraries whose own ERROR lines are about a page we already report in our words (trafilatura's
+# "parsed tree length: 0", "empty HTML tree"): one line of ours per failure is enough.
+_NOISY_LOGGERS = ("trafilatura", "htmldate", "courlan", "justext", "charset_normalizer")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(req)s%(message)s"
+
+
+def mask_secrets(text: str, values: Iterable[str | None] = ()) -> str:
+    """`text` with each of `values` (at least 4 characters) and anything shaped like a chat
+    token replaced by ``***``."""
+    for value in sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return _TOKEN_SHAPES.sub(MASK, text)
 
 
 def new_request_id() -> str:
@@ -66,9 +81,7 @@ class RedactingFilter(logging.Filter):
         self._values = sorted({v for v in values if v and len(v) >= 4}, key=len, reverse=True)
 
     def redact(self, text: str) -> str:
-        for value in self._values:
-            text = text.replace(value, MASK)
-        return _TOKEN_SHAPES.sub(MASK, text)
+        return mask_secrets(text, self._values)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -135,6 +148,18 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     for name in _PAYLOAD_LOGGERS:
         logging.getLogger(name).setLevel(max(level, logging.INFO))
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def quiet_libraries(level: int = logging.WARNING) -> None:
+    """Raise the libraries' log levels to at least `level` (the console, where the terminal is
+    the conversation: httpx's INFO request lines must not land between the answers)."""
+    for name in (*_PAYLOAD_LOGGERS, "apscheduler"):
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.level, level))
+    for name in _NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _secret_values(settings: Settings) -> list[str | None]:

@@ -134,6 +134,15 @@ class Scheduler:
         self._aps.start()
         await self.catch_up()
 
+    def pause(self) -> None:
+        """Start no new job, and leave running ones alone.
+
+        `shutdown` cannot be used for this: APScheduler's asyncio executor cancels the jobs
+        still running when it shuts down, which would cut a digest off mid-send.
+        """
+        if self._aps.running:
+            self._aps.pause()
+
     def shutdown(self) -> None:
         if self._aps.running:
             self._aps.shutdown(wait=False)

@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -39,6 +38,7 @@ from bot.models import (
     StoryCentroid,
     Subscription,
 )
+from bot.text import TOKEN
 
 log = logging.getLogger(__name__)
 
@@ -328,7 +328,7 @@ FEATURE_DAYS_KEPT = 30
 
 # Newest first; among reports stamped with the same time (date-only sources), the fuller one.
 _NEWEST_FIRST = "coalesce(a.published, a.fetched_at) DESC, length(a.text) DESC, a.id"
-_WORDS = re.compile(r"\w+", re.UNICODE)
+_WORDS = TOKEN  # the tokens FTS5's unicode61 splits text into (bot.text)
 
 
 @dataclass(frozen=True, slots=True)

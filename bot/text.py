@@ -1,7 +1,15 @@
 """Text helpers shared by the core and the adapters: control characters, words and stems.
 
-The word rules here (`words`, `STOP_WORDS`, `stem`) are the ones story grouping counts with;
-the summariser and /ask still carry their own and should move here.
+One tokeniser (`WORD`, and `words` on it), one stemmer (`stem`, Snowball for 25 languages) and
+one stop-word list (`STOP_WORDS`) that story grouping counts with. Stages tuned on their own
+dev sets keep a variant, named as such and kept here beside the shared piece, each for a
+reason measured by its quality gate:
+
+- `light_stem` and `SUMMARY_STOP_WORDS`, `SUMMARY_WORD`: English summaries (ROUGE on the
+  summary dev files);
+- `QUESTION_STOP_WORDS` and `TOKEN`: ``/ask`` (its questions' function and speech words; the
+  tokens FTS5's ``unicode61`` splits text into, so a question's words and the index agree);
+- `LETTERS`: language detection (letters only, any alphabet).
 """
 
 from __future__ import annotations
@@ -9,19 +17,42 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 import Stemmer
 
 # Whole escape sequences first (CSI "ESC [ ... letter", OSC "ESC ] ... BEL|ST"), then any other
 # C0/C1 control character: text from articles or users must not drive a terminal.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Bidirectional embeddings, overrides and isolates go too: U+202E can make "exe.txt" read "txt.exe"
+# and turn a headline around.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def strip_control(text: str, *, keep_newlines: bool = True) -> str:
-    """Remove terminal escape sequences and control characters (tabs become spaces)."""
+    """Remove terminal escape sequences, control characters and bidirectional overrides (tabs
+    become spaces)."""
     text = _CONTROL.sub("", _ANSI.sub("", text.replace("\t", " ")))
     return text if keep_newlines else text.replace("\n", " ")
+
+
+_DOMAIN = re.compile(
+    r"(?:[a-z][a-z0-9+.-]*://)?((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,})\b", re.IGNORECASE
+)
+
+
+def link_label(label: str, url: str) -> str:
+    """`label` for a link to `url`, unless it names another host ("evil.example", an address):
+    then the link's own host, so a feed cannot label its link as someone else's."""
+    try:
+        host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
+    except ValueError:
+        host = ""
+    for match in _DOMAIN.finditer(label):
+        named = match.group(1).lower().removeprefix("www.")
+        if not host or not (host == named or host.endswith("." + named)):
+            return host or "link"
+    return label
 
 
 # English function words (scikit-learn's list, which the TF-IDF baselines in benches/ use too)
@@ -53,7 +84,76 @@ STOP_WORDS = frozenset(
 )
 
 # A word (letters, with inner apostrophes: "don't", "O'Neill") or a number with its separators.
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*|\d+(?:[.,]\d+)*")
+WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*|\d+(?:[.,]\d+)*")
+_WORD = WORD
+# Variants. /ask and the full-text search: runs of letters and digits, as FTS5's unicode61
+# tokeniser splits text. The summariser: a word of any alphabet with its inner apostrophes and
+# hyphens ("well-known" is one word for it). Language detection: letters only.
+TOKEN = re.compile(r"\w+")
+SUMMARY_WORD = re.compile(r"[^\W_][\w'’-]*")
+LETTERS = re.compile(r"[^\W\d_]+")
+
+# The summariser's stop words: English function words, plus the verbs and fillers news
+# sentences share whatever they report ("said", "according", "really"), which would otherwise
+# make two unrelated sentences look alike.
+SUMMARY_STOP_WORDS = frozenset(
+    """
+    a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    out over own same she should so some such than that the their theirs them themselves then
+    there these they this those through to too under until up very was we were what when where
+    which while who whom why will with would you your yours said says say told one two new
+    mr mrs ms would could year years last first time people like get got
+    us also really know knows knew known think thinks thought want wants wanted going go goes
+    went gone make makes made take takes took taken come comes came even well still much many
+    may might must shall way thing things lot just back see sees saw seen need needs use used
+    whether yet ever never though although however since every another around among across
+    within without via per including according adding asked ask asks tell tells let put puts
+    set quite rather almost already always often perhaps maybe upon onto can't don't didn't
+    won't isn't wasn't doesn't
+    """.split()
+)
+
+# /ask's stop words: function words, plus what questions wrap around the thing they ask about
+# ("what does X say", "tell me the latest news about"): none of it is looked for in the
+# articles.
+QUESTION_STOP_WORDS = frozenset(
+    """
+    a about above after again against all also am an and any anything are as at be because
+    been before being below between both but by can could did do does doing done down during
+    each either few for from further had has have having he her here hers herself him himself
+    his how i if in into is it its itself just me more most my myself no nor not now of off on
+    once only or other our ours out over own same she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up very
+    was we were what whats when where which while who whom whose why will with would you your
+    yours s t ll ve re d m
+    say says said saying tell tells told think thinks thought believe believes believed claim
+    claims claimed argue argues argued state states stated mean means meant meaning explain
+    explains explained describe describes described happen happens happened happening know
+    known news latest update updates please anyone someone something thing things many much
+    name names named called kind type sort get gets got
+    """.split()
+)
+
+
+def light_stem(word: str) -> str:
+    """A tiny suffix stripper for English summaries: "talks" -> "talk", "cities" -> "city".
+
+    The summariser's tuned variant of `stem`: on the summary dev files Snowball's stems merge
+    words the reference summaries keep apart ("guarantee" and "guaranteeing" both become
+    "guarante", "news" and "new" meet) and cost ROUGE; this one only takes off plural and tense
+    endings. Lower-case `word` expected.
+    """
+    if len(word) > 5 and word.endswith("ies"):
+        return word[:-3] + "y"
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
 
 # Snowball's algorithms (PyStemmer: the Snowball project's own C code) by the ISO 639-1 codes
 # articles carry; anything else is stemmed as English, which leaves most foreign words as they are.

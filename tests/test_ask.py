@@ -17,8 +17,8 @@ import pytest
 
 from adapters.console import ConsoleAdapter
 from bot.ask import answer_question
-from bot.commands import CommandContext, Reply, handle
 from bot.config import Settings
+from bot.engine import Engine
 from bot.ingest.files import read_file
 from bot.models import Answer, Article, ChannelRef
 from bot.store import Store
@@ -203,14 +203,15 @@ def qa_sample(tmp_path: Path) -> Iterator[tuple[Store, list[dict[str, Any]]]]:
 
 async def ask_console(store: Store, *questions: str) -> list[str]:
     """Each question typed as ``/ask ...`` into the console adapter; one printed reply each."""
-    ctx = CommandContext(store=store, settings=Settings(), channel=ChannelRef("console", "t"))
+    engine = Engine(store, Settings())
     out = io.StringIO()
-
-    async def reply(line: str) -> Reply:
-        return await handle(ctx, line)
-
     lines = "".join(f"/ask {q}\n" for q in questions)
-    await ConsoleAdapter(reply, stdin=io.StringIO(lines), stdout=out).start()
+    await ConsoleAdapter(
+        engine.commands.dispatch,
+        channel=ChannelRef("console", "t"),
+        stdin=io.StringIO(lines),
+        stdout=out,
+    ).start()
     # each reply opens with "From N article(s):" or the plain "no"
     parts: list[str] = []
     for line in out.getvalue().splitlines(keepends=True):

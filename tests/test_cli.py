@@ -79,7 +79,7 @@ def test_one_bad_source_is_reported_and_the_rest_go_in(
     assert "missing.txt: no such file or directory" in run.err
     assert "bad.txt: binary file, not text" in run.err
     assert "Ingested: 1 new, 0 already stored, 2 failed." in run.out
-    assert "1 articles stored." in cli(capsys, "articles", "--db", db).out
+    assert "1 article stored." in cli(capsys, "articles", "--db", db).out
 
 
 def test_loopback_feed_ingested_twice_stores_each_entry_once(
@@ -151,7 +151,7 @@ def test_run_prints_the_digest_and_answers_commands_until_end_of_input(
     digest, _, rest = run.out.partition("Commands:")
     assert "Ingested: 6 new" in digest
     assert "European Pravda" in digest.split("\n2. ")[0]
-    assert "/brief [topic]" in rest
+    assert "/brief [public] [topic]" in rest
     assert 'Top 1 story on "bike lanes"' in rest
     # against the same database, the digest has nothing new but /brief still answers
     again = cli(capsys, "run", "--db", db, stdin="/brief\n")

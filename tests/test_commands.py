@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands import CommandContext, Reply, handle, parse_time, parse_zone
+from bot.commands import CommandContext, Reply, from_line, handle, parse_time, parse_zone
 from bot.config import Settings
 from bot.ingest.http import FetchPolicy
 from bot.models import ChannelRef, Digest, Receipt
@@ -89,7 +89,7 @@ async def test_ask_says_plainly_when_nothing_answers(store: Store) -> None:
     assert reply.answer is not None and not reply.answer.answered
     assert "nothing in the stored articles" in reply.text
     empty = await run(context(store), "/ask   ??")
-    assert not empty.ok and "Usage: /ask <question>" in empty.text
+    assert not empty.ok and "Usage: /ask [public] <question>" in empty.text
 
 
 async def test_subscribe_fetches_once_then_lists_and_unsubscribes(
@@ -186,22 +186,28 @@ async def test_digest_now_posts_through_the_adapter_once(store: Store) -> None:
     ctx = context(store, post=post, clock=lambda: datetime.now(UTC))
     assert (await run(ctx, "/digest now")).text == "Digest posted."
     assert len(posts) == 1 and not posts[0].empty
-    await run(ctx, "/digest now")
-    assert posts[1].empty and posts[1].overview.startswith("Nothing new since")
+    # nothing new: nothing is posted in the channel, and the user is told so
+    again = await run(ctx, "/digest now")
+    assert again.text.startswith("Nothing new since") and "no digest was posted" in again.text
+    assert len(posts) == 1
 
 
 async def test_filter_limits_brief_and_digest(store: Store) -> None:
     ctx = context(store)
     assert "No filter" in (await run(ctx, "/filter")).text
     reply = await run(ctx, '/filter "bike lanes" heatwave')
-    assert reply.text == 'Only stories matching one of "bike lanes", heatwave reach this channel.'
+    assert reply.text == (
+        'From now on only stories that mention "bike lanes" or heatwave reach this channel.'
+    )
     brief = await run(ctx, "/brief")
     assert brief.digest is not None
     assert sorted(s.lead.source for s in brief.digest.stories) == [
         "Central Europe Wire",
         "Riverton Courier",
     ]
-    assert (await run(ctx, "/filter")).text == 'Filter: "bike lanes", heatwave'
+    assert (await run(ctx, "/filter")).text == (
+        'Filter: only stories that mention "bike lanes" or heatwave.'
+    )
     await run(ctx, "/filter off")
     full = await run(ctx, "/brief")
     assert full.digest is not None and len(full.digest.stories) >= 4
@@ -242,10 +248,9 @@ async def test_commands_are_refused_once_the_bot_is_stopping(store: Store) -> No
     from bot.engine import Engine
 
     engine = Engine(store=store, settings=Settings(), policy=FetchPolicy())
-    ctx = engine.context(CHANNEL)
-    assert (await run(ctx, "/brief")).ok
-    engine.stopping = True  # what run_platforms sets at SIGTERM
+    assert (await engine.commands.dispatch(from_line(CHANNEL, "/brief"))).ok
+    engine.stop()  # what run_platforms does at SIGTERM
     for line in ("/brief", "/digest 07:30", "/subscribe https://example.org/rss"):
-        reply = await run(engine.context(CHANNEL), line)
+        reply = await engine.commands.dispatch(from_line(CHANNEL, line))
         assert not reply.ok and reply.text == "newsbrief is restarting; try again in a minute."
     assert store.get_channel(CHANNEL).digest_time is None

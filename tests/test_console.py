@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from adapters.console import ConsoleAdapter, to_console_text
-from bot.commands import CommandContext, Reply, handle
 from bot.config import Settings
 from bot.digest import build_digest, mark_delivered
+from bot.engine import Engine
 from bot.models import Article, Briefing, Bullet, ChannelRef, Digest, Story
 from bot.store import Store
 
@@ -24,21 +24,19 @@ def store(seeded_store: Store) -> Store:
     return seeded_store
 
 
-async def run_lines(store: Store, text: str) -> str:
-    ctx = CommandContext(store=store, settings=Settings(), channel=CHANNEL)
+async def run_lines(store: Store, text: str, settings: Settings | None = None) -> str:
+    engine = Engine(store, settings or Settings())
     out = io.StringIO()
-
-    async def answer(line: str) -> Reply:
-        return await handle(ctx, line)
-
-    console = ConsoleAdapter(answer, stdin=io.StringIO(text), stdout=out)
+    console = ConsoleAdapter(
+        engine.commands.dispatch, channel=CHANNEL, stdin=io.StringIO(text), stdout=out
+    )
     await console.start()
     return out.getvalue()
 
 
 async def test_help_lists_every_command_with_an_example(store: Store) -> None:
     out = await run_lines(store, "/help\n")
-    assert "/brief [topic]" in out
+    assert "/brief [public] [topic]" in out
     assert "e.g. /brief security guarantees" in out
     assert "/help" in out
 
@@ -67,7 +65,7 @@ async def test_bad_input_gets_a_one_line_answer_and_the_loop_goes_on(store: Stor
     assert "Unknown command /nope. Type /help for the list." in out
     assert "too long" in out
     assert "Riverton Courier" in out  # control characters dropped, the topic still found
-    assert "/brief [topic]" in out  # the last command was still answered
+    assert "/brief [public] [topic]" in out  # the last command was still answered
     assert "Traceback" not in out
 
 

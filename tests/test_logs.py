@@ -154,7 +154,7 @@ async def test_the_running_bot_logs_json_with_request_ids_and_no_secrets(tmp_pat
     assert bot.proc.returncode == 0, bot.err.decode()[-2000:]
     entries = [json.loads(line) for line in bot.err.decode().splitlines()]
     assert {"time", "level", "logger", "message"} <= set(entries[0])
-    commands = [e for e in entries if e["message"].startswith("slack: /brief")]
+    commands = [e for e in entries if e["message"].startswith("/brief in slack:")]
     assert len(commands) == 2
     ids = {e.get("request_id") for e in commands}
     assert len(ids) == 2 and None not in ids  # a fresh id per command

@@ -1,10 +1,13 @@
 """The Discord adapter: a discord.py client whose CommandTree serves the core's commands.
 
-Each core command (`bot.commands.HANDLERS`) is one slash command with typed options. A command
-answers within Discord's 3 s: the core runs for at most `respond_budget` seconds; if it is done,
-the answer is the interaction response, else the interaction is deferred and the answer follows
-as a follow-up. Digests are posted part by part through `send_part`, which the core's
-exactly-once delivery (`bot.delivery.Delivery`) calls.
+Every spec of `bot.commands.SPECS` is registered as one slash command, with a string option per
+parameter (autocompleted where the spec says so) and a ``public`` option for a command whose
+answer may be shared. An interaction becomes a `CommandRequest` for the core's dispatcher; the
+core (`bot.commands.respond_in_time`) decides whether it is answered at once or deferred (Discord
+allows 3 s: the budget is `respond_budget`) and who sees the answer; this module only translates.
+Digests are posted part by part through `send_part`, which the core's exactly-once delivery
+(`bot.delivery.Delivery`) calls. A token Discord refuses, or a Discord it cannot reach, stops
+the Discord side with one `PlatformError`.
 
 Example:
     adapter = DiscordAdapter(engine)   # needs DISCORD_BOT_TOKEN in engine.settings.secrets
@@ -17,10 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import available_timezones
 
 import aiohttp
 import discord
@@ -35,13 +39,11 @@ from adapters.discord.render import (
     to_discord_messages,
     to_discord_reply,
 )
-from bot.commands import CommandContext, Reply, handle
+from bot.commands import SPECS, CommandSpec, Reply, from_options, respond_in_time
 from bot.delivery import OutgoingPart
 from bot.engine import Engine
-from bot.errors import ConfigError, DeliveryError
-from bot.logs import new_request_id
+from bot.errors import ConfigError, DeliveryError, PlatformError
 from bot.models import ChannelRef, Digest
-from bot.text import strip_control
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +52,8 @@ NO_MENTIONS = discord.AllowedMentions.none()
 # Discord allows 3 s for the first response; the rest covers the callback's own round trip.
 RESPOND_BUDGET = 2.0
 MAX_CHOICES = 25  # Discord shows at most 25 autocomplete choices
-# Commands whose success is announced to the channel: deferring them must not hide it, since
-# ephemeral or not is fixed at defer time.
-_PUBLIC_WHEN_DEFERRED = frozenset({"subscribe", "unsubscribe", "filter"})
+MAX_DESCRIPTION = 100  # a command's or option's description
+WHEN_CHOICES = ("now", "off", "07:00", "07:30", "08:00", "09:00", "12:00", "18:00")
 # Looking a part up: the bot's messages since the run was claimed (less this much for clocks
 # that differ), at most this many.
 CLOCK_SKEW = 120.0
@@ -127,14 +128,26 @@ class DiscordAdapter:
         if not token:
             raise ConfigError([("DISCORD_BOT_TOKEN", "set it to the bot's token to use Discord")])
         self._apply_urls()
-        await self.client.login(token)
+        try:
+            await self.client.login(token)
+        except discord.LoginFailure:
+            raise PlatformError("discord", "Discord refused DISCORD_BOT_TOKEN (401)") from None
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise PlatformError(
+                "discord", f"cannot reach Discord at {discord.http.Route.BASE} ({_why(exc)})"
+            ) from None
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord")
         ready = asyncio.create_task(self.client.wait_until_ready())
         done, _ = await asyncio.wait({ready, self._task}, return_when=asyncio.FIRST_COMPLETED)
         if self._task in done:
             ready.cancel()
-            self._task.result()  # the connection failed for good: raise its error here
-            raise RuntimeError("the Discord connection ended before it was ready")
+            try:
+                self._task.result()  # the connection failed for good: say why
+            except (discord.DiscordException, aiohttp.ClientError, TimeoutError, OSError) as exc:
+                raise PlatformError(
+                    "discord", f"the gateway connection failed ({_why(exc)})"
+                ) from None
+            raise PlatformError("discord", "the gateway connection ended before it was ready")
         await self._sync()
         log.info("discord ready as %s", self.client.user)
 
@@ -192,74 +205,76 @@ class DiscordAdapter:
     # Commands -----------------------------------------------------------------------------
 
     def _register(self) -> None:
-        tree = self.tree
+        """One slash command per spec, so no command can be missing here."""
+        for spec in SPECS:
+            self.tree.add_command(self._command(spec))
 
-        @tree.command(name="brief", description="The latest stories, or those on a topic")
-        @app_commands.describe(topic="Words to look for", public="Show the answer to everyone")
-        async def brief(
-            interaction: Interaction, topic: str | None = None, public: bool = False
-        ) -> None:
-            await self._run(interaction, "brief", topic or "", public=public)
+    def _command(self, spec: CommandSpec) -> app_commands.Command[Any, ..., None]:
+        """The slash command of `spec`: a string option per parameter, and ``public`` for a
+        command whose answer may be shared."""
 
-        @tree.command(name="ask", description="An answer quoted from stored articles, with sources")
-        @app_commands.describe(question="Your question", public="Show the answer to everyone")
-        async def ask(interaction: Interaction, question: str, public: bool = False) -> None:
-            await self._run(interaction, "ask", question, public=public)
+        async def callback(interaction: Interaction, **options: Any) -> None:
+            await self._run(interaction, spec, options)
 
-        @tree.command(name="subscribe", description="Follow a feed in this channel")
-        @app_commands.describe(url="A feed or page address")
-        async def subscribe(interaction: Interaction, url: str) -> None:
-            await self._run(interaction, "subscribe", url)
-
-        @tree.command(name="unsubscribe", description="Stop following a source")
-        @app_commands.describe(source="Its id from /sources, or its address")
-        async def unsubscribe(interaction: Interaction, source: str) -> None:
-            await self._run(interaction, "unsubscribe", source)
-
-        @unsubscribe.autocomplete("source")
-        async def source_choices(
-            interaction: Interaction, current: str
-        ) -> list[app_commands.Choice[str]]:
-            return self._source_choices(interaction, current)
-
-        @tree.command(name="sources", description="What this channel follows")
-        async def sources(interaction: Interaction) -> None:
-            await self._run(interaction, "sources", "")
-
-        @tree.command(name="digest", description="Show, set, send now or stop the daily digest")
-        @app_commands.describe(
-            when="A time like 07:30, or now, or off (empty: show)",
-            timezone="A time zone like Europe/Kyiv",
+        # discord.py reads the options from the callback's signature: build it from the spec
+        params = [
+            inspect.Parameter(
+                "interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Interaction
+            )
+        ]
+        described: dict[str, str] = {}
+        for param in spec.params:
+            params.append(
+                inspect.Parameter(
+                    param.name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    annotation=str if param.required else str | None,
+                    default=inspect.Parameter.empty if param.required else None,
+                )
+            )
+            described[param.name] = param.description[:MAX_DESCRIPTION]
+        if spec.shareable:
+            params.append(
+                inspect.Parameter(
+                    "public", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=False
+                )
+            )
+            described["public"] = "Show the answer to everyone"
+        callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        summary = spec.summary[:1].upper() + spec.summary[1:]
+        command: app_commands.Command[Any, ..., None] = app_commands.Command(
+            name=spec.name,
+            description=summary[:MAX_DESCRIPTION],
+            callback=app_commands.describe(**described)(callback),
         )
-        async def digest(
-            interaction: Interaction, when: str | None = None, timezone: str | None = None
-        ) -> None:
-            await self._run(interaction, "digest", f"{when or ''} {timezone or ''}".strip())
+        for param in spec.params:
+            completer = {
+                "sources": self._complete_sources,
+                "zones": self._complete_zones,
+                "when": self._complete_when,
+            }.get(param.complete)
+            if completer is not None:
+                command.autocomplete(param.name)(completer)
+        return command
 
-        @digest.autocomplete("timezone")
-        async def zone_choices(
-            interaction: Interaction, current: str
-        ) -> list[app_commands.Choice[str]]:
-            return self._zone_choices(current)
+    async def _complete_sources(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return self._source_choices(interaction, current)
 
-        @digest.autocomplete("when")
-        async def when_choices(
-            interaction: Interaction, current: str
-        ) -> list[app_commands.Choice[str]]:
-            options = ["now", "off", "07:00", "07:30", "08:00", "09:00", "12:00", "18:00"]
-            picked = [o for o in options if o.startswith(current.strip().lower())]
-            if current.strip() and current.strip() not in picked:
-                picked.insert(0, current.strip()[:100])
-            return [app_commands.Choice(name=o, value=o) for o in picked[:MAX_CHOICES]]
+    async def _complete_zones(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return self._zone_choices(current)
 
-        @tree.command(name="filter", description="Only stories matching one of these words")
-        @app_commands.describe(terms='Words or "quoted phrases", or off (empty: show)')
-        async def filter_(interaction: Interaction, terms: str | None = None) -> None:
-            await self._run(interaction, "filter", terms or "")
-
-        @tree.command(name="help", description="Every command with an example")
-        async def help_(interaction: Interaction) -> None:
-            await self._run(interaction, "help", "")
+    async def _complete_when(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        typed = current.strip()
+        picked = [o for o in WHEN_CHOICES if o.startswith(typed.lower())]
+        if typed and typed not in picked:
+            picked.insert(0, typed[:100])
+        return [app_commands.Choice(name=o, value=o) for o in picked[:MAX_CHOICES]]
 
     def _source_choices(
         self, interaction: Interaction, current: str
@@ -302,63 +317,15 @@ class DiscordAdapter:
         name = self._settings.manage_permission
         return bool(getattr(interaction.permissions, name, False))
 
-    def _tz(self, ref: ChannelRef) -> ZoneInfo:
-        try:
-            return ZoneInfo(self.engine.store.get_channel(ref).timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            return ZoneInfo("UTC")
-
-    async def _run(
-        self, interaction: Interaction, name: str, args: str, *, public: bool = False
-    ) -> None:
-        """Run core command `name` and answer: at once if it is quick, else defer + follow-up."""
-        new_request_id()  # every log line of this command, in any task it spawns, carries it
+    async def _run(self, interaction: Interaction, spec: CommandSpec, options: Any) -> None:
+        """Translate the interaction into a request, and let the core run and answer it."""
         ref = ChannelRef("discord", str(interaction.channel_id))
-        ctx = self.engine.context(ref, can_manage=self._can_manage(interaction))
-        line = f"/{name} {strip_control(args, keep_newlines=False)}".rstrip()
-        task = asyncio.ensure_future(self._reply(ctx_line=line, ctx=ctx, name=name))
-        try:
-            reply = await asyncio.wait_for(asyncio.shield(task), self._budget)
-        except TimeoutError:
-            hidden = not public and name not in _PUBLIC_WHEN_DEFERRED
-            await interaction.response.defer(ephemeral=hidden, thinking=True)
-            reply = await task
-            if not reply.ok and not hidden:
-                # the public "thinking..." cannot turn private: drop it, answer privately
-                await interaction.delete_original_response()
-                hidden = True
-            for message in to_discord_reply(reply, self._tz(ref)):
-                await self._followup(interaction, message, ephemeral=hidden)
-            return
-        ephemeral = not reply.ok or (reply.ephemeral and not public)
-        messages = to_discord_reply(reply, self._tz(ref))
-        first, rest = messages[0], messages[1:]
-        await interaction.response.send_message(
-            first.content or None,
-            embeds=first.embeds,
-            ephemeral=ephemeral,
-            allowed_mentions=NO_MENTIONS,
-        )
-        for message in rest:
-            await self._followup(interaction, message, ephemeral=ephemeral)
-
-    async def _reply(self, *, ctx_line: str, ctx: CommandContext, name: str) -> Reply:
-        try:
-            return await handle(ctx, ctx_line)
-        except Exception:
-            # one broken command must not leave the user staring at "thinking..."
-            log.exception("discord /%s failed in %s", name, ctx.channel)
-            return Reply(f"Sorry, /{name} failed. Please try again later.", ok=False)
-
-    @staticmethod
-    async def _followup(
-        interaction: Interaction, message: DiscordMessage, *, ephemeral: bool
-    ) -> None:
-        await interaction.followup.send(
-            message.content or discord.utils.MISSING,
-            embeds=message.embeds,
-            ephemeral=ephemeral,
-            allowed_mentions=NO_MENTIONS,
+        wanted = from_options(ref, spec.name, options, can_manage=self._can_manage(interaction))
+        await respond_in_time(
+            self.engine.commands.dispatch,
+            wanted,
+            _DiscordResponder(interaction),
+            budget=self._budget,
         )
 
     # Digests ------------------------------------------------------------------------------
@@ -506,6 +473,51 @@ class DiscordAdapter:
             await target.send(cut(escape_mentions(text), MAX_CONTENT), allowed_mentions=NO_MENTIONS)
         except (discord.HTTPException, aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise DeliveryError("discord", channel.channel, type(exc).__name__) from None
+
+
+class _DiscordResponder:
+    """Answers one interaction: the interaction response, or a defer and follow-ups."""
+
+    def __init__(self, interaction: Interaction) -> None:
+        self._interaction = interaction
+        self._deferred_private = True
+
+    async def answer(self, reply: Reply, *, private: bool) -> None:
+        first, *rest = to_discord_reply(reply, reply.zone)
+        await self._interaction.response.send_message(
+            first.content or None,
+            embeds=first.embeds,
+            ephemeral=private,
+            allowed_mentions=NO_MENTIONS,
+        )
+        for message in rest:
+            await self._send(message, private)
+
+    async def defer(self, *, private: bool) -> None:
+        # ephemeral or not is fixed here, for the "thinking..." and every follow-up
+        await self._interaction.response.defer(ephemeral=private, thinking=True)
+        self._deferred_private = private
+
+    async def follow_up(self, reply: Reply, *, private: bool) -> None:
+        if private and not self._deferred_private:
+            # the public "thinking..." cannot turn private: drop it, answer privately
+            await self._interaction.delete_original_response()
+        for message in to_discord_reply(reply, reply.zone):
+            await self._send(message, private)
+
+    async def _send(self, message: DiscordMessage, private: bool) -> None:
+        await self._interaction.followup.send(
+            message.content or discord.utils.MISSING,
+            embeds=message.embeds,
+            ephemeral=private,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+
+def _why(exc: BaseException) -> str:
+    """An error in a few words, for one log line."""
+    text = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _fingerprint(content: str, embeds: list[tuple[str | None, str | None]]) -> tuple[str, ...]:

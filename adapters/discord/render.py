@@ -5,9 +5,12 @@ embed a title of 256, a description of 4,096, 25 fields and a footer of 2,048, w
 characters across all embeds of one message. Every embed made here fits alone, and
 `split_embeds` packs them into as many messages as it takes.
 
-Article text is cleaned at this edge: control characters go, Markdown is escaped, and mention
-syntax (``@everyone``, ``<@123>``, ``<@&456>``, ``<#789>``) gets a zero-width space so it does
-not even look like a ping. The real guard is sending with ``AllowedMentions.none()``.
+Article text is cleaned at this edge: control characters go, every Markdown character is
+escaped (masked links and bare ``https://`` links included: `discord.utils.escape_markdown`
+leaves all but the first masked link of a string live), a link's label never names another
+host than its link's, and mention syntax (``@everyone``, ``<@123>``, ``<@&456>``, ``<#789>``)
+gets a zero-width space so it does not even look like a ping. The real guard is sending with
+``AllowedMentions.none()``.
 
 Example:
     for message in to_discord_messages(digest, ZoneInfo("Europe/Kyiv")):
@@ -27,7 +30,7 @@ import discord
 
 from bot.commands import Reply
 from bot.models import Answer, Bullet, Digest, Story
-from bot.text import strip_control
+from bot.text import link_label, strip_control
 
 # Discord's documented limits (discord-api-docs, "Embed Limits" and "Create Message").
 MAX_CONTENT = 2000
@@ -47,6 +50,9 @@ ANSWER_COLOUR = discord.Colour.blurple()
 _ELLIPSIS = "…"
 _ZWSP = "\u200b"
 
+# Every character Discord's Markdown gives a meaning to, escaped with a backslash (which Discord
+# hides before any punctuation); "://" too, so a bare address in feed text is no link.
+_MARKDOWN = re.compile(r"([\\*_~`|\[\]()<>#-]|(?<=[A-Za-z]):(?=//))")
 _MENTION = re.compile(r"@(everyone|here)|<(@[!&]?|#)(?=\d)", re.IGNORECASE)
 
 
@@ -78,6 +84,12 @@ def escape_mentions(text: str) -> str:
     return _MENTION.sub(fix, text)
 
 
+def escape_markdown(text: str) -> str:
+    """`text` with every Markdown character escaped: it shows as written, never formatted and
+    never a link."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
 def clean(text: str, *, markdown: bool = True, one_line: bool = False) -> str:
     """Text from an article or a user, safe to show: no controls, no pings, no Markdown.
 
@@ -89,7 +101,7 @@ def clean(text: str, *, markdown: bool = True, one_line: bool = False) -> str:
     if one_line:
         text = " ".join(text.split())
     if markdown:
-        text = discord.utils.escape_markdown(text)
+        text = escape_markdown(text)
     return escape_mentions(text)
 
 
@@ -125,7 +137,9 @@ def _bullet(bullet: Bullet) -> str:
     name cannot end the bold early, link anywhere or ping anyone)."""
     text = clean(bullet.text, one_line=True)
     if bullet.source:
-        return f"**{cut(clean(bullet.source, one_line=True), MAX_OUTLET)}:** {text}"
+        # cut before escaping, so the escapes neither use up the room nor get cut in half
+        name = cut(" ".join(strip_control(bullet.source).split()), MAX_OUTLET)
+        return f"**{clean(name, one_line=True)}:** {text}"
     return text
 
 
@@ -137,7 +151,8 @@ def _description(story: Story, limit: int) -> str:
     for article in story.articles[1:]:
         url = _link(article.url)
         if url:
-            others.append(f"[{clean(article.label, one_line=True)}]({url})")
+            label = link_label(article.label, article.url)
+            others.append(f"[{clean(label, one_line=True)}]({url})")
     if others:
         extra = "\nAlso: " + " · ".join(others)
         while others and len(text) + len(extra) > limit:
@@ -205,7 +220,8 @@ def to_discord_messages(digest: Digest, header: str | None = None) -> list[Disco
     A digest too big for one message continues in further messages, each labelled
     "(continued, 2/3)" so a reader sees the parts belong together.
     """
-    lead = clean(header if header is not None else digest.overview, markdown=False)
+    # the header may echo what a user typed (a /brief topic): escaped like feed text
+    lead = clean(header if header is not None else digest.overview)
     groups = split_embeds(to_discord_embeds(digest)) or [[]]
     messages = []
     for n, group in enumerate(groups, start=1):
@@ -220,8 +236,9 @@ def to_discord_answer(answer: Answer, tz: tzinfo | None = None) -> discord.Embed
     lines: list[str] = []
     used = 0
     for n, cite in enumerate(answer.citations, start=1):
-        name = clean(cite.source or cite.title, one_line=True) or "source"
         url = _link(cite.url)
+        label = link_label(cite.source or cite.title, cite.url) if url else cite.source
+        name = clean(label or cite.title, one_line=True) or "source"
         where = f"[{name}]({url})" if url else name
         if cite.published:
             where += " · " + _aware(cite.published).astimezone(zone).strftime("%d %b %Y")
@@ -267,11 +284,13 @@ def to_discord_reply(reply: Reply, tz: tzinfo | None = None) -> list[DiscordMess
     """A command's reply as messages: text, plus story embeds or a cited answer."""
     if reply.digest is not None:
         return to_discord_messages(reply.digest, header=reply.text)
-    text = clean(reply.text, markdown=False)
+    # replies echo what users typed (a topic, a filter, an address): escaped like feed text
+    text = clean(reply.text)
     if reply.answer is not None and reply.answer.answered:
         return [DiscordMessage(cut(text, MAX_CONTENT), [to_discord_answer(reply.answer, tz)])]
-    if text.startswith("Commands:\n"):
-        head, _, table = text.partition("\n")
+    if reply.text.startswith("Commands:\n"):
+        # in a code block nothing is Markdown: the help text goes there as it is
+        head, _, table = clean(reply.text, markdown=False).partition("\n")
         text = head + "\n" + _code_block(table)  # /help aligns its columns: keep them aligned
         if len(text) <= MAX_CONTENT:
             return [DiscordMessage(text)]

@@ -1,9 +1,13 @@
 """The Slack adapter: a slack_bolt `AsyncApp` serving slash commands and posting digests.
 
 Socket Mode (the default: an ``xapp-`` token, no public URL) or HTTP mode (``[slack] mode =
-"http"``: Slack posts signed requests to ``host:port`` + ``path``). Slash commands carry no
-per-channel permission in Slack, so every user who can run a command may manage the channel
+"http"``: Slack posts signed requests to ``host:port`` + ``path``; a request whose timestamp,
+signature or body is malformed is refused 400/401 before bolt sees it). A slash command becomes
+a `CommandRequest` for the core's dispatcher (`bot.commands`), which also decides how fast to
+answer and who sees it; this module only translates. Slash commands carry no per-channel
+permission in Slack, so every user who can run a command may manage the channel
 (``can_manage=True``); restrict who may use the commands in the app's settings if needed.
+Tokens are checked at start: one Slack refuses stops the Slack side (`PlatformError`).
 
 Example:
     adapter = SlackAdapter(engine)
@@ -16,29 +20,29 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import re
 from typing import Any, TypedDict, cast
-from zoneinfo import ZoneInfo
 
 import aiohttp
 from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.render import SlackMessage, escape_mrkdwn, to_slack_messages, to_slack_reply
-from bot import commands
-from bot.commands import Reply
+from bot.commands import SPECS, Reply, request, respond_in_time
 from bot.delivery import OutgoingPart
 from bot.engine import Engine
-from bot.errors import ConfigError, DeliveryError
-from bot.logs import new_request_id
+from bot.errors import ConfigError, DeliveryError, PlatformError
 from bot.models import ChannelRef, Digest
 
 log = logging.getLogger(__name__)
@@ -47,10 +51,6 @@ log = logging.getLogger(__name__)
 # the ack; a slower one (or one queued behind others) acks "working on it" and answers through
 # respond(). Short, so a burst of commands still acks in well under 100 ms each.
 ACK_BUDGET = 0.05
-# Read-only commands run on worker threads so the event loop stays free to ack; a few workers
-# only, since more threads would fight the loop for the GIL. Writes stay on the store's thread.
-READ_ONLY = frozenset({"brief", "ask", "sources", "help"})
-WORKERS = 2
 WORKING = "Working on it…"
 # Errors after which posting to a channel can never succeed without a human acting.
 PERMANENT_ERRORS = frozenset(
@@ -88,6 +88,13 @@ LOOKUP_LIMIT = 100
 # Seconds before looking for a part whose send failed ambiguously (a message Slack has just
 # taken may need a moment to show in the history).
 RECONCILE_DELAY = 1.0
+# Errors that mean a token is wrong for good: the Slack side stops instead of retrying.
+AUTH_ERRORS = frozenset(
+    {"invalid_auth", "token_revoked", "not_authed", "account_inactive", "token_expired"}
+)
+# HTTP mode: a signed request's body is a small form; a timestamp is seconds, in digits.
+MAX_BODY = 64 * 1024
+_TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 
 
 class SlashCommand(TypedDict, total=False):
@@ -103,12 +110,52 @@ class SlashCommand(TypedDict, total=False):
 
 def command_names(prefix: str) -> dict[str, str]:
     """User-visible command (``/news-brief`` with prefix ``news-``) -> core command name."""
-    return {f"/{prefix}{name}": name for name in commands.HANDLERS}
+    return {f"/{prefix}{spec.name}": spec.name for spec in SPECS}
 
 
 def _unescape(text: str) -> str:
     # Slack sends command text with &, < and > escaped; the core wants what the user typed
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+class _QuietClientToken(logging.Filter):
+    """Drops bolt's "As you gave `client` as well, `token` will be unused": bolt reads
+    SLACK_BOT_TOKEN from the environment by itself, though the client we give it has it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in str(record.msg)
+
+
+class _SlackResponder:
+    """Answers one slash command: in the ack, or "working on it" and then `respond()`."""
+
+    def __init__(self, ack: AsyncAck, respond: AsyncRespond) -> None:
+        self._ack = ack
+        self._respond = respond
+
+    async def answer(self, reply: Reply, *, private: bool) -> None:
+        first, *rest = to_slack_reply(reply, reply.zone)
+        await self._ack(response_type=_visibility(private), **first)
+        await self._send(rest, private)
+
+    async def defer(self, *, private: bool) -> None:
+        # the ack is always private: Slack lets the later response choose for itself
+        await self._ack(text=WORKING, response_type="ephemeral")
+
+    async def follow_up(self, reply: Reply, *, private: bool) -> None:
+        await self._send(to_slack_reply(reply, reply.zone), private)
+
+    async def _send(self, messages: list[SlackMessage], private: bool) -> None:
+        for message in messages:
+            try:
+                await self._respond(response_type=_visibility(private), **message)
+            except Exception as exc:  # the response_url expired or refused: nothing to retry
+                log.warning("slack: response_url post failed: %s", type(exc).__name__)
+                return
+
+
+def _visibility(private: bool) -> str:
+    return "ephemeral" if private else "in_channel"
 
 
 class SlackAdapter:
@@ -140,7 +187,6 @@ class SlackAdapter:
         secrets = settings.secrets
         self.engine = engine
         self.settings = settings.slack
-        self._tz = ZoneInfo(settings.digest.timezone)
         self._ack_budget = ack_budget
         problems: list[tuple[str, str]] = []
         if client is None and not secrets.slack_bot_token:
@@ -172,26 +218,37 @@ class SlackAdapter:
             retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)],
         )
         self._reconcile_delay = reconcile_delay
+        bolt_log = logging.getLogger(__name__ + ".bolt")
+        if not any(isinstance(f, _QuietClientToken) for f in bolt_log.filters):
+            bolt_log.addFilter(_QuietClientToken())
         self.app = AsyncApp(
             client=self.client,
             # an explicit value, so bolt never falls back to reading the environment itself
             signing_secret=secrets.slack_signing_secret or "",
             request_verification_enabled=self.settings.mode == "http",
-            logger=logging.getLogger(__name__ + ".bolt"),
+            logger=bolt_log,
         )
+        self._verifier = SignatureVerifier(secrets.slack_signing_secret or "")
         self._names = command_names(self.settings.command_prefix)
         for visible in self._names:
             self.app.command(visible)(self._on_command)
         self._app_token = secrets.slack_app_token
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
-        self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="slack-command")
         self.port: int | None = None
 
     async def start(self) -> None:
-        """Connect (Socket Mode) or start listening (HTTP mode); return once serving."""
+        """Check the tokens, then connect (Socket Mode) or start listening (HTTP mode); return
+        once serving.
+
+        Raises:
+            PlatformError: Slack refused a token, or could not be reached.
+        """
+        await self._check_tokens()
         if self.settings.mode == "http":
-            runner = web.AppRunner(self.app.web_app(path=self.settings.path), access_log=None)
+            http = web.Application()
+            http.router.add_post(self.settings.path, self._on_http)
+            runner = web.AppRunner(http, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, self.settings.host, self.settings.port)
             await site.start()
@@ -207,6 +264,52 @@ class SlackAdapter:
         await self._socket.connect_async()  # type: ignore[no-untyped-call]
         log.info("slack: connected in Socket Mode")
 
+    async def _check_tokens(self) -> None:
+        """Ask Slack once whether it takes the bot token (and, for Socket Mode, the app token):
+        a refused token would otherwise be retried every few seconds for ever."""
+        calls: list[tuple[str, Any]] = [("SLACK_BOT_TOKEN", self.client.auth_test)]
+        if self.settings.mode == "socket" and self._app_token:
+            token = self._app_token
+            calls.append(
+                ("SLACK_APP_TOKEN", lambda: self.client.apps_connections_open(app_token=token))
+            )
+        for name, call in calls:
+            try:
+                await call()
+            except SlackApiError as exc:
+                error = str(exc.response.get("error") or f"HTTP {exc.response.status_code}")
+                if error in AUTH_ERRORS:
+                    raise PlatformError("slack", f"Slack refused {name} ({error})") from None
+                log.warning("slack: checking %s: %s", name, error)
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                raise PlatformError(
+                    "slack",
+                    f"cannot reach Slack at {self.client.base_url} ({type(exc).__name__})",
+                ) from None
+
+    async def _on_http(self, http: web.Request) -> web.Response:
+        """One HTTP-mode request: refused quietly unless its timestamp, signature and body are
+        well formed, then handed to bolt (which checks the signature again, as it always does)."""
+        raw = await http.content.read(MAX_BODY + 1)
+        if len(raw) > MAX_BODY:
+            return web.Response(status=413, text="request too large")
+        try:
+            body = raw.decode("utf-8")  # Slack sends UTF-8; the verifier would decode it anyway
+        except UnicodeDecodeError:
+            return web.Response(status=400, text="bad request")
+        timestamp = http.headers.get("X-Slack-Request-Timestamp", "")
+        signature = http.headers.get("X-Slack-Signature", "")
+        if not _TIMESTAMP.match(timestamp) or not self._verifier.is_valid(
+            body, timestamp, signature
+        ):
+            return web.Response(status=401, text="invalid request")
+        bolt = AsyncBoltRequest(
+            body=body,
+            query=http.query_string,
+            headers=dict(http.headers),
+        )
+        return await to_aiohttp_response(await self.app.async_dispatch(bolt))
+
     @property
     def ready(self) -> bool:
         """Whether Slack can reach us: listening (HTTP) or the WebSocket open (Socket Mode)."""
@@ -217,7 +320,6 @@ class SlackAdapter:
 
     async def close(self) -> None:
         """Disconnect or stop listening."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
@@ -230,69 +332,23 @@ class SlackAdapter:
     async def _on_command(
         self, ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any]
     ) -> None:
-        new_request_id()  # every log line of this command, in any task it spawns, carries it
         payload = cast(SlashCommand, command)
         name = self._names.get(payload.get("command", ""), "help")
-        text = _unescape(payload.get("text", "")).strip()
-        public = False
-        if name in ("brief", "ask") and text.split(" ", 1)[0].lower() == "public":
-            public, text = True, text[len("public") :].strip()
         channel = ChannelRef("slack", payload.get("channel_id", ""))
-        log.info("slack: /%s in %s", name, channel.channel)
-        task = asyncio.ensure_future(self._run(channel, name, text))
-        try:
-            # shield: when the budget runs out the command keeps going and answers later
-            reply = await asyncio.wait_for(asyncio.shield(task), self._ack_budget)
-        except TimeoutError:
-            await ack(text=WORKING, response_type="ephemeral")
-            reply = await task
-            await self._respond_all(respond, reply, public, first_in_ack=False, ack=None)
-            return
-        await self._respond_all(respond, reply, public, first_in_ack=True, ack=ack)
-
-    async def _run(self, channel: ChannelRef, name: str, text: str) -> Reply:
-        ctx = self.engine.context(channel, can_manage=True)
-        try:
-            if name in READ_ONLY:
-                loop = asyncio.get_running_loop()
-                line = f"/{name} {text}"
-                return await loop.run_in_executor(
-                    self._pool, lambda: asyncio.run(commands.handle(ctx, line))
-                )
-            return await commands.handle(ctx, f"/{name} {text}")
-        except Exception:
-            # one failing command must not leave the user without an answer
-            log.exception("slack: /%s failed in %s", name, channel.channel)
-            return Reply("Sorry, that command failed. Try again in a moment.", ok=False)
-
-    async def _respond_all(
-        self,
-        respond: AsyncRespond,
-        reply: Reply,
-        public: bool,
-        *,
-        first_in_ack: bool,
-        ack: AsyncAck | None,
-    ) -> None:
-        # answers are private unless the user asked to share them, or the core says the
-        # channel should see them (a changed schedule, a new source)
-        response_type = "in_channel" if public or not reply.ephemeral else "ephemeral"
-        messages = to_slack_reply(reply, self._tz)
-        for n, message in enumerate(messages):
-            if n == 0 and first_in_ack and ack is not None:
-                await ack(response_type=response_type, **message)
-                continue
-            try:
-                await respond(response_type=response_type, **message)
-            except Exception as exc:  # the response_url expired or refused: nothing to retry
-                log.warning("slack: response_url post failed: %s", type(exc).__name__)
-                return
+        wanted = request(channel, name, _unescape(payload.get("text", "")), can_manage=True)
+        await respond_in_time(
+            self.engine.commands.dispatch,
+            wanted,
+            _SlackResponder(ack, respond),
+            budget=self._ack_budget,
+        )
 
     # ---- digests --------------------------------------------------------------------------
 
     def render_parts(self, channel: ChannelRef, digest: Digest) -> list[dict[str, Any]]:
         """A digest as its messages: the first in the channel, the rest in its thread."""
-        return [dict(message) for message in to_slack_messages(digest, self._tz)]
+        zone = self.engine.digests.view(channel).zone
+        return [dict(message) for message in to_slack_messages(digest, zone)]
 
     async def send_part(self, channel: ChannelRef, part: OutgoingPart) -> str:
         """Post one part of a digest run with ``chat.postMessage``; returns its ``ts``.

@@ -1,7 +1,9 @@
 """Neutral digests, answers and replies as Slack Block Kit messages, within Slack's limits.
 
 Every piece of article text is mrkdwn-escaped here, at the edge: a feed that writes
-``<!channel>`` or ``<@U123>`` must ping nobody. A digest too big for one message becomes several;
+``<!channel>`` or ``<@U123>`` must ping nobody, and every mrkdwn text object is ``verbatim`` so
+Slack does not turn a bare ``@here`` or an address into a mention or a link either. A link's
+label never names another host than its link's. A digest too big for one message becomes several;
 the adapter posts the 2nd and later ones in the thread of the first.
 
 Example:
@@ -13,13 +15,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from bot.commands import Reply
 from bot.models import Answer, Citation, Digest, Story
-from bot.text import strip_control
+from bot.text import link_label, strip_control
 
 Block = dict[str, Any]
 
@@ -93,12 +95,17 @@ def _link_url(url: str) -> str | None:
     return safe.replace("|", "%7C").replace(" ", "%20")
 
 
+def _mrkdwn(text: str) -> dict[str, Any]:
+    # verbatim: Slack leaves "@here", "#general" and bare addresses as text, not mentions
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
 def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    return {"type": "section", "text": _mrkdwn(text)}
 
 
 def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+    return {"type": "context", "elements": [_mrkdwn(text)]}
 
 
 def _header(text: str) -> Block:
@@ -113,7 +120,13 @@ def _header(text: str) -> Block:
 
 
 def _date(moment: datetime | None, tz: tzinfo) -> str:
-    return moment.astimezone(tz).strftime("%d %b %Y %H:%M") if moment else ""
+    if moment is None:
+        return ""
+    utc = moment.astimezone(UTC)
+    if (utc.hour, utc.minute, utc.second, utc.microsecond) == (0, 0, 0, 0):
+        # a source that gives only a date: it has no time to show, nor to move to a zone
+        return utc.strftime("%d %b %Y")
+    return moment.astimezone(tz).strftime("%d %b %Y %H:%M")
 
 
 def story_blocks(story: Story, tz: tzinfo) -> list[Block]:
@@ -149,7 +162,8 @@ def story_blocks(story: Story, tz: tzinfo) -> list[Block]:
 def citation_blocks(n: int, cite: Citation, tz: tzinfo) -> list[Block]:
     """One cited sentence as a quote, then its outlet (linked), date and title."""
     url = _link_url(cite.url)
-    source = escape_mrkdwn(cite.source) or "source"
+    label = link_label(cite.source, cite.url) if url else cite.source
+    source = escape_feed_text(label) or "source"
     meta = [f"<{url}|{source}>" if url else source]
     if cite.published:
         meta.append(_date(cite.published, tz))

@@ -50,7 +50,9 @@ from bot.summarize.headline import MAX_HEADLINE_WORDS as DERIVED_HEADLINE_WORDS
 from bot.summarize.headline import MAX_TITLE_WORDS, derive_headline, headline_from_title
 from bot.summarize.language import STOP_WORDS, detect_language, normalise_language
 from bot.summarize.sentences import iter_block, split_paragraphs
-from bot.text import stem
+from bot.text import SUMMARY_STOP_WORDS as _STOPWORDS
+from bot.text import SUMMARY_WORD as _WORD
+from bot.text import light_stem, stem
 
 __all__ = [
     "MAX_BULLET_WORDS",
@@ -91,28 +93,7 @@ _PYRAMID_BULLETS = 4
 _PARAGRAPHS_MIN = 8  # paragraphs from which an article counts as written one point each
 _MIN_WORDS = 6
 
-_STOPWORDS = frozenset(
-    """
-    a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is it
-    its itself just me more most my myself no nor not now of off on once only or other our ours
-    out over own same she should so some such than that the their theirs them themselves then
-    there these they this those through to too under until up very was we were what when where
-    which while who whom why will with would you your yours said says say told one two new
-    mr mrs ms would could year years last first time people like get got
-    us also really know knows knew known think thinks thought want wants wanted going go goes
-    went gone make makes made take takes took taken come comes came even well still much many
-    may might must shall way thing things lot just back see sees saw seen need needs use used
-    whether yet ever never though although however since every another around among across
-    within without via per including according adding asked ask asks tell tells let put puts
-    set quite rather almost already always often perhaps maybe upon onto can't don't didn't
-    won't isn't wasn't doesn't
-    """.split()
-)
 
-# Letters of any alphabet: the summariser reads German, Polish or Ukrainian news too.
-_WORD = re.compile(r"[^\W_][\w'’-]*")
 _QUOTE_LEADING = re.compile(r"^(?:and|but|because|so|or|also)\s*,?\s+", re.IGNORECASE)
 _OPEN_QUOTES = '"“'
 _QUOTE_CHARS = '"“”'
@@ -220,16 +201,6 @@ class _Sentence:
     caption: bool = False  # a photo caption glued to the next sentence, without its stop
 
 
-def _stem(word: str) -> str:
-    """A tiny suffix stripper: enough to match "guarantee"/"guarantees", "talk"/"talks"."""
-    if len(word) > 5 and word.endswith("ies"):
-        return word[:-3] + "y"
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
-
-
 # Word (as written) -> content token ("" for a stop word) and -> kind (plain, capitalised,
 # number, speech verb). Words repeat a lot across articles, so the caches save most of the
 # tokenising time, and `map` over them keeps the per-word work in C. Bounded so a hostile
@@ -270,7 +241,7 @@ class _Tokens(dict[str, str]):
         elif self.language == "en":
             # English keeps its light suffix stripper: on the dev files Snowball's stems
             # merge words the references keep apart and cost ROUGE
-            token = _stem(bare)
+            token = light_stem(bare)
         else:
             token = stem(bare, self.language)
         if len(self) < _CACHE_MAX:

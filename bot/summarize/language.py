@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from bot.text import LETTERS
+
 __all__ = ["STOP_WORDS", "detect_language", "normalise_language"]
 
 # The commonest function words of each language (from their Snowball stop lists, trimmed):
@@ -57,7 +59,7 @@ _ENGLISH = frozenset(
     """the and of to in a is that for on was with as by at from his her he she it are were
     has have had be been said not this which but they""".split()
 )
-_WORD = re.compile(r"[^\W\d_]+")
+_WORD = LETTERS  # letters only, any alphabet (bot.text)
 # Letters only Ukrainian writes (і, ї, є, ґ) and only Russian (ы, э, ё, ъ).
 _UKRAINIAN = re.compile(r"[іїєґІЇЄҐ]")
 _RUSSIAN = re.compile(r"[ыэёъЫЭЁЪ]")

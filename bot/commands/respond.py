@@ -1,0 +1,73 @@
+"""Answer within the platform's time budget, or defer and follow up: one rule for all.
+
+Slack wants an acknowledgement within 3 s and Discord a first interaction response within 3 s.
+A command whose reply is ready within the adapter's budget is answered at once (in the ack, or
+as the interaction response); a slower one is deferred ("working on it", Discord's "thinking")
+and its reply follows. Who sees it is decided here too: a failure only the user; a reply the
+user asked to share, or a change the channel should know of, everyone; the rest only the user.
+
+Example:
+    await respond_in_time(engine.commands.dispatch, request, responder, budget=0.05)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from bot.commands.dispatch import CommandRequest
+from bot.commands.handlers import Reply
+
+log = logging.getLogger(__name__)
+
+
+class Responder(Protocol):
+    """How one platform answers one command."""
+
+    async def answer(self, reply: Reply, *, private: bool) -> None:
+        """The reply, as the first response (within the budget)."""
+
+    async def defer(self, *, private: bool) -> None:
+        """Say the answer is coming; `private` is a guess, made before the reply exists."""
+
+    async def follow_up(self, reply: Reply, *, private: bool) -> None:
+        """The reply, after `defer`."""
+
+
+def is_private(request: CommandRequest, reply: Reply) -> bool:
+    """Whether only the user who asked sees `reply`."""
+    if not reply.ok:
+        return True
+    return not request.public and reply.ephemeral
+
+
+async def respond_in_time(
+    dispatch: Callable[[CommandRequest], Awaitable[Reply]],
+    request: CommandRequest,
+    responder: Responder,
+    *,
+    budget: float,
+) -> Reply:
+    """Dispatch `request` and answer through `responder`: at once when the reply is ready
+    within `budget` seconds, else defer first.
+
+    Returns:
+        The reply.
+    """
+    task = asyncio.ensure_future(dispatch(request))
+    try:
+        # shield: when the budget runs out the command keeps going and answers later
+        reply = await asyncio.wait_for(asyncio.shield(task), budget)
+    except TimeoutError:
+        spec = request.spec
+        # a platform may fix who sees the answer when it defers (Discord does): a command
+        # that announces its change, or a shared answer, defers in public
+        public = request.public or (spec is not None and spec.announces)
+        await responder.defer(private=not public)
+        reply = await task
+        await responder.follow_up(reply, private=is_private(request, reply))
+        return reply
+    await responder.answer(reply, private=is_private(request, reply))
+    return reply
