@@ -9,6 +9,8 @@ DB ?= data/newsbrief.db
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("newsbrief needs Python 3.11+, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
+	@# pip before 23.3 misreads justext's lxml[html_clean] extra and warns on every install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check pip==24.3.1
 
 $(VENV)/.run-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
