@@ -27,6 +27,7 @@ from bot.logs import configure_logging as configure_logging  # re-exported: the 
 from bot.models import ChannelRef
 from bot.scheduler import Scheduler
 from bot.store import Store
+from bot.summarize.llm import ModelWriter
 
 if TYPE_CHECKING:
     from adapters.base import ChatAdapter
@@ -86,7 +87,8 @@ async def run_console(
         stdout.write(result.summary() + "\n\n")
         failed = not result.ok
 
-    engine = Engine(store=store, settings=settings, policy=fetch_policy(settings))
+    writer = ModelWriter.from_settings(settings, store)
+    engine = Engine(store=store, settings=settings, policy=fetch_policy(settings), writer=writer)
 
     async def handle(line: str) -> commands.Reply:
         return await commands.handle(engine.context(CONSOLE_CHANNEL), line)
@@ -94,6 +96,7 @@ async def run_console(
     console = ConsoleAdapter(handle, stdin=stdin, stdout=stdout, tz=tz, interactive=interactive)
     alerts = Alerts(store, settings, {"console": console.post_notice})
     delivery = Delivery.from_settings(store, settings, {"console": console}, alerts=alerts)
+    delivery.writer = writer
     scheduler = Scheduler(
         store, settings, {}, policy=engine.policy, delivery=delivery, alerts=alerts
     )
@@ -108,6 +111,8 @@ async def run_console(
     finally:
         await scheduler.close()
         await console.close()
+        if writer is not None:
+            await writer.close()
     return 1 if failed else 0
 
 
@@ -173,7 +178,8 @@ async def run_platforms(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
     health = await _start_health(settings, store)
-    engine = Engine(store=store, settings=settings, policy=fetch_policy(settings))
+    writer = ModelWriter.from_settings(settings, store)
+    engine = Engine(store=store, settings=settings, policy=fetch_policy(settings), writer=writer)
     served = list(adapters) if adapters is not None else []
     scheduler: _Scheduler | None = None
     background: list[asyncio.Task[Any]] = []
@@ -186,6 +192,7 @@ async def run_platforms(
         couriers: dict[str, Courier] = {a.name: a for a in served}
         alerts = Alerts(store, settings, {a.name: a.post_notice for a in served})
         delivery = Delivery.from_settings(store, settings, couriers, alerts=alerts)
+        delivery.writer = writer
         scheduler = _Scheduler(
             store, settings, couriers, policy=engine.policy, delivery=delivery, alerts=alerts
         )
@@ -231,6 +238,8 @@ async def run_platforms(
                 log.exception("closing %s failed", adapter.name)
         if health is not None:
             await health.close()
+        if writer is not None:
+            await writer.close()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
     log.info("stopped")

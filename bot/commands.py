@@ -36,12 +36,14 @@ from bot.text import strip_control
 
 if TYPE_CHECKING:
     from bot.scheduler import Scheduler
+    from bot.summarize.llm import ModelWriter
 
 MAX_COMMAND_CHARS = 2000
 MAX_QUESTION_CHARS = 500
 BRIEF_STORIES = 5
 MAX_FILTER_TERMS = 20
 MAX_SUBSCRIPTIONS = 50
+BRIEF_MODEL_SECONDS = 10.0  # /brief waits this long for model briefings, then shows extracts
 
 
 def _utcnow() -> datetime:
@@ -76,6 +78,7 @@ class CommandContext:
         accepting: False once the bot is shutting down: new commands are refused.
         delivery: the process's digest delivery (``/digest now`` goes through it, so it is
             sent part by part exactly once, retried, and waited for by a shutdown).
+        writer: the optional language model (``[llm]``) for briefings and answers.
     """
 
     store: Store
@@ -88,6 +91,7 @@ class CommandContext:
     scheduler: Scheduler | None = None
     accepting: Callable[[], bool] = field(default=lambda: True)
     delivery: Delivery | None = None
+    writer: ModelWriter | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +164,8 @@ async def brief(ctx: CommandContext, topic: str = "") -> Reply:
         if terms:
             return Reply("No stored stories match this channel's filter (see /filter).")
         return Reply("No stories stored yet. Add a feed with /subscribe <url>.")
+    if ctx.writer is not None:
+        stories = await ctx.writer.rewrite(stories, within=BRIEF_MODEL_SECONDS)
     noun = "story" if len(stories) == 1 else "stories"
     header = f'Top {len(stories)} {noun} on "{topic}"' if topic else f"Latest {len(stories)} {noun}"
     digest = Digest(stories=tuple(stories), generated_at=ctx.clock(), overview=header + ".")
@@ -174,6 +180,10 @@ async def ask(ctx: CommandContext, question: str = "") -> Reply:
     if len(question) > MAX_QUESTION_CHARS:
         return usage("ask", f"That question is too long (over {MAX_QUESTION_CHARS} characters).")
     answer = await asyncio.to_thread(answer_question, ctx.store, question)
+    if ctx.writer is not None and answer.answered:
+        answer = await ctx.writer.answer(answer)
+        if not answer.answered:
+            return Reply("The stored articles I found don't say.", answer=answer)
     if not answer.answered:
         return Reply(
             "I found nothing in the stored articles that answers that.",

@@ -8,6 +8,7 @@ Example (inside an adapter's slash-command handler):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.commands import CommandContext
 from bot.config import Settings
@@ -16,6 +17,9 @@ from bot.ingest.http import FetchPolicy
 from bot.models import ChannelRef
 from bot.scheduler import Scheduler
 from bot.store import Store
+
+if TYPE_CHECKING:
+    from bot.summarize.llm import ModelWriter
 
 
 @dataclass(slots=True)
@@ -31,6 +35,8 @@ class Engine:
     """Sends digests (``/digest now`` too), so a shutdown waits for every send."""
     stopping: bool = False
     """Set at SIGTERM/SIGINT: commands are refused from then on, in-flight work finishes."""
+    writer: ModelWriter | None = None
+    """The optional language model (``[llm]``); None: extractive briefings and quotes."""
 
     def context(self, channel: ChannelRef, *, can_manage: bool = True) -> CommandContext:
         """A command context for one request in `channel`.
@@ -47,4 +53,5 @@ class Engine:
             scheduler=self.scheduler,
             accepting=lambda: not self.stopping,
             delivery=self.delivery,
+            writer=self.writer,
         )

@@ -76,6 +76,17 @@ class Bullet:
     sentences: tuple[str, ...] = ()
     source: str | None = None
     """The outlet the bullet came from; set only in a briefing built from several reports."""
+    origin: str = "extract"
+    """Who wrote it: ``extract`` (taken from the article) or ``model`` (written by the
+    language model and checked against the article; `sentences` then holds the article's
+    sentences that support it)."""
+    url: str | None = None
+    """For a model bullet, the article its supporting sentences are from (a "why" link)."""
+
+    @property
+    def written(self) -> bool:
+        """Whether a language model wrote it (adapters mark such bullets)."""
+        return self.origin == "model"
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +210,9 @@ class Answer:
 
     question: str
     citations: tuple[Citation, ...] = ()
+    text: str = ""
+    """A direct answer a language model wrote from `citations` (each sentence marked [1],
+    [2] for the citation it rests on, and checked against it); "" for quotes only."""
 
     @property
     def answered(self) -> bool:

@@ -29,6 +29,8 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import re
 import unicodedata
 from bisect import bisect_left
@@ -73,7 +75,7 @@ _SCALES = {
     "millones": 1e6, "millón": 1e6, "milliards": 1e9, "milliard": 1e9, "mld": 1e9, "tys": 1e3,
     "млн": 1e6, "млрд": 1e9, "тыс": 1e3, "тис": 1e3,
 }  # fmt: skip
-_NUMBER_WORDS = {
+_NUMBER_WORDS: dict[str, float] = {
     w: i
     for i, w in enumerate(
         "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -91,6 +93,7 @@ _MONTHS = frozenset(
     jan feb mar apr jun jul aug sep sept oct nov dec""".split()
 )
 _WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
+_DATES = (_MONTHS | _WEEKDAYS) - {"may", "march"}  # "may" and "march" are mostly not months
 # Words a model adds that carry no claim of their own; units are part of their number.
 _NEUTRAL = frozenset(
     """also just even still already really very well quite more most less least much many
@@ -214,6 +217,11 @@ def _stop(word: str, language: str) -> bool:
     )
 
 
+def _counts(token: _Token, language: str) -> bool:
+    """Whether a token carries content: a number, a date word or a content word."""
+    return bool(token.number) or token.fold in _DATES or not _stop(token.fold, language)
+
+
 def _number_value(text: str) -> set[float]:
     """The values one written number can mean: "1,200" is 1200 (or 1.2 in German)."""
     text = text.rstrip("stndrh")
@@ -221,15 +229,11 @@ def _number_value(text: str) -> set[float]:
     if ":" in text:
         return values
     plain = text.replace(",", "")
-    try:
+    with contextlib.suppress(ValueError):
         values.add(float(plain))
-    except ValueError:
-        pass
     if "," in text and text.count(",") == 1 and "." not in text:
-        try:
+        with contextlib.suppress(ValueError):
             values.add(float(text.replace(",", ".")))
-        except ValueError:
-            pass
     if "." in text and "," not in text and re.fullmatch(r"\d{1,3}(?:\.\d{3})+", text):
         values.add(float(text.replace(".", "")))  # 1.200.000 in German
     return values
@@ -317,7 +321,7 @@ class Source:
         for label, text in parts:
             for sentence in split_sentences(text):
                 tokens = _tokens(sentence, lang)
-                keys = {t.key for t in tokens if t.number or not _stop(t.fold, lang)}
+                keys = {t.key for t in tokens if _counts(t, lang)}
                 keys |= source._index(tokens)
                 source.sentences.append(_Sentence(sentence, frozenset(keys), label))
                 words.extend(t.fold for t in tokens)
@@ -394,8 +398,9 @@ def _acronym(run: list[str]) -> set[str]:
 def _close(value: float, values: set[float]) -> bool:
     if value in values:
         return True
-    # rounding: "1.23 million" may be written "1.2 million"
-    return any(abs(value - v) <= 0.05 * abs(v) and v != 0 for v in values if v >= 100)
+    # rounding of large amounts: "1.23 million" may be written "1.2 million" (never a year,
+    # an age or a count: 2027 is not 2026)
+    return value >= 100_000 and any(abs(value - v) <= 0.05 * v for v in values if v >= 100_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,16 +427,14 @@ def check_sentence(text: str, source: Source) -> Verdict:
     reason, spans = _quotes(text, source)
     if reason:
         return Verdict(False, reason)
-    content = [
-        (n, t) for n, t in enumerate(tokens) if t.number or not _stop(t.fold, lang)
-    ]
+    content = [(n, t) for n, t in enumerate(tokens) if _counts(t, lang)]
     new: list[int] = []
     for n, token in content:
         if token.number:
             if not source.has_number(token):
                 return Verdict(False, f'number "{token.text}" is not in the source')
             continue
-        if token.fold in _MONTHS or token.fold in _WEEKDAYS:
+        if token.fold in _DATES:
             if token.fold not in source.folds:
                 return Verdict(False, f'date "{token.text}" is not in the source')
             continue
@@ -472,9 +475,7 @@ def _name_like(tokens: list[_Token], n: int, source: Source) -> bool:
     token = tokens[n]
     if n > 0 and token.text[:1].isupper():
         return True
-    if len(token.text) > 1 and token.text.isupper():
-        return True
-    return False
+    return bool(len(token.text) > 1 and token.text.isupper())
 
 
 def _quotes(text: str, source: Source) -> tuple[str, list[tuple[int, int]]]:
@@ -534,7 +535,7 @@ def _context(content: list[tuple[int, _Token]], source: Source, quoted: set[int]
     for group in _anchors(content, source):
         anchor = {keys[i] for i in group}
 
-        def side(positions: range) -> list[str]:
+        def side(positions: range, anchor: set[str] = anchor) -> list[str]:
             return [
                 keys[j]
                 for j in positions
@@ -556,13 +557,17 @@ def _context(content: list[tuple[int, _Token]], source: Source, quoted: set[int]
             if not anchor & sentence.keys:
                 continue
             window = set(sentence.keys)
-            for near in range(max(0, at - WINDOW[0]), min(len(source.sentences), at + WINDOW[1] + 1)):
+            for near in range(
+                max(0, at - WINDOW[0]), min(len(source.sentences), at + WINDOW[1] + 1)
+            ):
                 window |= source.sentences[near].keys
             shares = [sum(1 for k in words if k in window) / len(words) for words in sides]
             best = max(best, max(shares) if SIDES == "either" else min(shares))
         if best < MIN_CONTEXT_SHARE:
             word = " ".join(content[i][1].text for i in group)
-            said = ", ".join(content[j][1].text for j in range(len(content)) if any(keys[j] in s for s in sides))
+            said = ", ".join(
+                content[j][1].text for j in range(len(content)) if any(keys[j] in s for s in sides)
+            )
             return f'the source does not say "{word}" with "{said}"'
     return ""
 
@@ -572,7 +577,7 @@ def _pairs(content: list[tuple[int, _Token]], source: Source) -> str:
     neighbouring content words that no source sentence has together."""
     found = [t for _, t in content if t.key in source.keys]
     splices: list[str] = []
-    for a, b in zip(found, found[1:], strict=False):
+    for a, b in itertools.pairwise(found):
         if a.key == b.key:
             continue
         if not _together(a.key, b.key, source, PAIR_WINDOW):
