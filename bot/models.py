@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 
 def outlet_label(source: str, url: str) -> str:
@@ -87,6 +87,23 @@ class Bullet:
     def written(self) -> bool:
         """Whether a language model wrote it (adapters mark such bullets)."""
         return self.origin == "model"
+
+    @property
+    def why(self) -> str | None:
+        """For a model bullet, a link to its article that highlights the sentence supporting
+        it (a text fragment, ``#:~:text=start,end``, which browsers scroll to); else None."""
+        if not self.written or not self.url or not self.sentences:
+            return None
+        if not self.url.startswith(("http://", "https://")):
+            return None
+        words = self.sentences[0].split()
+        start, end = " ".join(words[:5]), " ".join(words[-3:]) if len(words) > 8 else ""
+
+        def term(text: str) -> str:
+            return quote(text, safe="").replace("-", "%2D")
+
+        fragment = term(start) + ("," + term(end) if end else "")
+        return self.url.partition("#")[0] + "#:~:text=" + fragment
 
 
 @dataclass(frozen=True, slots=True)

@@ -342,3 +342,55 @@ def test_with_the_model_off_nothing_is_sent(fake: FakeModel) -> None:
         {"id": 1, "article": TEXT}) + "\n"), stdout=out, env=env) == 0  # fmt: skip
     assert fake.requests == []
     asyncio.get_event_loop_policy()  # the fake's own loop is a thread: nothing left running
+
+
+async def _ask(settings: Settings, store: Store, question: str) -> Any:
+    from bot.commands import handle
+    from bot.engine import Engine
+    from bot.ingest.http import FetchPolicy
+    from bot.models import ChannelRef
+
+    writer = ModelWriter.from_settings(settings, store)
+    engine = Engine(store, settings, FetchPolicy(), writer=writer)
+    try:
+        return await handle(engine.context(ChannelRef("console", "t")), f"/ask {question}")
+    finally:
+        if writer is not None:
+            await writer.close()
+
+
+@pytest.fixture
+def seeded(seeded_store: Store) -> Store:
+    seeded_store.add_article(_article(), summarize(TEXT, TITLE))
+    return seeded_store
+
+
+QUESTION = "How many parking spaces does the bike lane plan remove?"
+
+
+async def test_ask_with_the_model_answers_from_the_cited_sentences(
+    fake: FakeModel, seeded: Store
+) -> None:
+    from adapters.console import to_console_reply
+
+    fake.answers(Reply(content={"answer": ["The plan removes 120 parking spaces [1]."]}))
+    reply = await _ask(_settings(fake.base_url), seeded, QUESTION)
+    assert reply.answer is not None and reply.answer.answered
+    assert reply.answer.text == "The plan removes 120 parking spaces [1]."
+    assert "120 parking spaces" in reply.answer.citations[0].sentence
+    [request] = fake.requests
+    assert reply.answer.citations[0].sentence in request.user
+    shown = to_console_reply(reply)
+    assert "✦ The plan removes 120 parking spaces [1]." in shown and "Riverton Post" in shown
+
+
+async def test_ask_drops_an_invented_answer_and_says_when_the_articles_dont(
+    fake: FakeModel, seeded: Store
+) -> None:
+    fake.answers(Reply(content={"answer": ["The plan removes 300 parking spaces [1]."]}))
+    reply = await _ask(_settings(fake.base_url), seeded, QUESTION)
+    assert reply.answer is not None and reply.answer.answered and reply.answer.text == ""
+    fake.answers(Reply(content={"answer": []}))
+    reply = await _ask(_settings(fake.base_url, model="other"), seeded, QUESTION)
+    assert reply.text == "The stored articles I found don't say."
+    assert reply.answer is not None and not reply.answer.answered

@@ -46,6 +46,7 @@ MAX_OUTLET = 60  # an outlet's name before a story bullet: a feed chooses its ow
 ANSWER_COLOUR = discord.Colour.blurple()
 _ELLIPSIS = "…"
 _ZWSP = "\u200b"
+MODEL_MARK = "✦"  # a bullet or answer a language model wrote (see `bot.summarize.llm`)
 
 _MENTION = re.compile(r"@(everyone|here)|<(@[!&]?|#)(?=\d)", re.IGNORECASE)
 
@@ -115,6 +116,8 @@ def _aware(moment: datetime) -> datetime:
 
 def _footer(story: Story) -> str:
     line = story.coverage
+    if any(b.written for b in story.briefing.bullets):
+        line += f" · {MODEL_MARK} written by a language model, checked against the articles"
     if story.update:
         line = "Update · " + line
     return cut(clean(line, markdown=False), STORY_FOOTER)
@@ -124,6 +127,9 @@ def _bullet(bullet: Bullet) -> str:
     """A bullet's text, after its outlet in bold when a story names one (both escaped, so a
     name cannot end the bold early, link anywhere or ping anyone)."""
     text = clean(bullet.text, one_line=True)
+    if bullet.written:
+        why = _link(bullet.why or "")
+        text = f"{MODEL_MARK} {text}" + (f" ([why]({why}))" if why else "")
     if bullet.source:
         return f"**{cut(clean(bullet.source, one_line=True), MAX_OUTLET)}:** {text}"
     return text
@@ -218,7 +224,9 @@ def to_discord_answer(answer: Answer, tz: tzinfo | None = None) -> discord.Embed
     """A cited answer: each quoted sentence with a link to its article, outlet and date."""
     zone = tz or ZoneInfo("UTC")
     lines: list[str] = []
-    used = 0
+    if answer.text:
+        lines.append(f"{MODEL_MARK} {cut(clean(answer.text, one_line=True), 1500)}")
+    used = sum(len(x) + 1 for x in lines)
     for n, cite in enumerate(answer.citations, start=1):
         name = clean(cite.source or cite.title, one_line=True) or "source"
         url = _link(cite.url)
