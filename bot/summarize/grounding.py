@@ -48,18 +48,25 @@ CHECK_VERSION = 1
 """Bumped whenever the check changes what it keeps: cached model results checked by an older
 version are not reused."""
 
-# A bullet may carry this many content words its source lacks (a paraphrase: "tumbled" for
-# "fell"); more is new content.
+# Tuned on benches/data/factuality_dev.jsonl as a whole (benches/grounding_quality.py prints
+# the figures); each is a rule a reader could apply by hand.
+#
+# A bullet may carry one content word its source lacks (a paraphrase: "tumbled" for "fell"),
+# if the rest of it is a close rewording of one source sentence (at least `TIGHT` of its
+# other content words in that sentence); a second new word is new content.
 MAX_NEW_WORDS = 1
-# Content words on each side of a name or number that must be found with it in one sentence.
-CONTEXT_WORDS = 2
-WINDOW = (0, 1)
-MAX_SPLICES = 2
-PAIR_WINDOW = 0
 TIGHT = 0.9
-SIDES = "either"
-# Share of those context words a source sentence holding the name or number must have.
+# Who did what: the content words next to a name or number (this many on each side) must be
+# found with it, at least `MIN_CONTEXT_SHARE` of those of one side, in a source sentence; for
+# a number also in the sentence after it (a figure is often explained in the next one).
+CONTEXT_WORDS = 2
 MIN_CONTEXT_SHARE = 0.5
+NAME_REACH = (0, 0)
+NUMBER_REACH = (0, 1)
+# Joins: neighbouring content words of the bullet that no source sentence holds together.
+# Two joins around one word are one word out of place (a paraphrase the source has
+# elsewhere); this many separate joins mean the bullet splices apart what the source says.
+MAX_JOINS = 2
 # A stem matches a longer one that starts with it ("quick" ~ "quicker", "injur" ~ "injuri")
 # when it has at least this many letters and the longer one at most this many more.
 _PREFIX_MIN, _PREFIX_EXTRA = 4, 3
@@ -528,8 +535,8 @@ def _context(content: list[tuple[int, _Token]], source: Source, quoted: set[int]
 
     The content words just before and just after it (outside quotes, which are checked word
     for word) are looked for in each source sentence that holds it, with the sentences
-    around it (a pronoun may carry the name on); one side found is enough, since one side
-    may belong to another clause.
+    after it for a number (`NUMBER_REACH`); one side found is enough, since one side may
+    belong to another clause.
     """
     keys = [t.key for _, t in content]
     for group in _anchors(content, source):
@@ -557,12 +564,11 @@ def _context(content: list[tuple[int, _Token]], source: Source, quoted: set[int]
             if not anchor & sentence.keys:
                 continue
             window = set(sentence.keys)
-            for near in range(
-                max(0, at - WINDOW[0]), min(len(source.sentences), at + WINDOW[1] + 1)
-            ):
+            reach = NUMBER_REACH if all(content[i][1].number for i in group) else NAME_REACH
+            for near in range(max(0, at - reach[0]), min(len(source.sentences), at + reach[1] + 1)):
                 window |= source.sentences[near].keys
             shares = [sum(1 for k in words if k in window) / len(words) for words in sides]
-            best = max(best, max(shares) if SIDES == "either" else min(shares))
+            best = max(best, *shares)
         if best < MIN_CONTEXT_SHARE:
             word = " ".join(content[i][1].text for i in group)
             said = ", ".join(
@@ -573,30 +579,30 @@ def _context(content: list[tuple[int, _Token]], source: Source, quoted: set[int]
 
 
 def _pairs(content: list[tuple[int, _Token]], source: Source) -> str:
-    """Why the sentence joins what the source says apart: `MAX_SPLICES` or more pairs of
+    """Why the sentence joins what the source says apart: `MAX_JOINS` or more pairs of
     neighbouring content words that no source sentence has together."""
     found = [t for _, t in content if t.key in source.keys]
     splices: list[str] = []
-    for a, b in itertools.pairwise(found):
+    joints = 0
+    last = -2
+    for at, (a, b) in enumerate(itertools.pairwise(found)):
         if a.key == b.key:
             continue
-        if not _together(a.key, b.key, source, PAIR_WINDOW):
+        if not _together(a.key, b.key, source):
             splices.append(f"{a.text} … {b.text}")
-    if len(splices) >= MAX_SPLICES:
+            # two splices around one word are one word out of place (a paraphrase the
+            # source has elsewhere), not two joins
+            if at != last + 1:
+                joints += 1
+            last = at
+    if joints >= MAX_JOINS:
         return "joins what the source says apart: " + "; ".join(splices)
     return ""
 
 
-def _together(a: str, b: str, source: Source, reach: int) -> bool:
-    """Whether one source sentence (with `reach` sentences on each side) has both keys."""
-    sentences = source.sentences
-    for at, sentence in enumerate(sentences):
-        if a not in sentence.keys:
-            continue
-        for near in range(max(0, at - reach), min(len(sentences), at + reach + 1)):
-            if b in sentences[near].keys:
-                return True
-    return False
+def _together(a: str, b: str, source: Source) -> bool:
+    """Whether one source sentence has both keys."""
+    return any(a in sentence.keys and b in sentence.keys for sentence in source.sentences)
 
 
 def _support(
