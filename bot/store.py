@@ -353,7 +353,7 @@ LLM_COUNTERS = (
     "fallbacks",
     "rejected",
 )
-"""What `Store.count_llm` adds up per day and model."""
+"""What `Store.save_llm` adds up per day and model."""
 
 MAX_VIEW_BULLETS = 60
 """Bullet texts remembered per channel and story (the newest); a long-running story's oldest
@@ -1127,29 +1127,32 @@ class Store:
         ).fetchone()
         return None if row is None else str(row["result"])
 
-    def put_llm_cached(
-        self, model: str, prompt_hash: str, result: str, tokens: int, now: datetime
+    def save_llm(
+        self,
+        model: str,
+        results: Sequence[tuple[str, str, int]],
+        usage: Mapping[str, Mapping[str, int]],
+        now: datetime,
     ) -> None:
+        """In one transaction: cache `results` (prompt hash, checked result, tokens) and add
+        `usage` (day -> counters named in `LLM_COUNTERS`) to `model`'s daily counters."""
         with self.transaction() as conn:
-            conn.execute(
+            conn.executemany(
                 "INSERT OR REPLACE INTO llm_cache (model, prompt_hash, result, tokens, "
                 "created_at) VALUES (?, ?, ?, ?, ?)",
-                (model, prompt_hash, result, tokens, _iso(now)),
+                [(model, key, result, tokens, _iso(now)) for key, result, tokens in results],
             )
-
-    def count_llm(self, model: str, day: str, **counts: int) -> None:
-        """Add `counts` (names from `LLM_COUNTERS`) to `model`'s usage on `day` (YYYY-MM-DD)."""
-        names = [name for name in counts if name in LLM_COUNTERS and counts[name]]
-        if not names:
-            return
-        sets = ", ".join(f"{name} = {name} + excluded.{name}" for name in names)
-        with self.transaction() as conn:
-            conn.execute(
-                f"INSERT INTO llm_usage (day, model, {', '.join(names)}) "
-                f"VALUES (?, ?, {_marks(names)}) "
-                f"ON CONFLICT (day, model) DO UPDATE SET {sets}",
-                (day, model, *(counts[name] for name in names)),
-            )
+            for day, counts in usage.items():
+                names = [name for name in LLM_COUNTERS if counts.get(name)]
+                if not names:
+                    continue
+                sets = ", ".join(f"{name} = {name} + excluded.{name}" for name in names)
+                conn.execute(
+                    f"INSERT INTO llm_usage (day, model, {', '.join(names)}) "
+                    f"VALUES (?, ?, {_marks(names)}) "
+                    f"ON CONFLICT (day, model) DO UPDATE SET {sets}",
+                    (day, model, *(counts[name] for name in names)),
+                )
 
     def llm_tokens(self, day: str) -> int:
         """Tokens (prompt and reply) every model spent on `day`."""

@@ -307,6 +307,8 @@ class Source:
     """
 
     sentences: list[_Sentence] = field(default_factory=list)
+    postings: dict[str, list[int]] = field(default_factory=dict)
+    """Key -> the sentences (indexes) that have it."""
     folds: set[str] = field(default_factory=set)
     keys: set[str] = field(default_factory=set)
     sorted_keys: list[str] = field(default_factory=list)
@@ -330,6 +332,8 @@ class Source:
                 tokens = _tokens(sentence, lang)
                 keys = {t.key for t in tokens if _counts(t, lang)}
                 keys |= source._index(tokens)
+                for key in keys:
+                    source.postings.setdefault(key, []).append(len(source.sentences))
                 source.sentences.append(_Sentence(sentence, frozenset(keys), label))
                 words.extend(t.fold for t in tokens)
                 words.append("|")
@@ -560,9 +564,9 @@ def _context(content: list[tuple[int, _Token]], source: Source, quoted: set[int]
         if not sides:
             continue
         best = 0.0
-        for at, sentence in enumerate(source.sentences):
-            if not anchor & sentence.keys:
-                continue
+        holding = sorted({at for key in anchor for at in source.postings.get(key, ())})
+        for at in holding:
+            sentence = source.sentences[at]
             window = set(sentence.keys)
             reach = NUMBER_REACH if all(content[i][1].number for i in group) else NAME_REACH
             for near in range(max(0, at - reach[0]), min(len(source.sentences), at + reach[1] + 1)):
@@ -602,7 +606,8 @@ def _pairs(content: list[tuple[int, _Token]], source: Source) -> str:
 
 def _together(a: str, b: str, source: Source) -> bool:
     """Whether one source sentence has both keys."""
-    return any(a in sentence.keys and b in sentence.keys for sentence in source.sentences)
+    first, second = source.postings.get(a, ()), source.postings.get(b, ())
+    return not set(first).isdisjoint(second)
 
 
 def _support(

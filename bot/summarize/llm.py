@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import hashlib
 import json
@@ -37,7 +38,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -351,6 +352,11 @@ class ModelWriter:
     _memory: dict[str, str] = field(default_factory=dict)
     _spent: dict[str, int] = field(default_factory=dict)
     _warned: set[str] = field(default_factory=set)
+    # results and counters not saved yet: a digest saves its own in one transaction at the
+    # end, not one per story (see `_batch`)
+    _results: list[tuple[str, str, int]] = field(default_factory=list)
+    _usage: dict[str, dict[str, int]] = field(default_factory=dict)
+    _batches: int = 0
 
     @classmethod
     def from_settings(cls, settings: Settings, store: Store | None = None) -> ModelWriter | None:
@@ -380,7 +386,10 @@ class ModelWriter:
         """The model's briefing of `article`, checked; `fallback` when it cannot be had."""
         text = _cut(article.text, MAX_ARTICLE_CHARS)
         user = _article_prompt(article, text)
-        source = Source.of([(article.label, text)], article.language)
+
+        def source() -> Source:
+            return Source.of([(article.label, text)], article.language)
+
         urls = {article.label: article.url}
         return await self._briefing(
             _BRIEFING_SYSTEM, user, source, urls, fallback, deadline, story=False
@@ -396,7 +405,10 @@ class ModelWriter:
         blocks = [_article_prompt(lead, parts[0][1], heading="Main report")]
         for article, (_, text) in zip(others, parts[1:], strict=True):
             blocks.append(_article_prompt(article, text, heading="Other report"))
-        source = Source.of(parts, lead.language)
+
+        def source() -> Source:
+            return Source.of(parts, lead.language)
+
         urls: dict[str, str] = {}
         for article in articles:
             urls.setdefault(article.label, article.url)
@@ -408,7 +420,7 @@ class ModelWriter:
         self,
         system: str,
         user: str,
-        source: Source,
+        source: Callable[[], Source],
         urls: dict[str, str],
         fallback: Briefing,
         deadline: float | None,
@@ -427,7 +439,8 @@ class ModelWriter:
             self._count(fallbacks=1)
             log.warning("model briefing not used: %s; the extractive briefing is", reply)
             return Written(fallback, "extract", fallback=reply)
-        written = self._check_briefing(reply, source, urls, fallback, story=story)
+        # the source is indexed only now: a late or failed request never pays for it
+        written = self._check_briefing(reply, source(), urls, fallback, story=story)
         self._count(**_outcome(written))
         if written.fallback:
             log.warning("model briefing not used: %s; the extractive briefing is", written.fallback)
@@ -503,12 +516,26 @@ class ModelWriter:
             jobs[index] = asyncio.create_task(job)
         if not jobs:
             return list(stories)
+        with self._batch():
+            return self._collect(stories, jobs, await self._wait(jobs, deadline), began)
+
+    async def _wait(self, jobs: dict[int, asyncio.Task[Written]], deadline: float) -> int:
+        """Wait for `jobs` until `deadline`; cancel the late ones and count them."""
         _, late = await asyncio.wait(jobs.values(), timeout=max(0.0, deadline - time.monotonic()))
         for task in late:
             task.cancel()
         if late:
             await asyncio.wait(late)
             self._count(fallbacks=len(late))
+        return len(late)
+
+    def _collect(
+        self,
+        stories: Sequence[Story],
+        jobs: dict[int, asyncio.Task[Written]],
+        late: int,
+        began: float,
+    ) -> list[Story]:
         tally = _Tally()
         out = list(stories)
         for index, task in jobs.items():
@@ -531,7 +558,7 @@ class ModelWriter:
             tally.items,
             self.settings.model,
             tally.fallbacks,
-            len(late),
+            late,
             tally.rejected,
             tally.tokens,
             tally.cached,
@@ -622,45 +649,64 @@ class ModelWriter:
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
     def _cached(self, key: str) -> str | None:
-        if self.store is not None:
-            try:
-                return self.store.llm_cached(self.settings.model, key)
-            except Exception:
-                log.warning("model cache unreadable", exc_info=True)
-                return None
-        return self._memory.get(key)
+        found = self._memory.get(key)
+        if found is not None or self.store is None:
+            return found
+        try:
+            return self.store.llm_cached(self.settings.model, key)
+        except Exception:
+            log.warning("model cache unreadable", exc_info=True)
+            return None
 
     def _remember(self, key: str, result: str, tokens: int) -> None:
-        if self.store is None:
-            self._memory[key] = result
-            return
-        try:
-            self.store.put_llm_cached(self.settings.model, key, result, tokens, self.clock())
-        except Exception:
-            # the briefing is still shown; only the next digest pays for it again
-            log.warning("model cache not saved", exc_info=True)
+        self._memory[key] = result
+        self._results.append((key, result, tokens))
+        self._save()
 
     def _tokens(self, day: str) -> int:
+        """Tokens spent on `day`: saved in the store (by every process) or in this one."""
+        saved = 0
         if self.store is not None:
             try:
-                return self.store.llm_tokens(day)
+                saved = self.store.llm_tokens(day)
             except Exception:
                 log.warning("model usage unreadable", exc_info=True)
-        return self._spent.get(day, 0)
+        pending = self._usage.get(day, {})
+        unsaved = pending.get("prompt_tokens", 0) + pending.get("completion_tokens", 0)
+        return max(saved + unsaved, self._spent.get(day, 0))
 
     def _count(self, **counts: int) -> None:
         day = _day(self.clock())
-        self._spent[day] = (
-            self._spent.get(day, 0)
-            + counts.get("prompt_tokens", 0)
-            + counts.get("completion_tokens", 0)
-        )
-        if self.store is None:
-            return
+        spent = counts.get("prompt_tokens", 0) + counts.get("completion_tokens", 0)
+        self._spent[day] = self._spent.get(day, 0) + spent
+        pending = self._usage.setdefault(day, {})
+        for name, value in counts.items():
+            pending[name] = pending.get(name, 0) + value
+        self._save()
+
+    @contextlib.contextmanager
+    def _batch(self) -> Iterator[None]:
+        """Save results and counters once, at the end (a digest's hundreds of stories)."""
+        self._batches += 1
         try:
-            self.store.count_llm(self.settings.model, day, **counts)
+            yield
+        finally:
+            self._batches -= 1
+            self._save()
+
+    def _save(self) -> None:
+        if self._batches or self.store is None or not (self._results or self._usage):
+            if self.store is None:
+                self._results.clear()
+                self._usage.clear()
+            return
+        results, usage = self._results, self._usage
+        self._results, self._usage = [], {}
+        try:
+            self.store.save_llm(self.settings.model, results, usage, self.clock())
         except Exception:
-            log.warning("model usage not saved", exc_info=True)
+            # the briefings are still shown; only the next digest pays for them again
+            log.warning("model cache and usage not saved", exc_info=True)
 
 
 def _outcome(written: Written) -> dict[str, int]:
