@@ -420,7 +420,7 @@ async def _llm_target(target: str, writer: ModelWriter, settings: Settings, out:
         digest = Digest(stories=(story,), generated_at=datetime.now(UTC), overview="")
         print(to_console_text(digest, _tz(settings)).lstrip("\n").removeprefix("1. "), file=out)
         if written.origin == "model":
-            note = f"written by {settings.llm.model}, every sentence checked against the article"
+            note = f"model: {settings.llm.model}"
         else:
             note = f"extractive: {written.fallback or 'the model was not used'}"
         print(f"   ({note})", file=out)

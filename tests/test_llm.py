@@ -304,7 +304,7 @@ def test_summarize_llm_shows_the_check_for_a_file(fake: FakeModel, tmp_path: Pat
     out = io.StringIO()
     assert main(["summarize", "--llm", str(article)], stdout=out, env=env) == 0
     text = out.getvalue()
-    assert "written by news-model-1" in text
+    assert "(model: news-model-1)" in text and "✦" in text
     assert f"rejected: “{INVENTED_NAME}”" in text
 
 
