@@ -23,6 +23,8 @@ from bot.text import strip_control
 PROMPT = "newsbrief> "
 # An outlet name before a bullet is cut here: a feed's name is its own to choose.
 MAX_OUTLET_CHARS = 60
+# Marks a bullet (or answer) a language model wrote, so a reader can tell it from a quote.
+MODEL_MARK = "✦"
 
 
 def clean(text: str) -> str:
@@ -53,12 +55,17 @@ def _story_lines(n: int, story: Story, tz: tzinfo) -> list[str]:
     marker = "Updated: " if story.update else ""
     out = [f"{n}. {marker}{clean(headline)}", "   " + clean(" · ".join(meta))]
     out.extend(f"   - {_bullet(b)}" for b in story.briefing.bullets)
+    if any(b.written for b in story.briefing.bullets):
+        out.append(f"   {MODEL_MARK} written by a language model, each sentence checked against "
+                   "the article")  # fmt: skip
     return out
 
 
 def _bullet(bullet: Bullet) -> str:
     """A bullet's text, after the outlet it came from when a story names one."""
     text = clean(bullet.text)
+    if bullet.written:
+        text = f"{MODEL_MARK} {text}"
     if bullet.source:
         # one line: an outlet name with a line break must not start a line of its own
         return f"{' '.join(clean(bullet.source).split())[:MAX_OUTLET_CHARS]}: {text}"
@@ -67,7 +74,7 @@ def _bullet(bullet: Bullet) -> str:
 
 def to_console_answer(answer: Answer, tz: tzinfo | None = None) -> str:
     """Each cited sentence in quotes, then its outlet, date and link."""
-    lines = []
+    lines = [f"{MODEL_MARK} {clean(answer.text)}", "Sources:"] if answer.text else []
     for n, cite in enumerate(answer.citations, start=1):
         meta = [cite.source]
         if cite.published:

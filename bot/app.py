@@ -99,7 +99,7 @@ async def run_console(
     finally:
         await engine.scheduler.close()
         await console.close()
-        engine.close()
+        await engine.aclose()
     return 1 if failed else 0
 
 
@@ -217,7 +217,7 @@ async def run_platforms(
         await engine.scheduler.close()
         for adapter in served:
             await _close(adapter)
-        engine.close()
+        await engine.aclose()
         if health is not None:
             await health.close()
         for signum in (signal.SIGTERM, signal.SIGINT):

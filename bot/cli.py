@@ -5,6 +5,8 @@ Examples:
     python -m bot articles --search ukraine
     python -m bot digest --dry-run
     python -m bot summarize seeds/000_277b181c6f234e33.txt
+    python -m bot summarize --llm --jsonl articles.jsonl   # the [llm] model, checked
+    python -m bot stats               # the model's tokens, cache hits, fallbacks per day
     python -m bot run seeds/          # console bot; reads commands from standard input
 
 Exit codes: 0 success, 1 a source or record failed (the rest went on), 2 bad usage or config.
@@ -44,6 +46,7 @@ from bot.ingest.pipeline import is_url
 from bot.models import Article, ChannelRef, Digest, Story
 from bot.store import Store
 from bot.summarize import summarize
+from bot.summarize.llm import ModelWriter
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -108,7 +111,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("target", nargs="?", metavar="PATH|URL")
     p.add_argument("--jsonl", metavar="FILE", help="JSON Lines input ('-' for standard input)")
+    p.add_argument(
+        "--llm",
+        action="store_true",
+        help="write briefings with the [llm] model (NEWSBRIEF_LLM_BASE_URL, _MODEL, _API_KEY); "
+        'every sentence is checked against the article; JSON lines gain "origin" and "rejected"',
+    )
     p.add_argument("--allow-private", action="store_true", help=argparse.SUPPRESS)
+
+    p = sub.add_parser(
+        "stats",
+        parents=[common],
+        help="the language model's use per day: tokens, cache hits, fallbacks, rejections",
+        description="Per day and model: requests, tokens, cache hits, briefings and answers "
+        "the model wrote, extractive fallbacks, and model sentences the check rejected.",
+    )
+    p.add_argument("--days", type=int, default=14, help="how many days (default 14)")
 
     sub.add_parser(
         "check-config",
@@ -173,7 +191,7 @@ def main(
 
 def _run(args: argparse.Namespace, settings: Settings, stdin: TextIO | None, out: TextIO) -> int:
     try:
-        if args.command == "summarize":
+        if args.command == "summarize" and not args.llm:
             return _summarize(args, settings, stdin or sys.stdin, out)
         with Store.open(settings.store.path) as store:
             if args.command == "ingest":
@@ -182,6 +200,10 @@ def _run(args: argparse.Namespace, settings: Settings, stdin: TextIO | None, out
                 return _articles(args, store, out)
             if args.command == "digest":
                 return _digest(args, settings, store, out)
+            if args.command == "summarize":
+                return asyncio.run(_summarize_llm(args, settings, store, stdin or sys.stdin, out))
+            if args.command == "stats":
+                return _stats(args, store, out)
             # a bot that cannot save would claim, post and forget, or crash later: say so now
             store.check_writable()
             if platforms_configured(settings):
@@ -245,6 +267,8 @@ def _settings(args: argparse.Namespace, env: dict[str, str]) -> Settings:
         overrides["store.path"] = args.db
     if getattr(args, "allow_private", False):
         overrides["fetch.allow_private"] = True
+    if getattr(args, "llm", False):
+        overrides["llm.enabled"] = True
     return load_settings(path, env, overrides)
 
 
@@ -379,6 +403,142 @@ def _summarize_jsonl(name: str, stdin: TextIO, out: TextIO) -> int:
             }
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+async def _summarize_llm(
+    args: argparse.Namespace, settings: Settings, store: Store, stdin: TextIO, out: TextIO
+) -> int:
+    """`summarize --llm`: each briefing written by the model and checked, or extractive."""
+    writer = ModelWriter.from_settings(settings, store)
+    assert writer is not None  # --llm turned it on, and the settings were validated
+    try:
+        if args.jsonl:
+            return await _llm_jsonl(args.jsonl, writer, stdin, out)
+        if not args.target:
+            usage = "usage: python -m bot summarize --llm PATH|URL  or  --jsonl FILE"
+            print(usage, file=sys.stderr)
+            return EXIT_USAGE
+        return await _llm_target(args.target, writer, settings, out)
+    finally:
+        await writer.close()
+
+
+async def _llm_target(target: str, writer: ModelWriter, settings: Settings, out: TextIO) -> int:
+    from adapters.console import to_console_text
+
+    try:
+        if is_url(target):
+            items: list[Article | SourceError] = [
+                await web.fetch_page(target, fetch_policy(settings))
+            ]
+        else:
+            items = [i for p in files.iter_files(Path(target)) for i in files.read_file(p)]
+    except SourceError as exc:
+        items = [exc]
+    failed = False
+    for item in items:
+        if isinstance(item, SourceError):
+            print(f"error: {item.url}: {item.reason}", file=sys.stderr)
+            failed = True
+            continue
+        extract = summarize(item.text, item.title or None, language=item.language)
+        written = await writer.brief_article(item, extract)
+        story = Story(articles=(item,), briefing=written.briefing)
+        digest = Digest(stories=(story,), generated_at=datetime.now(UTC), overview="")
+        print(to_console_text(digest, _tz(settings)).lstrip("\n").removeprefix("1. "), file=out)
+        if written.origin == "model":
+            note = f"model: {settings.llm.model}"
+        else:
+            note = f"extractive: {written.fallback or 'the model was not used'}"
+        print(f"   ({note})", file=out)
+        for rejected in written.rejected:
+            print(f"   rejected: “{rejected.text}” ({rejected.reason})", file=out)
+        print(file=out)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+async def _llm_jsonl(name: str, writer: ModelWriter, stdin: TextIO, out: TextIO) -> int:
+    try:
+        stream = stdin if name == "-" else open(name, encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        print(f"error: {name}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    rows: list[tuple[int, dict[str, Any]]] = []
+    failed = False
+    with stream:
+        for n, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict) or not isinstance(row.get("article"), str):
+                    raise ValueError('needs an object with a string "article"')
+            except ValueError as exc:
+                print(f"error: {name} line {n}: {exc}", file=sys.stderr)
+                failed = True
+                continue
+            rows.append((n, row))
+
+    async def one(n: int, row: dict[str, Any]) -> dict[str, Any]:
+        title = row.get("title") if isinstance(row.get("title"), str) else None
+        language = row.get("language") if isinstance(row.get("language"), str) else None
+        article = Article(
+            url=str(row.get("url") or f"jsonl:{n}"),
+            title=title or "",
+            source=str(row.get("source") or ""),
+            text=row["article"],
+            published=None,
+            fetched_at=datetime.now(UTC),
+            language=language,
+        )
+        extract = summarize(article.text, title, language=language)
+        written = await writer.brief_article(article, extract)
+        return {
+            "id": row.get("id"),
+            "headline": written.briefing.headline,
+            "bullets": [b.text for b in written.briefing.bullets],
+            "origin": written.origin,
+            "rejected": [{"text": r.text, "reason": r.reason} for r in written.rejected],
+        }
+
+    # every row at once: the client keeps to [llm] max_concurrency; lines come out in order
+    records = await asyncio.gather(*(one(n, row) for n, row in rows))
+    for record in records:
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _stats(args: argparse.Namespace, store: Store, out: TextIO) -> int:
+    rows = store.llm_usage(args.days)
+    if not rows:
+        print("No model use recorded (see [llm] in config.example.toml).", file=out)
+        return EXIT_OK
+    head = ("day", "model", "requests", "tokens", "cache hits", "written", "fallbacks", "rejected")
+    table = [head]
+    for row in rows:
+        tokens = int(row["prompt_tokens"]) + int(row["completion_tokens"])
+        table.append(
+            (
+                row["day"],
+                row["model"],
+                str(row["requests"]),
+                f"{tokens} ({row['prompt_tokens']}+{row['completion_tokens']})",
+                str(row["cache_hits"]),
+                str(row["written"]),
+                str(row["fallbacks"]),
+                str(row["rejected"]),
+            )
+        )
+    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
+    for r in table:
+        cells = (cell.ljust(w) for cell, w in zip(r, widths, strict=True))
+        print("  ".join(cells).rstrip(), file=out)
+    print(
+        "written: briefings and answers the model wrote that passed the check; fallbacks: "
+        "items that were extractive instead; rejected: model sentences the check removed.",
+        file=out,
+    )
+    return EXIT_OK
 
 
 def _label(article: Article) -> str:

@@ -26,6 +26,9 @@ ENV_PREFIX = "NEWSBRIEF_"
 # Environment variables that are read but are not `section.key` overrides.
 ENV_CONFIG_PATH = "NEWSBRIEF_CONFIG"
 SECRET_ENV = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "DISCORD_BOT_TOKEN")
+# The model server's key: named like an `[llm]` key, but a secret, so never read from the file.
+LLM_KEY_ENV = "NEWSBRIEF_LLM_API_KEY"
+LLM_FEATURES = ("briefings", "stories", "ask")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,34 @@ class LogSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LlmSettings:
+    """An optional OpenAI-compatible model for briefings and answers (`bot.summarize.llm`).
+
+    Off by default: nothing is sent anywhere and briefings stay extractive. The key comes
+    from ``NEWSBRIEF_LLM_API_KEY`` only.
+    """
+
+    enabled: bool = False
+    base_url: str = ""
+    """The Chat Completions API's base, e.g. ``https://api.openai.com/v1`` or an Ollama,
+    vLLM or llama.cpp server's ``http://127.0.0.1:11434/v1``."""
+    model: str = ""
+    timeout: float = 20.0
+    """Seconds one request may take, retries included."""
+    max_concurrency: int = 4
+    max_output_tokens: int = 600
+    daily_token_budget: int = 2_000_000
+    """Tokens (prompt and reply) a UTC day may spend; 0: no limit."""
+    features: tuple[str, ...] = LLM_FEATURES
+    allow_private: bool = False
+    """Allow `base_url` to be on a private or loopback address (the operator's own server);
+    every other address rule of `[fetch]` still applies."""
+    digest_deadline: float = 20.0
+    """Seconds a digest waits for the model at most; what is not written by then is extractive."""
+    max_retries: int = 3
+
+
+@dataclass(frozen=True, slots=True)
 class Secrets:
     """Tokens from the environment. `repr` masks them so they never reach a log."""
 
@@ -121,6 +152,7 @@ class Secrets:
     slack_app_token: str | None = field(default=None, repr=False)
     slack_signing_secret: str | None = field(default=None, repr=False)
     discord_bot_token: str | None = field(default=None, repr=False)
+    llm_api_key: str | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -141,6 +173,7 @@ class Settings:
     run: RunSettings = RunSettings()
     alerts: AlertSettings = AlertSettings()
     log: LogSettings = LogSettings()
+    llm: LlmSettings = LlmSettings()
     secrets: Secrets = Secrets()
     source: str = "defaults"
 
@@ -156,6 +189,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "run": RunSettings,
     "alerts": AlertSettings,
     "log": LogSettings,
+    "llm": LlmSettings,
 }
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -198,7 +232,7 @@ def load_settings(
                 _put(values, section, key, raw, f"in {path}", problems)
 
     for name, raw in env.items():
-        if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG_PATH:
+        if not name.startswith(ENV_PREFIX) or name in (ENV_CONFIG_PATH, LLM_KEY_ENV):
             continue
         section, _, key = name[len(ENV_PREFIX) :].lower().partition("_")
         if section not in _SECTIONS or not key:
@@ -220,7 +254,8 @@ def load_settings(
 
 
 def _secrets(env: Mapping[str, str]) -> Secrets:
-    return Secrets(**{name.lower(): env.get(name) or None for name in SECRET_ENV})
+    tokens = {name.lower(): env.get(name) or None for name in SECRET_ENV}
+    return Secrets(**tokens, llm_api_key=env.get(LLM_KEY_ENV) or None)
 
 
 def _put(
@@ -243,6 +278,8 @@ def _put(
             hint += "SLACK_SIGNING_SECRET)"
         if section == "discord" and "token" in key:
             hint = "; the Discord token comes from the environment (DISCORD_BOT_TOKEN)"
+        if section == "llm" and "key" in key:
+            hint = f"; the model's API key comes from the environment ({LLM_KEY_ENV})"
         problems.append((dotted, f"unknown key {where}{hint}"))
         return
     try:
@@ -383,12 +420,40 @@ def _validate(settings: Settings, problems: list[tuple[str, str]]) -> None:
         problems.append(("log.format", 'must be "text" or "json"'))
     if settings.log.level.upper() not in _LOG_LEVELS:
         problems.append(("log.level", f"must be one of {', '.join(_LOG_LEVELS)}"))
+    _validate_llm(settings.llm, problems)
     try:
         ZoneInfo(settings.digest.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         problems.append(
             ("digest.timezone", f"unknown time zone {settings.digest.timezone!r} (try Europe/Kyiv)")
         )
+
+
+def _validate_llm(llm: LlmSettings, problems: list[tuple[str, str]]) -> None:
+    if llm.enabled and not llm.base_url:
+        problems.append(("llm.base_url", "the model server's URL is needed when llm.enabled"))
+    if llm.base_url and not llm.base_url.lower().startswith(("http://", "https://")):
+        problems.append(("llm.base_url", "must be an http(s) URL like https://api.openai.com/v1"))
+    if "@" in llm.base_url.partition("://")[2].partition("/")[0]:
+        problems.append(("llm.base_url", f"no user name or password in the URL; use {LLM_KEY_ENV}"))
+    if llm.enabled and not llm.model:
+        problems.append(("llm.model", "the model's name is needed when llm.enabled"))
+    if llm.timeout <= 0:
+        problems.append(("llm.timeout", "must be more than 0 seconds"))
+    if not 1 <= llm.max_concurrency <= 64:
+        problems.append(("llm.max_concurrency", "must be between 1 and 64"))
+    if not 64 <= llm.max_output_tokens <= 32_000:
+        problems.append(("llm.max_output_tokens", "must be between 64 and 32000"))
+    if llm.daily_token_budget < 0:
+        problems.append(("llm.daily_token_budget", "must be 0 (no limit) or more"))
+    for feature in llm.features:
+        if feature not in LLM_FEATURES:
+            known = ", ".join(LLM_FEATURES)
+            problems.append(("llm.features", f"{feature!r} is not one of {known}"))
+    if llm.digest_deadline <= 0:
+        problems.append(("llm.digest_deadline", "must be more than 0 seconds"))
+    if not 0 <= llm.max_retries <= 10:
+        problems.append(("llm.max_retries", "must be between 0 and 10"))
 
 
 def describe_settings(settings: Settings) -> str:
@@ -403,6 +468,8 @@ def describe_settings(settings: Settings) -> str:
     for env_name in SECRET_ENV:
         value = getattr(settings.secrets, env_name.lower())
         lines.append(f"# {env_name}: {'set (***)' if value else 'not set'}")
+    key_set = "set (***)" if settings.secrets.llm_api_key else "not set"
+    lines.append(f"# {LLM_KEY_ENV}: {key_set}")
     platforms = [
         name
         for name, token in (

@@ -47,6 +47,7 @@ from bot.updates import views_of
 if TYPE_CHECKING:
     from bot.alerts import Alerts
     from bot.config import Settings
+    from bot.summarize.llm import ModelWriter
 
 log = logging.getLogger(__name__)
 
@@ -261,6 +262,9 @@ class Delivery:
         self._sending: dict[asyncio.Task[Any], set[int]] = {}
         self._tried: dict[str, datetime] = {}
         self._heart: asyncio.Task[None] | None = None
+        self.writer: ModelWriter | None = None
+        """Rewrites a digest's briefings with the optional model before it is planned
+        (within ``[llm] digest_deadline``); None: extractive briefings."""
 
     @classmethod
     def from_settings(
@@ -515,6 +519,9 @@ class Delivery:
                 digest = self._build(channel, now)  # claimed, then cut off before its plan
             elif digest is None:
                 digest = digest_of(store, run.article_ids, now=now, channel=channel)
+            if self.writer is not None:
+                # inside the send, so the claim's lease is renewed while the model writes
+                digest = await self.writer.rewrite_digest(digest)
             try:
                 # nothing new: the run is recorded as sent without a message (the reports it
                 # settles are still recorded), unless the operator wants a line in the channel

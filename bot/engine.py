@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.alerts import Alerts, PostNotice
@@ -32,6 +32,9 @@ from bot.ingest.outlets import OutletNames
 from bot.models import ChannelRef, ChannelSettings, Digest
 from bot.scheduler import Scheduler
 from bot.store import Store
+
+if TYPE_CHECKING:
+    from bot.summarize.llm import ModelWriter
 
 
 def _utcnow() -> datetime:
@@ -151,6 +154,13 @@ class Engine:
             delivery=self.delivery,
             alerts=self.alerts,
         )
+        # the optional language model ([llm]): None keeps briefings and answers extractive
+        self.writer: ModelWriter | None = None
+        if settings.llm.enabled:
+            from bot.summarize.llm import ModelWriter  # httpx client, only when configured
+
+            self.writer = ModelWriter.from_settings(settings, store)
+        self.delivery.writer = self.writer
         self.digests = Digests(store, settings, self.delivery)
         s = settings.secrets
         self.commands = Dispatcher(
@@ -188,6 +198,7 @@ class Engine:
             scheduler=self.scheduler,
             delivery=self.delivery,
             names=self.policies.names,
+            writer=self.writer,
         )
 
     def stop(self) -> None:
@@ -198,3 +209,9 @@ class Engine:
 
     def close(self) -> None:
         self.commands.close()
+
+    async def aclose(self) -> None:
+        """Close what needs the event loop (the model's HTTP client), then the rest."""
+        if self.writer is not None:
+            await self.writer.close()
+        self.close()

@@ -164,4 +164,10 @@ def quiet_libraries(level: int = logging.WARNING) -> None:
 
 def _secret_values(settings: Settings) -> list[str | None]:
     s = settings.secrets
-    return [s.slack_bot_token, s.slack_app_token, s.slack_signing_secret, s.discord_bot_token]
+    return [
+        s.slack_bot_token,
+        s.slack_app_token,
+        s.slack_signing_secret,
+        s.discord_bot_token,
+        s.llm_api_key,
+    ]

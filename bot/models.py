@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 
 def outlet_label(source: str, url: str) -> str:
@@ -76,6 +76,34 @@ class Bullet:
     sentences: tuple[str, ...] = ()
     source: str | None = None
     """The outlet the bullet came from; set only in a briefing built from several reports."""
+    origin: str = "extract"
+    """Who wrote it: ``extract`` (taken from the article) or ``model`` (written by the
+    language model and checked against the article; `sentences` then holds the article's
+    sentences that support it)."""
+    url: str | None = None
+    """For a model bullet, the article its supporting sentences are from (a "why" link)."""
+
+    @property
+    def written(self) -> bool:
+        """Whether a language model wrote it (adapters mark such bullets)."""
+        return self.origin == "model"
+
+    @property
+    def why(self) -> str | None:
+        """For a model bullet, a link to its article that highlights the sentence supporting
+        it (a text fragment, ``#:~:text=start,end``, which browsers scroll to); else None."""
+        if not self.written or not self.url or not self.sentences:
+            return None
+        if not self.url.startswith(("http://", "https://")):
+            return None
+        words = self.sentences[0].split()
+        start, end = " ".join(words[:5]), " ".join(words[-3:]) if len(words) > 8 else ""
+
+        def term(text: str) -> str:
+            return quote(text, safe="").replace("-", "%2D")
+
+        fragment = term(start) + ("," + term(end) if end else "")
+        return self.url.partition("#")[0] + "#:~:text=" + fragment
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +227,9 @@ class Answer:
 
     question: str
     citations: tuple[Citation, ...] = ()
+    text: str = ""
+    """A direct answer a language model wrote from `citations` (each sentence marked [1],
+    [2] for the citation it rests on, and checked against it); "" for quotes only."""
 
     @property
     def answered(self) -> bool:

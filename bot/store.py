@@ -317,7 +317,43 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE articles SET published = NULL
     WHERE published < '1990-01-01' OR julianday(published) > julianday(fetched_at) + 1;
     """,
+    # 7: an optional language model (bot/summarize/llm.py): its checked results, keyed by the
+    # model and a hash of the request, so a digest, its retry and /brief pay once; and what it
+    # cost and did each day (`python -m bot stats`)
+    """
+    CREATE TABLE llm_cache (
+        model TEXT NOT NULL,
+        prompt_hash TEXT NOT NULL,
+        result TEXT NOT NULL,
+        tokens INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (model, prompt_hash)
+    ) WITHOUT ROWID;
+    CREATE TABLE llm_usage (
+        day TEXT NOT NULL,
+        model TEXT NOT NULL,
+        requests INTEGER NOT NULL DEFAULT 0,
+        prompt_tokens INTEGER NOT NULL DEFAULT 0,
+        completion_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_hits INTEGER NOT NULL DEFAULT 0,
+        written INTEGER NOT NULL DEFAULT 0,
+        fallbacks INTEGER NOT NULL DEFAULT 0,
+        rejected INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, model)
+    ) WITHOUT ROWID;
+    """,
 )
+
+LLM_COUNTERS = (
+    "requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "cache_hits",
+    "written",
+    "fallbacks",
+    "rejected",
+)
+"""What `Store.save_llm` adds up per day and model."""
 
 MAX_VIEW_BULLETS = 60
 """Bullet texts remembered per channel and story (the newest); a long-running story's oldest
@@ -1069,11 +1105,70 @@ class Store:
         found: dict[int, Briefing] = {}
         for row in rows:
             bullets = tuple(
-                Bullet(b["text"], tuple(b.get("sentences", ())), b.get("source"))
+                Bullet(
+                    b["text"],
+                    tuple(b.get("sentences", ())),
+                    b.get("source"),
+                    b.get("origin", "extract"),
+                    b.get("url"),
+                )
                 for b in json.loads(row["bullets"])
             )
             found[int(row["article_id"])] = Briefing(row["headline"], bullets)
         return found
+
+    # Language model: cache and daily usage ---------------------------------------------
+
+    def llm_cached(self, model: str, prompt_hash: str) -> str | None:
+        """The stored (checked) result of a model request, or None."""
+        row = self.conn.execute(
+            "SELECT result FROM llm_cache WHERE model = ? AND prompt_hash = ?",
+            (model, prompt_hash),
+        ).fetchone()
+        return None if row is None else str(row["result"])
+
+    def save_llm(
+        self,
+        model: str,
+        results: Sequence[tuple[str, str, int]],
+        usage: Mapping[str, Mapping[str, int]],
+        now: datetime,
+    ) -> None:
+        """In one transaction: cache `results` (prompt hash, checked result, tokens) and add
+        `usage` (day -> counters named in `LLM_COUNTERS`) to `model`'s daily counters."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO llm_cache (model, prompt_hash, result, tokens, "
+                "created_at) VALUES (?, ?, ?, ?, ?)",
+                [(model, key, result, tokens, _iso(now)) for key, result, tokens in results],
+            )
+            for day, counts in usage.items():
+                names = [name for name in LLM_COUNTERS if counts.get(name)]
+                if not names:
+                    continue
+                sets = ", ".join(f"{name} = {name} + excluded.{name}" for name in names)
+                conn.execute(
+                    f"INSERT INTO llm_usage (day, model, {', '.join(names)}) "
+                    f"VALUES (?, ?, {_marks(names)}) "
+                    f"ON CONFLICT (day, model) DO UPDATE SET {sets}",
+                    (day, model, *(counts[name] for name in names)),
+                )
+
+    def llm_tokens(self, day: str) -> int:
+        """Tokens (prompt and reply) every model spent on `day`."""
+        row = self.conn.execute(
+            "SELECT coalesce(sum(prompt_tokens + completion_tokens), 0) AS n FROM llm_usage "
+            "WHERE day = ?",
+            (day,),
+        ).fetchone()
+        return int(row["n"])
+
+    def llm_usage(self, days: int = 14) -> list[dict[str, Any]]:
+        """Each day's and model's counters, newest day first."""
+        rows = self.conn.execute(
+            "SELECT * FROM llm_usage ORDER BY day DESC, model LIMIT ?", (max(1, days) * 8,)
+        ).fetchall()
+        return [dict(row) for row in rows]
 
     # Deliveries -------------------------------------------------------------------------
 
@@ -1776,6 +1871,8 @@ def _bullet_row(bullet: Bullet) -> dict[str, object]:
     if bullet.source is not None:
         # only story briefings name an outlet per bullet; rows without the key read as None
         row["source"] = bullet.source
+    if bullet.written:
+        row["origin"], row["url"] = bullet.origin, bullet.url
     return row
 
 

@@ -263,7 +263,13 @@ def views_of(store: Store, digest: Digest, also: Iterable[int] = ()) -> list[Sto
                 story_of.get(lead_id, lead_id),
                 tuple((a.id, a.revision) for a in story.articles if a.id is not None),
                 story.sources,
-                tuple(b.text for b in story.briefing.bullets),
+                # a model's bullet was shown with the article sentences it rests on: those
+                # facts count as shown too, however the model worded them
+                tuple(
+                    text
+                    for b in story.briefing.bullets
+                    for text in (b.text, *(b.sentences if b.written else ()))
+                ),
             )
         )
     by_story: dict[int, list[tuple[int, int]]] = {}

@@ -49,6 +49,7 @@ MAX_OUTLET = 60  # an outlet's name before a story bullet: a feed chooses its ow
 ANSWER_COLOUR = discord.Colour.blurple()
 _ELLIPSIS = "…"
 _ZWSP = "\u200b"
+MODEL_MARK = "✦"  # a bullet or answer a language model wrote (see `bot.summarize.llm`)
 
 # Every character Discord's Markdown gives a meaning to, escaped with a backslash (which Discord
 # hides before any punctuation); "://" too, so a bare address in feed text is no link.
@@ -127,6 +128,8 @@ def _aware(moment: datetime) -> datetime:
 
 def _footer(story: Story) -> str:
     line = story.coverage
+    if any(b.written for b in story.briefing.bullets):
+        line += f" · {MODEL_MARK} written by a language model, checked against the articles"
     if story.update:
         line = "Update · " + line
     return cut(clean(line, markdown=False), STORY_FOOTER)
@@ -136,6 +139,9 @@ def _bullet(bullet: Bullet) -> str:
     """A bullet's text, after its outlet in bold when a story names one (both escaped, so a
     name cannot end the bold early, link anywhere or ping anyone)."""
     text = clean(bullet.text, one_line=True)
+    if bullet.written:
+        why = _link(bullet.why or "")
+        text = f"{MODEL_MARK} {text}" + (f" ([why]({why}))" if why else "")
     if bullet.source:
         # cut before escaping, so the escapes neither use up the room nor get cut in half
         name = cut(" ".join(strip_control(bullet.source).split()), MAX_OUTLET)
@@ -234,7 +240,9 @@ def to_discord_answer(answer: Answer, tz: tzinfo | None = None) -> discord.Embed
     """A cited answer: each quoted sentence with a link to its article, outlet and date."""
     zone = tz or ZoneInfo("UTC")
     lines: list[str] = []
-    used = 0
+    if answer.text:
+        lines.append(f"{MODEL_MARK} {cut(clean(answer.text, one_line=True), 1500)}")
+    used = sum(len(x) + 1 for x in lines)
     for n, cite in enumerate(answer.citations, start=1):
         url = _link(cite.url)
         label = link_label(cite.source or cite.title, cite.url) if url else cite.source

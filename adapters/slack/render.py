@@ -36,6 +36,7 @@ MAX_FALLBACK_CHARS = 1000
 MAX_HEADLINE_CHARS = 300
 MAX_OUTLET_CHARS = 60  # an outlet's name before a story bullet: a feed chooses its own
 _ELLIPSIS = "…"
+MODEL_MARK = "✦"  # a bullet or answer a language model wrote (see `bot.summarize.llm`)
 
 
 class SlackMessage(TypedDict):
@@ -147,11 +148,17 @@ def story_blocks(story: Story, tz: tzinfo) -> list[Block]:
             # the outlet is bold, and `_fit` turns any "*" of its name into a look-alike, so a
             # name cannot end the bold early or make the bullet's text bold
             line += f"*{_fit(' '.join(bullet.source.split()), MAX_OUTLET_CHARS)}:* "
-        room = MAX_SECTION_CHARS - len(text) - len(line)
+        why = _link_url(bullet.why or "") if bullet.written else None
+        if bullet.written:
+            line += f"{MODEL_MARK} "
+        tail = f" _(<{why}|why>)_" if why else ""
+        room = MAX_SECTION_CHARS - len(text) - len(line) - len(tail)
         if room < 20:
             break
-        text += line + _fit(bullet.text, room)
+        text += line + _fit(bullet.text, room) + tail
     meta = [story.coverage]
+    if any(b.written for b in story.briefing.bullets):
+        meta.append(f"{MODEL_MARK} written by a language model, checked against the articles")
     if story.update:
         meta.insert(0, "Update")
     if lead.published:
@@ -254,6 +261,10 @@ def to_slack_answer(answer: Answer, lead: str, tz: tzinfo | None = None) -> list
     zone = tz or ZoneInfo("UTC")
     units = [citation_blocks(n, c, zone) for n, c in enumerate(answer.citations, start=1)]
     head = [b for unit in _text_units(lead) for b in unit]
+    if answer.text:
+        written = _fit(answer.text, MAX_SECTION_CHARS - 10)
+        head.append(_section(f"{MODEL_MARK} {written}"))
+        head.append(_context("written by a language model from the sentences below"))
     fallback = lead + " " + " ".join(c.sentence for c in answer.citations[:2])
     return _pack(head, units, fallback, "Answer")
 

@@ -26,6 +26,7 @@ from bot.commands.handlers import (
     WRITE_HANDLERS,
     CommandContext,
     Reply,
+    with_model,
 )
 from bot.commands.specs import SPEC, CommandSpec
 from bot.errors import StoreFaultError
@@ -171,6 +172,7 @@ async def run(
         if read is not None:
             loop = asyncio.get_running_loop()
             reply = await loop.run_in_executor(executor, read, ctx, request.args)
+            reply = await with_model(ctx, spec.name, reply)
         else:
             reply = await WRITE_HANDLERS[spec.name](ctx, request.args)
         return replace(reply, zone=ctx.zone)

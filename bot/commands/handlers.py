@@ -43,6 +43,7 @@ from bot.store import Store
 
 if TYPE_CHECKING:
     from bot.scheduler import Scheduler
+    from bot.summarize.llm import ModelWriter
 
 MAX_QUESTION_CHARS = 500
 MAX_TOPIC_CHARS = 200
@@ -55,6 +56,7 @@ MAX_SOURCE_ID = 2**63 - 1
 
 
 UTC_ZONE = ZoneInfo("UTC")
+BRIEF_MODEL_SECONDS = 10.0  # /brief waits this long for model briefings, then shows extracts
 
 
 def _utcnow() -> datetime:
@@ -93,6 +95,7 @@ class CommandContext:
         delivery: the process's digest delivery (``/digest now`` goes through it, so it is
             sent part by part exactly once, retried, and waited for by a shutdown).
         names: the operator's outlet names, built once from ``[feeds] names``.
+        writer: the optional language model (``[llm]``) for briefings and answers.
     """
 
     store: Store
@@ -104,6 +107,7 @@ class CommandContext:
     post: PostDigest | None = None
     scheduler: Scheduler | None = None
     delivery: Delivery | None = None
+    writer: ModelWriter | None = None
     names: OutletNames | None = None
 
     @property
@@ -180,6 +184,24 @@ def brief(ctx: CommandContext, topic: str = "") -> Reply:
     header = f'Top {len(stories)} {noun} on "{topic}"' if topic else f"Latest {len(stories)} {noun}"
     digest = Digest(stories=tuple(stories), generated_at=ctx.clock(), overview=header + ".")
     return Reply(header + ".", digest=digest)
+
+
+async def with_model(ctx: CommandContext, name: str, reply: Reply) -> Reply:
+    """The optional model's pass over a read command's reply, on the event loop where its
+    HTTP client lives (the read itself ran in a worker thread): /brief's briefings rewritten
+    within `BRIEF_MODEL_SECONDS` (extracts for whatever is late), /ask's answer written from
+    the quoted sentences and checked against them."""
+    if ctx.writer is None:
+        return reply
+    if name == "brief" and reply.digest is not None and reply.digest.stories:
+        stories = await ctx.writer.rewrite(list(reply.digest.stories), within=BRIEF_MODEL_SECONDS)
+        return replace(reply, digest=replace(reply.digest, stories=tuple(stories)))
+    if name == "ask" and reply.answer is not None and reply.answer.answered:
+        answer = await ctx.writer.answer(reply.answer)
+        if not answer.answered:
+            return Reply("The stored articles I found don't say.", answer=answer)
+        return replace(reply, answer=answer)
+    return reply
 
 
 def ask(ctx: CommandContext, question: str = "") -> Reply:
