@@ -53,7 +53,7 @@ def test_make_run_with_stdin_closed_prints_the_digest_seed_story_first(tmp_path:
 def test_make_run_answers_piped_commands_and_exits(tmp_path: Path) -> None:
     done = make_run(tmp_path / "bot.db", "/help\n/brief\n")
     assert done.returncode == 0, done.stderr
-    assert "/brief [topic]" in done.stdout
+    assert "/brief [public] [topic]" in done.stdout
     assert "Latest 4 stories." in done.stdout
 
 
