@@ -14,6 +14,7 @@ from bot.ingest.files import iter_files, read_file
 from bot.models import Article
 from bot.store import Store
 from bot.summarize import summarize
+from tests import pg
 from tests.servers import LoopbackServer
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -62,3 +63,14 @@ def seeded_store(tmp_path: Path) -> Iterator[Store]:
                 assert isinstance(item, Article), item
                 store.add_article(item, summarize(item.text, item.title or None))
         yield store
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test (see tests/pg.py): its URL."""
+    with pg.fresh_database() as url:
+        yield url
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    pg.stop()
