@@ -108,14 +108,30 @@ class _Listeners:
                 log.exception("leadership listener failed")
 
 
-class SoloLeadership(_Listeners):
-    """One process on its own database (SQLite): it always leads."""
+class SoloLeadership:
+    """One process on its own database (SQLite): it always leads, from before `start` on."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Listener] = []
+        self._started = False
+
+    @property
+    def is_leader(self) -> bool:
+        return True
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
 
     async def start(self) -> None:
-        self._set(True)
+        """Tell the listeners, once, that this process leads."""
+        if self._started:
+            return
+        self._started = True
+        for listener in self._listeners:
+            listener(True)
 
     async def aclose(self) -> None:
-        self._set(False)
+        """Nothing to give up: no other process waits for the lead."""
 
 
 class PgLeadership(_Listeners):
