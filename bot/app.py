@@ -172,6 +172,7 @@ async def run_platforms(
             engine.attach(adapter)
         if health is not None:
             health.components, health.scheduler = served, engine.scheduler
+            health.leadership = engine.scheduler.leadership
 
         async def serve() -> bool:
             started = []

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import psycopg
 import pytest
 
@@ -140,12 +141,14 @@ async def test_run_on_postgresql_leads_by_the_lock_and_gives_it_up_at_stop(
     from bot.app import run_platforms
     from bot.config import StoreSettings
     from bot.leader import current_leader, process_name
+    from tests.test_run import free_port
     from tests.test_shutdown import SlowAdapter, _due_digest
 
     _due_digest(seeded_store)
     adapter = SlowAdapter()
+    port = free_port()
     settings = replace(
-        load_settings(None, {"NEWSBRIEF_HEALTH_ENABLED": "false"}),
+        load_settings(None, {"NEWSBRIEF_HEALTH_PORT": str(port)}),
         store=StoreSettings(seeded_store.path, url=pg_url),
     )
     stop = asyncio.Event()
@@ -155,6 +158,13 @@ async def test_run_on_postgresql_leads_by_the_lock_and_gives_it_up_at_stop(
     try:
         await asyncio.wait_for(adapter.posting.wait(), 10)  # the leader caught up
         assert await asyncio.to_thread(current_leader, pg_url) == process_name()
+        # `python -m bot health` shows /readyz: which replica leads, and that it is this one
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{port}/readyz") as response,
+        ):
+            body = await response.json()
+        assert body["leader"] == {"this_replica": True, "name": process_name()}
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 10) == 0
