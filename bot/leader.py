@@ -152,6 +152,7 @@ class PgLeadership(_Listeners):
         self._conn: psycopg.AsyncConnection[TupleRow] | None = None
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._stepped_down = False
 
     async def start(self) -> None:
         await self._step()
@@ -171,6 +172,10 @@ class PgLeadership(_Listeners):
     async def _run(self) -> None:
         while not self._closed:
             await asyncio.sleep(self.check)
+            if self._stepped_down:
+                # the followers, whose sessions are sound, get the first try at the lead
+                self._stepped_down = False
+                await asyncio.sleep(self.check)
             await self._step()
 
     async def _step(self) -> None:
@@ -191,6 +196,7 @@ class PgLeadership(_Listeners):
             if self.is_leader:
                 log.warning("leadership: %s lost its database connection: steps down (%s)",
                             self.name, exc)  # fmt: skip
+                self._stepped_down = True
             else:
                 log.warning("leadership: cannot reach %s (%s)", redact_url(self.url), exc)
             self._set(False)

@@ -166,8 +166,8 @@ class Scheduler:
         """Take the daily digests over on gaining the lead; drop them on losing it."""
         if leading and not self._paused:
             log.info("leading: scheduling every channel's digest and catching up")
-            self._schedule_all()
-            if not isinstance(self.leadership, SoloLeadership):
+            solo = isinstance(self.leadership, SoloLeadership)
+            if not solo:
                 self._aps.add_job(
                     self.refresh_schedules,
                     IntervalTrigger(
@@ -178,6 +178,12 @@ class Scheduler:
                     max_instances=1,
                     coalesce=True,
                 )
+            try:
+                self._schedule_all()
+            except Exception:
+                if solo:
+                    raise  # at start, as before there were replicas: the start fails
+                log.exception("scheduling the digests failed: the next refresh tries again")
             if self._starting:
                 self._catch_up_at_start = True
             elif self._taking_over is None or self._taking_over.done():
@@ -192,11 +198,9 @@ class Scheduler:
                     job.remove()
             self._scheduled.clear()
 
-    def _schedule_all(self) -> dict[ChannelRef, ChannelSettings]:
-        stored = {s.channel: s for s in self.store.scheduled_channels()}
-        for settings in stored.values():
+    def _schedule_all(self) -> None:
+        for settings in self.store.scheduled_channels():
             self.schedule(settings)
-        return stored
 
     async def refresh_schedules(self) -> None:
         """The leader's refresh job: follow the schedules changed on other replicas (added,

@@ -23,6 +23,7 @@ from tests.test_scheduler import Clock, Recorder
 
 C1 = ChannelRef("slack", "C1")
 C2 = ChannelRef("slack", "C2")
+C3 = ChannelRef("slack", "C3")
 KYIV = ZoneInfo("Europe/Kyiv")
 
 
@@ -103,13 +104,16 @@ async def test_only_the_leader_runs_digests_and_follows_changes_made_on_a_follow
     moved = first.next_run(C2)
     assert moved is not None and f"{moved.astimezone(KYIV):%H:%M}" == "10:15"
 
-    # the leader stops: the follower takes the schedule over, and sends nothing twice
+    # the leader stops: the follower takes the schedule over, catches up on what is due and
+    # not sent (C3's 07:45, set after the old leader's start), and sends nothing twice
+    store.put_channel(ChannelSettings(C3, digest_time="07:45", timezone="UTC"))
     await first.close()
     await eventually(lambda: second.leadership.is_leader, 5, "the follower leads")
     await eventually(lambda: second.next_run(C2) is not None, 5, "the new leader schedules C2")
     assert second._aps.get_job(REFRESH_JOB) is not None
     assert first.next_run(C2) is None
-    assert [channel for channel, _ in platform.posts] == [C1]
+    await eventually(lambda: len(platform.posts) == 2, 5, "the new leader catches up")
+    assert [channel for channel, _ in platform.posts] == [C1, C3]
 
 
 async def test_a_leader_that_loses_the_lead_drops_its_digest_jobs(
