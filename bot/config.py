@@ -29,6 +29,30 @@ SECRET_ENV = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "DIS
 # The model server's key: named like an `[llm]` key, but a secret, so never read from the file.
 LLM_KEY_ENV = "NEWSBRIEF_LLM_API_KEY"
 LLM_FEATURES = ("briefings", "stories", "ask")
+STORE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
+
+
+def is_postgres_url(url: str) -> bool:
+    """Whether `url` names a PostgreSQL database (else SQLite: a ``sqlite:///`` URL or none)."""
+    return url.lower().startswith(("postgresql://", "postgres://"))
+
+
+def redact_url(url: str) -> str:
+    """`url` with its password masked, fit for a log line or an error message.
+
+    Example:
+        redact_url("postgresql://bot:s3cret@db/newsbrief")  # "postgresql://bot:***@db/newsbrief"
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    # the last "@" ends the user part: an unencoded password may hold "@" itself (masking
+    # too much beats showing a piece of it)
+    at = rest.rfind("@")
+    if at >= 0 and ":" in rest[:at]:
+        rest = rest[:at].split(":", 1)[0] + ":***" + rest[at:]
+    rest = re.sub(r"([?&]password=)[^&#]*", r"\1***", rest, flags=re.IGNORECASE)
+    return f"{scheme}{sep}{rest}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +62,9 @@ class StoreSettings:
     """The database as a URL: ``sqlite:///path/to/file.db`` or ``postgresql://user@host/db``
     (several replicas share one PostgreSQL database); empty: the SQLite file at `path`. Its
     password is never shown: see `redact_url`."""
+
+    def __repr__(self) -> str:
+        return f"StoreSettings(path={self.path!r}, url={redact_url(self.url)!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,30 +240,6 @@ _SECTIONS: dict[str, type[Any]] = {
     "llm": LlmSettings,
 }
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-STORE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
-
-
-def is_postgres_url(url: str) -> bool:
-    """Whether `url` names a PostgreSQL database (else SQLite: a ``sqlite:///`` URL or none)."""
-    return url.lower().startswith(("postgresql://", "postgres://"))
-
-
-def redact_url(url: str) -> str:
-    """`url` with its password masked, fit for a log line or an error message.
-
-    Example:
-        redact_url("postgresql://bot:s3cret@db/newsbrief")  # "postgresql://bot:***@db/newsbrief"
-    """
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    # the last "@" ends the user part: an unencoded password may hold "@" itself (masking
-    # too much beats showing a piece of it)
-    at = rest.rfind("@")
-    if at >= 0 and ":" in rest[:at]:
-        rest = rest[:at].split(":", 1)[0] + ":***" + rest[at:]
-    rest = re.sub(r"([?&]password=)[^&#]*", r"\1***", rest, flags=re.IGNORECASE)
-    return f"{scheme}{sep}{rest}"
 
 
 def load_settings(
