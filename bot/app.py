@@ -19,6 +19,7 @@ from bot.errors import PlatformError
 from bot.health import HealthServer
 from bot.ingest.http import FetchPolicy
 from bot.ingest.pipeline import IngestResult, Progress, ingest
+from bot.leader import leadership_for
 from bot.logs import configure_logging as configure_logging  # re-exported: the CLI imports it
 from bot.logs import quiet_libraries
 from bot.models import ChannelRef
@@ -156,7 +157,8 @@ async def run_platforms(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
     health = await _start_health(settings, store)
-    engine = Engine(store, settings)
+    # with PostgreSQL several replicas may serve: only the leader runs the daily digests
+    engine = Engine(store, settings, leadership=leadership_for(settings))
     served = list(adapters) if adapters is not None else []
     background: list[asyncio.Task[Any]] = []
     code = 0
@@ -170,6 +172,7 @@ async def run_platforms(
             engine.attach(adapter)
         if health is not None:
             health.components, health.scheduler = served, engine.scheduler
+            health.leadership = engine.scheduler.leadership
 
         async def serve() -> bool:
             started = []

@@ -29,11 +29,42 @@ SECRET_ENV = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "DIS
 # The model server's key: named like an `[llm]` key, but a secret, so never read from the file.
 LLM_KEY_ENV = "NEWSBRIEF_LLM_API_KEY"
 LLM_FEATURES = ("briefings", "stories", "ask")
+STORE_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
+
+
+def is_postgres_url(url: str) -> bool:
+    """Whether `url` names a PostgreSQL database (else SQLite: a ``sqlite:///`` URL or none)."""
+    return url.lower().startswith(("postgresql://", "postgres://"))
+
+
+def redact_url(url: str) -> str:
+    """`url` with its password masked, fit for a log line or an error message.
+
+    Example:
+        redact_url("postgresql://bot:s3cret@db/newsbrief")  # "postgresql://bot:***@db/newsbrief"
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    # the last "@" ends the user part: an unencoded password may hold "@" itself (masking
+    # too much beats showing a piece of it)
+    at = rest.rfind("@")
+    if at >= 0 and ":" in rest[:at]:
+        rest = rest[:at].split(":", 1)[0] + ":***" + rest[at:]
+    rest = re.sub(r"([?&]password=)[^&#]*", r"\1***", rest, flags=re.IGNORECASE)
+    return f"{scheme}{sep}{rest}"
 
 
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
     path: str = "data/newsbrief.db"
+    url: str = ""
+    """The database as a URL: ``sqlite:///path/to/file.db`` or ``postgresql://user@host/db``
+    (several replicas share one PostgreSQL database); empty: the SQLite file at `path`. Its
+    password is never shown: see `redact_url`."""
+
+    def __repr__(self) -> str:
+        return f"StoreSettings(path={self.path!r}, url={redact_url(self.url)!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +126,22 @@ class DiscordSettings:
     api_base_url: str = ""
     gateway_url: str = ""
     shard_count: int = 0
+    shard_ids: tuple[int, ...] = ()
+    """The shards of `shard_count` this process connects (each replica its own); empty: all."""
     manage_permission: str = "manage_channels"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaSettings:
+    """Several `run` processes sharing one PostgreSQL database (`[store] url`); with SQLite the
+    one process always leads and these are unused."""
+
+    lease_check: float = 3.0
+    """Seconds between a follower's tries to become the leader (the one replica that runs the
+    digest schedule), and between the leader's checks of its database connection."""
+    schedule_refresh: float = 30.0
+    """Seconds between the leader's reads of every channel's schedule, so a ``/digest`` change
+    made on another replica is followed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +215,7 @@ class Settings:
     digest: DigestSettings = DigestSettings()
     slack: SlackSettings = SlackSettings()
     discord: DiscordSettings = DiscordSettings()
+    replicas: ReplicaSettings = ReplicaSettings()
     health: HealthSettings = HealthSettings()
     run: RunSettings = RunSettings()
     alerts: AlertSettings = AlertSettings()
@@ -185,6 +232,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "digest": DigestSettings,
     "slack": SlackSettings,
     "discord": DiscordSettings,
+    "replicas": ReplicaSettings,
     "health": HealthSettings,
     "run": RunSettings,
     "alerts": AlertSettings,
@@ -373,6 +421,20 @@ def _validate(settings: Settings, problems: list[tuple[str, str]]) -> None:
         problems.append(("alerts.channel", 'a "platform:channel" like "slack:C0123", or empty'))
     if not settings.store.path:
         problems.append(("store.path", "must not be empty"))
+    url = settings.store.url
+    if url and not url.lower().startswith(STORE_SCHEMES):
+        problems.append(
+            (
+                "store.url",
+                f"{redact_url(url)!r} is not sqlite:///path.db, postgresql://... or postgres://...",
+            )
+        )
+    elif url.lower().startswith("sqlite:///") and not url[len("sqlite:///") :]:
+        problems.append(("store.url", "sqlite:/// needs a file path, e.g. sqlite:///data/news.db"))
+    if not 0.5 <= settings.replicas.lease_check <= 10:
+        problems.append(("replicas.lease_check", "must be between 0.5 and 10 seconds"))
+    if not 1 <= settings.replicas.schedule_refresh <= 3600:
+        problems.append(("replicas.schedule_refresh", "must be between 1 and 3600 seconds"))
     if settings.slack.mode not in ("socket", "http"):
         problems.append(("slack.mode", 'must be "socket" or "http"'))
     if not 0 < settings.slack.port < 65536:
@@ -393,6 +455,14 @@ def _validate(settings: Settings, problems: list[tuple[str, str]]) -> None:
             problems.append((f"discord.{key}", "must be an http(s) or ws(s) URL, or empty"))
     if discord.shard_count < 0:
         problems.append(("discord.shard_count", "must be 0 (one connection) or more"))
+    if discord.shard_ids:
+        if discord.shard_count <= 0:
+            problems.append(("discord.shard_ids", "needs discord.shard_count (more than 0)"))
+        elif not all(0 <= i < discord.shard_count for i in discord.shard_ids):
+            top = discord.shard_count - 1
+            problems.append(("discord.shard_ids", f"each from 0 to {top} (shard_count - 1)"))
+        if len(set(discord.shard_ids)) != len(discord.shard_ids):
+            problems.append(("discord.shard_ids", "each shard at most once"))
     if not re.fullmatch(r"[a-z_]+", discord.manage_permission):
         problems.append(("discord.manage_permission", "a permission name like manage_channels"))
     secrets = settings.secrets
@@ -463,7 +533,10 @@ def describe_settings(settings: Settings) -> str:
         lines.append(f"\n[{name}]")
         section = getattr(settings, name)
         for f in dataclasses.fields(section):
-            lines.append(f"{f.name} = {_toml(getattr(section, f.name))}")
+            value = getattr(section, f.name)
+            if name == "store" and f.name == "url":
+                value = redact_url(value)  # a password in the URL never reaches the screen
+            lines.append(f"{f.name} = {_toml(value)}")
     lines.append("\n# secrets (environment only)")
     for env_name in SECRET_ENV:
         value = getattr(settings.secrets, env_name.lower())

@@ -29,6 +29,7 @@ from bot.delivery import Courier, Delivery, Outcome, now_slot
 from bot.digest import build_digest
 from bot.ingest.http import FetchPolicy
 from bot.ingest.outlets import OutletNames
+from bot.leader import Leadership
 from bot.models import ChannelRef, ChannelSettings, Digest
 from bot.scheduler import Scheduler
 from bot.store import Store
@@ -126,6 +127,8 @@ class Engine:
         settings: the effective settings.
         policy: a fetch policy to use instead of the one the settings give (tests).
         clock: the time (tests).
+        leadership: whether this process runs the daily digests, of several replicas on one
+            database (`bot.leader.leadership_for`); None: it always does.
     """
 
     def __init__(
@@ -135,6 +138,7 @@ class Engine:
         policy: FetchPolicy | None = None,
         *,
         clock: Callable[[], datetime] = _utcnow,
+        leadership: Leadership | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -153,6 +157,7 @@ class Engine:
             clock=clock,
             delivery=self.delivery,
             alerts=self.alerts,
+            leadership=leadership,
         )
         # the optional language model ([llm]): None keeps briefings and answers extractive
         self.writer: ModelWriter | None = None

@@ -3,9 +3,10 @@
 ``/readyz`` answers 200 only when the database takes a committed write (its file is the one
 the bot opened, writable, with room on the disk), every chat platform is connected and the
 scheduler runs; its JSON names each check, and reports every feed's last poll and every
-failing feed and channel digest (what `/sources` and the notices say), for ``python -m bot
-health`` and for people. Feed and digest errors never make it 503: a broken feed is not a
-reason to restart the bot.
+failing feed and channel digest (what `/sources` and the notices say), and, with several
+replicas on PostgreSQL, which of them leads, for ``python -m bot health`` and for people.
+Feed and digest errors never make it 503: a broken feed is not a reason to restart the bot,
+and neither is following another replica.
 
 Example:
     server = HealthServer(store, settings)
@@ -31,6 +32,7 @@ from aiohttp import web
 from bot.alerts import DIGEST, FEED
 from bot.config import Settings
 from bot.errors import StoreFaultError
+from bot.leader import Leadership, PgLeadership, current_leader
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -104,6 +106,7 @@ class HealthServer:
         self.settings = settings
         self.components: Sequence[Component] = ()
         self.scheduler: Running | None = None
+        self.leadership: Leadership | None = None
         # platforms that were stopped for good (a refused token), and why
         self.failed: dict[str, str] = {}
         # set while shutting down, so an orchestrator stops routing to us before we exit
@@ -167,7 +170,19 @@ class HealthServer:
             "feeds": self._feeds(),
             "digests": self._digests(),
         }
+        if isinstance(self.leadership, PgLeadership):
+            body["leader"] = await self._leader(self.leadership)
         return ready, body
+
+    async def _leader(self, leadership: PgLeadership) -> dict[str, Any]:
+        """Which replica leads (runs the daily digests), and whether it is this one."""
+        leader: dict[str, Any] = {"this_replica": leadership.is_leader, "name": None}
+        try:
+            leader["name"] = await asyncio.to_thread(current_leader, leadership.url)
+        except Exception as exc:
+            # the database check says what is wrong with the database; this only names it
+            leader["error"] = type(exc).__name__
+        return leader
 
     def _feeds(self) -> dict[str, dict[str, Any]]:
         """Every configured or subscribed feed: when it was last polled and how it went."""

@@ -4,6 +4,12 @@ retries of failed digests and the notices about failures.
 Jobs live in memory and are rebuilt from our database at every start; exactly-once delivery
 comes from the store's digest claims (see `bot.delivery`), never from the scheduler.
 
+Of several replicas on one database only the leader (`bot.leader`) runs the daily digests and
+the catch-up at start: it schedules every stored channel when it gains the lead, rereads the
+stored schedules every ``[replicas] schedule_refresh`` seconds (a ``/digest`` change made on a
+follower is only stored), and drops the digest jobs when it loses the lead. Feed polls and
+retries run on every replica. With SQLite the one process always leads.
+
 Example:
     scheduler = Scheduler(store, settings, {"console": console}, policy=FetchPolicy())
     await scheduler.start()
@@ -11,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
@@ -27,6 +34,7 @@ from bot.ingest.feeds import is_due
 from bot.ingest.http import FetchPolicy
 from bot.ingest.outlets import OutletNames
 from bot.ingest.pipeline import IngestResult, ingest
+from bot.leader import Leadership, SoloLeadership
 from bot.models import ChannelRef, ChannelSettings
 from bot.store import Store
 
@@ -34,6 +42,8 @@ log = logging.getLogger(__name__)
 
 POLL_JOB = "poll-feeds"
 RETRY_JOB = "retry-digests"
+REFRESH_JOB = "refresh-schedules"
+DIGEST_JOB_PREFIX = "digest:"
 # How often failed, interrupted and abandoned-by-a-dead-process digests are looked at; their
 # own backoff decides when each is tried.
 RETRY_TICK = 5.0
@@ -44,7 +54,7 @@ def _utcnow() -> datetime:
 
 
 def job_id(channel: ChannelRef) -> str:
-    return f"digest:{channel.platform}:{channel.channel}"
+    return f"{DIGEST_JOB_PREFIX}{channel.platform}:{channel.channel}"
 
 
 def parse_hhmm(value: str) -> time:
@@ -74,6 +84,8 @@ class Scheduler:
         delivery: the process's delivery, shared with `/digest now` so a shutdown sees every
             send.
         alerts: counts failures and posts the notices (None: no notices).
+        leadership: whether this process runs the daily digests (default: it always does);
+            `close` gives it up.
     """
 
     def __init__(
@@ -86,6 +98,7 @@ class Scheduler:
         clock: Callable[[], datetime] = _utcnow,
         delivery: Delivery | None = None,
         alerts: Alerts | None = None,
+        leadership: Leadership | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -97,13 +110,22 @@ class Scheduler:
             store, settings, posters, alerts=alerts, clock=clock
         )
         self._aps = AsyncIOScheduler(timezone=UTC)
+        self.leadership: Leadership = leadership or SoloLeadership()
+        self.leadership.add_listener(self._on_leadership)
+        # what each digest job was made from, to see what a refresh changes
+        self._scheduled: dict[ChannelRef, tuple[str, str]] = {}
+        self._taking_over: asyncio.Task[list[Outcome]] | None = None
+        self._paused = False
+        self._starting = False
+        self._catch_up_at_start = False
 
     @property
     def running(self) -> bool:
         return bool(self._aps.running)
 
     async def start(self, *, poll: bool = True, retry: bool = True) -> None:
-        """Schedule every stored channel, start, then send what was missed while down.
+        """Start; when this process leads, schedule every stored channel and send what was
+        missed while down (before returning), else follow until it leads.
 
         Args:
             poll: poll the feeds on their interval.
@@ -129,10 +151,71 @@ class Scheduler:
                 coalesce=True,
                 next_run_time=self.clock(),
             )
-        for channel in self.store.scheduled_channels():
-            self.schedule(channel)
         self._aps.start()
-        await self.catch_up()
+        self._starting = True
+        try:
+            await self.leadership.start()
+        finally:
+            self._starting = False
+        if self._catch_up_at_start:
+            # in the caller's task, as a start-up's sends are (a shutdown waits for them)
+            self._catch_up_at_start = False
+            await self.catch_up()
+
+    def _on_leadership(self, leading: bool) -> None:
+        """Take the daily digests over on gaining the lead; drop them on losing it."""
+        if leading and not self._paused:
+            log.info("leading: scheduling every channel's digest and catching up")
+            solo = isinstance(self.leadership, SoloLeadership)
+            if not solo:
+                self._aps.add_job(
+                    self.refresh_schedules,
+                    IntervalTrigger(
+                        seconds=self.settings.replicas.schedule_refresh, timezone=UTC
+                    ),
+                    id=REFRESH_JOB,
+                    replace_existing=True,
+                    max_instances=1,
+                    coalesce=True,
+                )
+            try:
+                self._schedule_all()
+            except Exception:
+                if solo:
+                    raise  # at start, as before there were replicas: the start fails
+                log.exception("scheduling the digests failed: the next refresh tries again")
+            if self._starting:
+                self._catch_up_at_start = True
+            elif self._taking_over is None or self._taking_over.done():
+                self._taking_over = asyncio.get_running_loop().create_task(
+                    self.catch_up(), name="newsbrief-catch-up"
+                )
+        elif not leading:
+            if self._scheduled:
+                log.info("no longer leading: the daily digests are left to the leader")
+            for job in self._aps.get_jobs():
+                if job.id == REFRESH_JOB or job.id.startswith(DIGEST_JOB_PREFIX):
+                    job.remove()
+            self._scheduled.clear()
+
+    def _schedule_all(self) -> None:
+        for settings in self.store.scheduled_channels():
+            self.schedule(settings)
+
+    async def refresh_schedules(self) -> None:
+        """The leader's refresh job: follow the schedules changed on other replicas (added,
+        moved, turned off). Never raises."""
+        try:
+            if not self.leadership.is_leader:
+                return
+            stored = {s.channel: s for s in self.store.scheduled_channels()}
+            for channel, settings in stored.items():
+                if self._scheduled.get(channel) != (settings.digest_time, settings.timezone):
+                    self.schedule(settings)
+            for channel in set(self._scheduled) - set(stored):
+                self.schedule(ChannelSettings(channel, digest_time=None))
+        except Exception:
+            log.exception("rereading the digest schedules failed")
 
     def pause(self) -> None:
         """Start no new job, and leave running ones alone.
@@ -140,6 +223,7 @@ class Scheduler:
         `shutdown` cannot be used for this: APScheduler's asyncio executor cancels the jobs
         still running when it shuts down, which would cut a digest off mid-send.
         """
+        self._paused = True
         if self._aps.running:
             self._aps.pause()
 
@@ -149,23 +233,33 @@ class Scheduler:
         self.delivery.stop()
 
     async def close(self) -> None:
-        """Stop the jobs and the lease renewals."""
+        """Stop the jobs, give the lead up, and stop the lease renewals."""
         self.shutdown()
+        if self._taking_over is not None and not self._taking_over.done():
+            self._taking_over.cancel()
+            await asyncio.gather(self._taking_over, return_exceptions=True)
+        await self.leadership.aclose()
         await self.delivery.close()
 
     def schedule(self, settings: ChannelSettings) -> None:
-        """Add, move or remove a channel's daily digest job to match its settings."""
+        """Add, move or remove a channel's daily digest job to match its settings.
+
+        A follower adds none: the leader reads the stored settings at its next refresh.
+        """
         jid = job_id(settings.channel)
         wanted = (
-            settings.enabled
+            self.leadership.is_leader
+            and settings.enabled
             and settings.digest_time is not None
             and settings.channel.platform in self.delivery.couriers
         )
         if not wanted or settings.digest_time is None:
             if self._aps.get_job(jid) is not None:
                 self._aps.remove_job(jid)
+            self._scheduled.pop(settings.channel, None)
             return
         at = parse_hhmm(settings.digest_time)
+        self._scheduled[settings.channel] = (settings.digest_time, settings.timezone)
         self._aps.add_job(
             self.run_digest,
             CronTrigger(hour=at.hour, minute=at.minute, timezone=ZoneInfo(settings.timezone)),
@@ -190,6 +284,8 @@ class Scheduler:
             slot = previous_slot(settings, self.clock())
             if slot is None or platform not in self.delivery.couriers or not settings.enabled:
                 return None
+            if not self.leadership.is_leader:
+                return None  # lost the lead a moment ago: the new leader sends it
             return await self.delivery.send(ref, slot_key(slot), now=self.clock(), due=slot)
         except Exception:
             # a failed run must never kill the scheduler; the traceback goes to the log
@@ -205,6 +301,8 @@ class Scheduler:
             outcomes += await self.delivery.retry_due(now)
             grace = timedelta(seconds=self.settings.digest.missed_grace)
             for settings in self.store.scheduled_channels():
+                if not self.leadership.is_leader:
+                    break  # the new leader catches up in its turn
                 due = previous_slot(settings, now)
                 if settings.channel.platform not in self.delivery.couriers:
                     continue

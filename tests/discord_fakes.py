@@ -159,6 +159,8 @@ class FakeDiscord:
         self.plans: dict[str, list[Planned | None]] = {}
         self.pushed_at: dict[str, float] = {}
         self.identified = asyncio.Event()
+        self.identified_shards: list[list[int]] = []
+        """The ``[shard_id, shard_count]`` of every IDENTIFY, in order."""
         self._last_id = 0
         self._seq = itertools.count(1)
         self._ws: web.WebSocketResponse | None = None
@@ -366,6 +368,7 @@ class FakeDiscord:
                 await ws.send_str(json.dumps({"op": 11}))
             elif frame["op"] == 2:
                 shard = frame["d"].get("shard", [0, 1])
+                self.identified_shards.append(list(shard))
                 await self._dispatch(
                     "READY",
                     {

@@ -121,3 +121,66 @@ def test_outlet_names_are_key_equals_name(tmp_path: Path) -> None:
         load_settings(write(tmp_path, '[feeds]\nnames = ["The New York Times"]\n'), {})
     assert caught.value.keys == ["feeds.names"]
     assert "KEY = Name" in str(caught.value)
+
+
+def test_store_url_comes_from_the_environment_and_its_password_is_never_shown() -> None:
+    from bot.config import describe_settings, is_postgres_url
+
+    url = "postgresql://newsbrief:s3cret@postgres/newsbrief"
+    settings = load_settings(None, {"NEWSBRIEF_STORE_URL": url})
+    assert settings.store.url == url and is_postgres_url(url)
+    assert not is_postgres_url("sqlite:///data/x.db") and not is_postgres_url("")
+    shown = describe_settings(settings)
+    assert "s3cret" not in shown and "s3cret" not in repr(settings)
+    assert 'url = "postgresql://newsbrief:***@postgres/newsbrief"' in shown
+    assert load_settings(None, {"NEWSBRIEF_STORE_URL": "sqlite:///data/x.db"}).store.url
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {"NEWSBRIEF_STORE_URL": "mysql://root:hunter2@db/news"})
+    assert "store.url" in str(caught.value) and "hunter2" not in str(caught.value)
+    with pytest.raises(ConfigError, match=r"store\.url"):
+        load_settings(None, {"NEWSBRIEF_STORE_URL": "sqlite:///"})
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://bot:pw@db:5432/news", "postgresql://bot:***@db:5432/news"),
+        ("postgres://bot@db/news", "postgres://bot@db/news"),
+        ("postgresql://bot:p@ss:w/rd@db/news", "postgresql://bot:***@db/news"),
+        ("postgresql://db/news?user=bot&password=pw&sslmode=require",
+         "postgresql://db/news?user=bot&password=***&sslmode=require"),
+        ("sqlite:///data/newsbrief.db", "sqlite:///data/newsbrief.db"),
+        ("", ""),
+    ],
+)  # fmt: skip
+def test_redact_url_masks_the_password(url: str, shown: str) -> None:
+    from bot.config import redact_url
+
+    assert redact_url(url) == shown
+
+
+def test_discord_shard_ids_are_checked_against_the_shard_count() -> None:
+    settings = load_settings(
+        None, {"NEWSBRIEF_DISCORD_SHARD_COUNT": "4", "NEWSBRIEF_DISCORD_SHARD_IDS": "2, 3"}
+    )
+    assert settings.discord.shard_ids == (2, 3)
+    assert load_settings(None, {}).discord.shard_ids == ()
+    for env, problem in [
+        ({"NEWSBRIEF_DISCORD_SHARD_IDS": "0"}, "needs discord.shard_count"),
+        ({"NEWSBRIEF_DISCORD_SHARD_COUNT": "2", "NEWSBRIEF_DISCORD_SHARD_IDS": "2"}, "0 to 1"),
+        ({"NEWSBRIEF_DISCORD_SHARD_COUNT": "2", "NEWSBRIEF_DISCORD_SHARD_IDS": "-1"}, "0 to 1"),
+        ({"NEWSBRIEF_DISCORD_SHARD_COUNT": "2", "NEWSBRIEF_DISCORD_SHARD_IDS": "1,1"}, "at most"),
+        ({"NEWSBRIEF_DISCORD_SHARD_IDS": "one"}, "whole numbers"),
+    ]:
+        with pytest.raises(ConfigError) as caught:
+            load_settings(None, env)
+        assert "discord.shard_ids" in str(caught.value) and problem in str(caught.value), env
+
+
+def test_replica_timings_are_bounded() -> None:
+    assert load_settings(None, {}).replicas.lease_check == 3.0
+    with pytest.raises(ConfigError, match=r"replicas\.lease_check"):
+        load_settings(None, {"NEWSBRIEF_REPLICAS_LEASE_CHECK": "30"})
+    with pytest.raises(ConfigError, match=r"replicas\.schedule_refresh"):
+        load_settings(None, {"NEWSBRIEF_REPLICAS_SCHEDULE_REFRESH": "0"})

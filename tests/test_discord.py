@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import discord
 import pytest
 
 import bot.ingest.pipeline
@@ -363,6 +364,17 @@ async def test_failed_public_command_is_answered_privately_after_defer(
     (followup,) = await fake.wait_for("POST", f"/webhooks/900000000000000001/{sent['token']}")
     assert fake.calls("DELETE", f"/webhooks/900000000000000001/{sent['token']}/messages/@original")
     assert followup.body["flags"] == EPHEMERAL and "Usage" in followup.body["content"]
+
+
+async def test_a_replica_connects_only_its_own_shards(
+    fake: FakeDiscord, make_adapter: MakeAdapter
+) -> None:
+    adapter = await make_adapter(shard_count=2, shard_ids=(1,))
+    assert isinstance(adapter.client, discord.AutoShardedClient)
+    assert adapter.client.shard_ids == [1] and adapter.client.shard_count == 2
+    assert fake.identified_shards == [[1, 2]]  # shard 0 is another replica's
+    sent = await fake.push_command("help")
+    assert (await fake.wait_callback(sent)).body["data"]["content"].startswith("Commands:")
 
 
 async def test_sharded_client_and_help(fake: FakeDiscord, make_adapter: MakeAdapter) -> None:

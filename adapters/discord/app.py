@@ -100,9 +100,12 @@ class DiscordAdapter:
         intents.guilds = True
         self.client: discord.Client
         if self._settings.shard_count > 0:
+            # with replicas each process connects its own shards ([discord] shard_ids; none
+            # given: all); REST posts reach any guild from any shard
             self.client = discord.AutoShardedClient(
                 intents=intents,
                 shard_count=self._settings.shard_count,
+                shard_ids=list(self._settings.shard_ids or range(self._settings.shard_count)),
                 allowed_mentions=NO_MENTIONS,
                 guild_ready_timeout=guild_ready_timeout,
             )
