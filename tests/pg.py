@@ -9,6 +9,7 @@ need it: a PostgreSQL test is never skipped and counted as passed.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -38,6 +39,8 @@ def admin_url() -> str:
             else:
                 import pgserver
 
+                # its INFO lines come from an atexit hook, after pytest has closed the streams
+                logging.getLogger("pgserver").setLevel(logging.WARNING)
                 folder = tempfile.mkdtemp(prefix="newsbrief-pg-")
                 server = pgserver.get_server(folder, cleanup_mode="stop")
                 _server = (server.get_uri(), server, folder)
