@@ -65,7 +65,6 @@ import logging
 import math
 import operator
 import re
-import sqlite3
 import threading
 import time
 import weakref
@@ -75,7 +74,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bot.models import Answer, Article, Citation
-from bot.store import Store
+from bot.store import Match, Store, StoreError
 from bot.summarize.clean import clean_text
 from bot.summarize.sentences import split_block, split_paragraphs
 from bot.text import QUESTION_STOP_WORDS as _STOPWORDS
@@ -380,8 +379,9 @@ def answer_question(store: Store, question: str, *, max_sentences: int = 3) -> A
         return Answer(asked)
     try:
         citations = _answer(store, parsed, max_sentences)
-    except sqlite3.OperationalError as exc:
-        # Terms are quoted, so this is not the user's syntax: a locked or damaged database.
+    except StoreError as exc:
+        # The store renders the query itself, so this is not the user's syntax: a locked,
+        # damaged or unreachable database.
         # A reply saying "no answer" is better than a crashed command; the log says why.
         log.warning("ask: query failed for %r: %s", asked, exc)
         return Answer(asked)
@@ -398,7 +398,7 @@ class _Question:
     terms: tuple[str, ...]  # content words as typed (lower-cased), for FTS5 to stem
     stems: tuple[str, ...]  # the same words' Snowball stems, for sentence matching
     synonyms: tuple[tuple[tuple[str, ...], ...], ...]  # per term: other phrases that say it
-    searches: tuple[str, ...]  # per term: an FTS5 expression for it and its synonyms
+    searches: tuple[tuple[str, ...], ...]  # per term: it and its synonyms, any of them
     entities: tuple[tuple[int, ...], ...]  # runs of indices into `terms` of named entities
     speakers: frozenset[int]  # indices into `entities` of runs the question asks the words of
     category: int | None  # index of the term naming the answer's category ("which team")
@@ -587,7 +587,7 @@ class _Stats:
     """Per-store document frequencies with their age; bounded, oldest dropped first."""
 
     total: tuple[float, int] = (0.0, 0)  # (fetched at, article count)
-    df: OrderedDict[str, tuple[float, int]] = field(default_factory=OrderedDict)
+    df: OrderedDict[tuple[str, ...], tuple[float, int]] = field(default_factory=OrderedDict)
 
 
 # Keyed by the Store object itself, so two stores (or a test's many) never share numbers and a
@@ -597,30 +597,22 @@ _STATS: weakref.WeakKeyDictionary[Store, _Stats] = weakref.WeakKeyDictionary()
 _STATS_LOCK = threading.Lock()
 
 
-def _fts_phrase(term: str) -> str:
-    """One term as an FTS5 string: quoted, so ``NEAR``, ``OR``, ``*`` and ``"`` are literal."""
-    return '"' + term.replace('"', '""') + '"'
-
-
-def _fts_any(phrases: Sequence[str], *, acronym: bool = False) -> str:
-    """Any of `phrases` (a term and its synonyms) as one FTS5 expression.
+def _fts_any(phrases: Sequence[str], *, acronym: bool = False) -> tuple[str, ...]:
+    """Any of `phrases` (a term and its synonyms): one group of a store `Match`.
 
     An acronym ("US") is also looked up letter by letter, as the index holds "U.S.".
     """
-    parts = [_fts_phrase(p) for p in phrases]
-    if acronym:
-        parts.append(_fts_phrase(" ".join(phrases[0])))
-    return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+    return (*phrases, " ".join(phrases[0])) if acronym else tuple(phrases)
 
 
-def _document_frequencies(store: Store, terms: Sequence[str]) -> tuple[int, list[int]]:
-    """The article count and the document frequency of each FTS5 expression (a term and its
-    synonyms), from FTS5 itself, so the index's stemming decides what matches."""
+def _document_frequencies(store: Store, terms: Sequence[tuple[str, ...]]) -> tuple[int, list[int]]:
+    """The article count and the document frequency of each term (any of it and its
+    synonyms), from the store's index, so the index's stemming decides what matches."""
     with _STATS_LOCK:
         return _frequencies_locked(store, terms)
 
 
-def _frequencies_locked(store: Store, terms: Sequence[str]) -> tuple[int, list[int]]:
+def _frequencies_locked(store: Store, terms: Sequence[tuple[str, ...]]) -> tuple[int, list[int]]:
     stats = _STATS.get(store)
     if stats is None:
         stats = _STATS[store] = _Stats()
@@ -634,7 +626,7 @@ def _frequencies_locked(store: Store, terms: Sequence[str]) -> tuple[int, list[i
             stats.df.move_to_end(term)
             freqs.append(cached[1])
             continue
-        df = store.count_matching(term)
+        df = store.count_matching((term,))
         stats.df[term] = (now, df)
         stats.df.move_to_end(term)
         if len(stats.df) > _STATS_SIZE:
@@ -1156,7 +1148,7 @@ def _retrieve(
     runs only when the strict one finds fewer than `_ENOUGH_STRICT` articles.
     """
     found = [i for i, df in enumerate(dfs) if df > 0]
-    strict = " AND ".join(q.searches[i] for i in found)
+    strict: Match = tuple(q.searches[i] for i in found)
     rows = store.match_articles(strict, _TOP_ARTICLES) if strict else []
     if len(rows) >= _ENOUGH_STRICT:
         return rows
@@ -1170,8 +1162,9 @@ def _retrieve(
 
 def _match_expression(
     q: _Question, runs: Sequence[tuple[int, ...]], dfs: Sequence[int], total: int
-) -> str:
-    """FTS5 query: entity runs AND-ed (a run's words too), other words OR-ed after them.
+) -> Match:
+    """The relaxed query: entity runs AND-ed (a run's words too), other words OR-ed after
+    them.
 
     A run's words are AND-ed because articles name a person in full at least once ("Ines
     Weber"), while either name alone matches every other Ines and Weber in the store.
@@ -1192,10 +1185,10 @@ def _match_expression(
         # that names it in the match set.
         anchor = _rarest(runs[0], dfs)
         words = [anchor, *others]
-        parts.append("(" + " OR ".join(q.searches[i] for i in words) + ")")
+        parts.append(tuple(p for i in words for p in q.searches[i]))
     elif others:
-        parts.append("(" + " OR ".join(q.searches[i] for i in others) + ")")
-    return " AND ".join(parts)
+        parts.append(tuple(p for i in others for p in q.searches[i]))
+    return tuple(parts)
 
 
 def _select(candidates: list[_Candidate], limit: int) -> list[_Candidate]:
