@@ -12,14 +12,14 @@ Pipeline:
    (*who*), a place (*where*, *what country*), a name (*which team*); or a definition (*what is
    X*) or someone's words (*what does X say*). The noun of *which team* / *what kind of craft*
    names the answer's category, which the answer seldom repeats: it weighs half.
-2. **Statistics**: each term's document frequency (with its synonyms) comes from FTS5 itself,
-   so the index's stemming decides what matches, cached per store for a minute; IDF is the
-   BM25 one, ``log(1 + (N - df + 0.5) / (df + 0.5))``.
+2. **Statistics**: each term's document frequency (with its synonyms) comes from the store's
+   full-text index, so the index's stemming decides what matches, cached per store for a
+   minute; IDF is the BM25 one, ``log(1 + (N - df + 0.5) / (df + 0.5))``.
 3. **Retrieval** over the existing article index (no schema change), BM25 with the title
    weighted 5, top `_TOP_ARTICLES`: first every content word AND-ed (cheap, and the best
    candidates); when that finds few, each entity's rarest word AND-ed and the other words only
    ranking (an article may say "defeat" where the question says "beat"). Without entities,
-   words in more than `_COMMON_DF` of the articles are left out (they would make FTS5 rank most
+   words in more than `_COMMON_DF` of the articles are left out (they would make the index rank most
    of the store). A long word no article uses may be a misspelling ("Robaldinho"): the
    candidates are searched for it one typing slip away.
 4. **Scoring sentences**: candidate articles are cleaned (`clean_text`), split into sentences
@@ -65,7 +65,6 @@ import logging
 import math
 import operator
 import re
-import sqlite3
 import threading
 import time
 import weakref
@@ -75,7 +74,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bot.models import Answer, Article, Citation
-from bot.store import Store
+from bot.store import Match, Store, StoreError
 from bot.summarize.clean import clean_text
 from bot.summarize.sentences import split_block, split_paragraphs
 from bot.text import QUESTION_STOP_WORDS as _STOPWORDS
@@ -359,7 +358,7 @@ def answer_question(store: Store, question: str, *, max_sentences: int = 3) -> A
     """Answer `question` with up to `max_sentences` cited sentences from `store`'s articles.
 
     Synchronous (SQLite and CPU only); async callers use ``asyncio.to_thread``. Never raises
-    for any question text: empty, punctuation, FTS5 syntax or over-long input gives an
+    for any question text: empty, punctuation, search syntax or over-long input gives an
     unanswered Answer.
 
     Args:
@@ -380,8 +379,9 @@ def answer_question(store: Store, question: str, *, max_sentences: int = 3) -> A
         return Answer(asked)
     try:
         citations = _answer(store, parsed, max_sentences)
-    except sqlite3.OperationalError as exc:
-        # Terms are quoted, so this is not the user's syntax: a locked or damaged database.
+    except StoreError as exc:
+        # The store renders the query itself, so this is not the user's syntax: a locked,
+        # damaged or unreachable database.
         # A reply saying "no answer" is better than a crashed command; the log says why.
         log.warning("ask: query failed for %r: %s", asked, exc)
         return Answer(asked)
@@ -395,10 +395,10 @@ def answer_question(store: Store, question: str, *, max_sentences: int = 3) -> A
 class _Question:
     """What scoring needs to know about a question."""
 
-    terms: tuple[str, ...]  # content words as typed (lower-cased), for FTS5 to stem
+    terms: tuple[str, ...]  # content words as typed (lower-cased), for the index to stem
     stems: tuple[str, ...]  # the same words' Snowball stems, for sentence matching
     synonyms: tuple[tuple[tuple[str, ...], ...], ...]  # per term: other phrases that say it
-    searches: tuple[str, ...]  # per term: an FTS5 expression for it and its synonyms
+    searches: tuple[tuple[str, ...], ...]  # per term: it and its synonyms, any of them
     entities: tuple[tuple[int, ...], ...]  # runs of indices into `terms` of named entities
     speakers: frozenset[int]  # indices into `entities` of runs the question asks the words of
     category: int | None  # index of the term naming the answer's category ("which team")
@@ -429,7 +429,8 @@ def _phrase(text: str) -> tuple[str, ...]:
 
 def _synonym_tables() -> tuple[dict[str, tuple[tuple[str, ...], ...]], dict[str, tuple[str, ...]]]:
     """Stem -> the phrases that say it too, as stems for matching sentences and as words for
-    FTS5 (measures have no words to search by); see `_SYNONYM_GROUPS`, `_MEASURE_WORDS`."""
+    the full-text index (measures have no words to search by); see `_SYNONYM_GROUPS`,
+    `_MEASURE_WORDS`."""
     table: dict[str, list[tuple[str, ...]]] = {}
     spoken: dict[str, list[str]] = {}
     for line in _SYNONYM_GROUPS:
@@ -523,7 +524,7 @@ def _parse(question: str) -> _Question | None:
         stems=stems,
         synonyms=tuple(_SYNONYMS.get(s, ()) for s in stems),
         searches=tuple(
-            _fts_any([t, *_SPOKEN.get(s, ())], acronym=a)
+            _any_of([t, *_SPOKEN.get(s, ())], acronym=a)
             for t, s, a in zip(terms, stems, acronyms, strict=True)
         ),
         entities=tuple(entities),
@@ -587,7 +588,7 @@ class _Stats:
     """Per-store document frequencies with their age; bounded, oldest dropped first."""
 
     total: tuple[float, int] = (0.0, 0)  # (fetched at, article count)
-    df: OrderedDict[str, tuple[float, int]] = field(default_factory=OrderedDict)
+    df: OrderedDict[tuple[str, ...], tuple[float, int]] = field(default_factory=OrderedDict)
 
 
 # Keyed by the Store object itself, so two stores (or a test's many) never share numbers and a
@@ -597,30 +598,22 @@ _STATS: weakref.WeakKeyDictionary[Store, _Stats] = weakref.WeakKeyDictionary()
 _STATS_LOCK = threading.Lock()
 
 
-def _fts_phrase(term: str) -> str:
-    """One term as an FTS5 string: quoted, so ``NEAR``, ``OR``, ``*`` and ``"`` are literal."""
-    return '"' + term.replace('"', '""') + '"'
-
-
-def _fts_any(phrases: Sequence[str], *, acronym: bool = False) -> str:
-    """Any of `phrases` (a term and its synonyms) as one FTS5 expression.
+def _any_of(phrases: Sequence[str], *, acronym: bool = False) -> tuple[str, ...]:
+    """Any of `phrases` (a term and its synonyms): one group of a store `Match`.
 
     An acronym ("US") is also looked up letter by letter, as the index holds "U.S.".
     """
-    parts = [_fts_phrase(p) for p in phrases]
-    if acronym:
-        parts.append(_fts_phrase(" ".join(phrases[0])))
-    return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+    return (*phrases, " ".join(phrases[0])) if acronym else tuple(phrases)
 
 
-def _document_frequencies(store: Store, terms: Sequence[str]) -> tuple[int, list[int]]:
-    """The article count and the document frequency of each FTS5 expression (a term and its
-    synonyms), from FTS5 itself, so the index's stemming decides what matches."""
+def _document_frequencies(store: Store, terms: Sequence[tuple[str, ...]]) -> tuple[int, list[int]]:
+    """The article count and the document frequency of each term (any of it and its
+    synonyms), from the store's index, so the index's stemming decides what matches."""
     with _STATS_LOCK:
         return _frequencies_locked(store, terms)
 
 
-def _frequencies_locked(store: Store, terms: Sequence[str]) -> tuple[int, list[int]]:
+def _frequencies_locked(store: Store, terms: Sequence[tuple[str, ...]]) -> tuple[int, list[int]]:
     stats = _STATS.get(store)
     if stats is None:
         stats = _STATS[store] = _Stats()
@@ -634,7 +627,7 @@ def _frequencies_locked(store: Store, terms: Sequence[str]) -> tuple[int, list[i
             stats.df.move_to_end(term)
             freqs.append(cached[1])
             continue
-        df = store.count_matching(term)
+        df = store.count_matching((term,))
         stats.df[term] = (now, df)
         stats.df.move_to_end(term)
         if len(stats.df) > _STATS_SIZE:
@@ -1151,12 +1144,12 @@ def _retrieve(
 ) -> list[Article]:
     """Candidate articles: those with every question word first, then the relaxed query's.
 
-    The strict AND is cheap (FTS5 intersects by skipping through the rarest word's list) and
+    The strict AND is cheap (the index intersects by skipping through the rarest word's list) and
     its hits are the best candidates anyway; the relaxed query ranks a far larger union and
     runs only when the strict one finds fewer than `_ENOUGH_STRICT` articles.
     """
     found = [i for i, df in enumerate(dfs) if df > 0]
-    strict = " AND ".join(q.searches[i] for i in found)
+    strict: Match = tuple(q.searches[i] for i in found)
     rows = store.match_articles(strict, _TOP_ARTICLES) if strict else []
     if len(rows) >= _ENOUGH_STRICT:
         return rows
@@ -1170,8 +1163,9 @@ def _retrieve(
 
 def _match_expression(
     q: _Question, runs: Sequence[tuple[int, ...]], dfs: Sequence[int], total: int
-) -> str:
-    """FTS5 query: entity runs AND-ed (a run's words too), other words OR-ed after them.
+) -> Match:
+    """The relaxed query: entity runs AND-ed (a run's words too), other words OR-ed after
+    them.
 
     A run's words are AND-ed because articles name a person in full at least once ("Ines
     Weber"), while either name alone matches every other Ines and Weber in the store.
@@ -1179,7 +1173,7 @@ def _match_expression(
     in_runs = {i for run in runs for i in run}
     others = [i for i, term in enumerate(q.terms) if dfs[i] > 0 and i not in in_runs]
     rare = [i for i in others if dfs[i] <= _COMMON_DF * total]
-    # Without an entity to AND on, common words would make FTS5 rank most of the store; they
+    # Without an entity to AND on, common words would make the index rank most of the store; they
     # are dropped when something rarer is left to find articles by. With one, the AND already
     # bounds the work and the common words still help BM25 order the candidates.
     if rare and not runs:
@@ -1192,10 +1186,10 @@ def _match_expression(
         # that names it in the match set.
         anchor = _rarest(runs[0], dfs)
         words = [anchor, *others]
-        parts.append("(" + " OR ".join(q.searches[i] for i in words) + ")")
+        parts.append(tuple(p for i in words for p in q.searches[i]))
     elif others:
-        parts.append("(" + " OR ".join(q.searches[i] for i in others) + ")")
-    return " AND ".join(parts)
+        parts.append(tuple(p for i in others for p in q.searches[i]))
+    return tuple(parts)
 
 
 def _select(candidates: list[_Candidate], limit: int) -> list[_Candidate]:

@@ -20,20 +20,20 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from aiohttp import web
 
 from bot.alerts import DIGEST, FEED
 from bot.config import Settings
-from bot.errors import StoreFaultError
+from bot.errors import StoreError
 from bot.leader import Leadership, PgLeadership, current_leader
 from bot.store import Store
+from bot.store.sqlite import probe_file
 
 log = logging.getLogger(__name__)
 
@@ -53,49 +53,18 @@ class Running(Protocol):
 
 
 def probe_database(path: str, timeout: float = DB_PROBE_TIMEOUT) -> str | None:
-    """Commit a one-row write on a connection of its own.
-
-    A committed write needs a writable file and room on the disk; a rolled-back one succeeds
-    on a full disk.
+    """Commit a one-row write to the SQLite file at `path` on a connection of its own.
 
     Returns:
         None when the database is writable, else why not.
     """
-    try:
-        # uri mode=rw: never create a missing file, which would hide a lost volume
-        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=timeout)
-    except sqlite3.Error as exc:
-        return f"cannot open: {exc}"
-    try:
-        conn.isolation_level = None
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(
-            "INSERT OR REPLACE INTO write_probe (id, at) VALUES (1, ?)",
-            (datetime.now(UTC).isoformat(timespec="seconds"),),
-        )
-        conn.execute("COMMIT")
-        return None
-    except sqlite3.Error as exc:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        return str(exc)
-    finally:
-        conn.close()
+    return probe_file(path, timeout)
 
 
 def database_problem(store: Store) -> str | None:
     """Why the bot's database cannot be written, or None: its file is gone or replaced, or a
-    probe write fails (a full disk, a read-only file)."""
-    if store.path == ":memory:":
-        return None  # nothing on disk to lose; the connection itself is the database
-    try:
-        store.check_file()
-    except StoreFaultError as exc:
-        return exc.reason
-    problem = probe_database(store.path)
-    if problem is None:
-        store.fault = None  # a committed write works again: the last failure is over
-    return problem
+    probe write fails (a full disk, a read-only file, a server that is down or read-only)."""
+    return store.write_problem()
 
 
 class HealthServer:
@@ -203,7 +172,7 @@ class HealthServer:
                     feeds[url]["failing_since"] = _iso(alert.since)
                     feeds[url]["next_poll"] = _iso(state.next_poll)
                     feeds[url]["notified"] = alert.notified_at is not None
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreError) as exc:
             log.warning("health: cannot read feed states: %s", exc)
         return feeds
 
@@ -232,7 +201,7 @@ class HealthServer:
                         "error": run.error,
                     }
                 )
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, StoreError) as exc:
             log.warning("health: cannot read digest states: %s", exc)
         return digests
 

@@ -1,0 +1,77 @@
+"""The store: articles, stories, sources and channels, on SQLite or PostgreSQL.
+
+One room per aggregate (`articles`, `search`, `stories`, `sources`, `channels`), written once
+over a small connection layer (`db`); each backend (`sqlite`, `postgres`) adds connecting,
+transactions and their faults, its schema (`schema`) and its full-text search.
+
+Example:
+    store = open_store("sqlite:///data/newsbrief.db")   # or a bare path
+    store = open_store("postgresql://newsbrief:secret@db/newsbrief")
+    article, added = store.add_article(article, briefing)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.config import redact_url
+from bot.errors import StoreError, StoreFaultError
+from bot.store.api import Store
+from bot.store.articles import LLM_COUNTERS
+from bot.store.channels import MAX_VIEW_BULLETS
+from bot.store.postgres import PostgresStore
+from bot.store.rows import FeatureStats, SeenArticle, StoryView, content_hash
+from bot.store.schema import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS
+from bot.store.search import Match
+from bot.store.sqlite import SqliteStore, leftovers
+from bot.store.stories import FEATURE_DAYS_KEPT
+
+MIGRATIONS = SQLITE_MIGRATIONS
+"""SQLite's schema versions (its ``PRAGMA user_version`` is their count)."""
+
+__all__ = [
+    "FEATURE_DAYS_KEPT",
+    "LLM_COUNTERS",
+    "MAX_VIEW_BULLETS",
+    "MIGRATIONS",
+    "POSTGRES_MIGRATIONS",
+    "SQLITE_MIGRATIONS",
+    "FeatureStats",
+    "Match",
+    "PostgresStore",
+    "SeenArticle",
+    "SqliteStore",
+    "Store",
+    "StoreError",
+    "StoreFaultError",
+    "StoryView",
+    "content_hash",
+    "is_postgres",
+    "leftovers",
+    "open_store",
+    "redact_url",
+]
+
+
+def is_postgres(target: str) -> bool:
+    """Whether `target` names a PostgreSQL database (a ``postgresql://`` URL)."""
+    return target.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(target: str | Path) -> Store:
+    """Open (and migrate) the database `target` names.
+
+    Args:
+        target: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``,
+            ``postgresql://user:password@host:5432/db`` (or ``postgres://``), or a bare path
+            (SQLite).
+
+    Raises:
+        StoreError: it cannot be opened (see `SqliteStore.open`, `PostgresStore.open`).
+    """
+    text = str(target)
+    if is_postgres(text):
+        return PostgresStore.open(text)
+    if text.startswith("sqlite://"):
+        text = text.removeprefix("sqlite://").removeprefix("/") or ":memory:"
+    return SqliteStore.open(text)

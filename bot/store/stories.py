@@ -1,0 +1,245 @@
+"""Stories: which articles tell one event (bot/cluster.py), and what channels were shown of
+each.
+
+Grouping keeps per-day document counts of terms (`feature_counts`, `signature_days`), each
+story's centroid and span (`stories`) and a candidate index of terms to stories
+(`story_postings`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from bot.models import Article, ChannelRef, StoryCentroid
+from bot.store.db import Database, Room, chunks, marks
+from bot.store.rows import A_COLUMNS, FeatureStats, StoryView, to_article, to_day, to_iso
+
+FEATURE_DAYS_KEPT = 30
+"""Days of feature counts kept behind the newest day signed; grouping reads only a few."""
+
+
+class StoryRoom(Room):
+    """Story grouping's index and counts, story members, and story views."""
+
+    def story_views(self, channel: ChannelRef, story_ids: Sequence[int]) -> dict[int, StoryView]:
+        """The outlets and bullets `channel` was shown of each story, where it was shown any."""
+        found: dict[int, StoryView] = {}
+        for chunk in chunks(story_ids):
+            rows = self.db.execute(
+                "SELECT story_id, outlets, bullets FROM story_views"
+                f" WHERE platform = ? AND channel = ? AND story_id IN ({marks(chunk)})",
+                (channel.platform, channel.channel, *chunk),
+            ).fetchall()
+            for row in rows:
+                sid = int(row["story_id"])
+                found[sid] = StoryView(
+                    sid,
+                    outlets=tuple(json.loads(row["outlets"])),
+                    bullets=tuple(json.loads(row["bullets"])),
+                )
+        return found
+
+    def story_ids(self, article_ids: Sequence[int]) -> dict[int, int]:
+        """Each article's story id (its own id when it has not been grouped)."""
+        found: dict[int, int] = {}
+        for chunk in chunks(article_ids):
+            rows = self.db.execute(
+                f"SELECT id, coalesce(story_id, id) FROM articles WHERE id IN ({marks(chunk)})",
+                tuple(chunk),
+            ).fetchall()
+            found.update((int(r[0]), int(r[1])) for r in rows)
+        return found
+
+    def story_articles(self, story_ids: Sequence[int]) -> dict[int, list[Article]]:
+        """All stored articles of each story, oldest first."""
+        found: dict[int, list[Article]] = {sid: [] for sid in story_ids}
+        for chunk in chunks(story_ids):
+            # two indexed lookups (story members, and ungrouped articles by id) rather than
+            # one coalesce() that no index can serve and so scans every article
+            places = marks(chunk)
+            rows = self.db.execute(
+                f"SELECT {A_COLUMNS}, coalesce(a.story_id, a.id) AS sid FROM articles a"
+                f" WHERE a.story_id IN ({places})"
+                f" UNION SELECT {A_COLUMNS}, a.id AS sid FROM articles a"
+                f" WHERE a.id IN ({places}) AND a.story_id IS NULL",
+                (*chunk, *chunk),
+            ).fetchall()
+            rows.sort(key=lambda r: (r["published"] or r["fetched_at"], r["id"]))
+            for row in rows:
+                found[int(row["sid"])].append(to_article(row))
+        return found
+
+    # Story grouping ---------------------------------------------------------------------
+
+    def join_story(
+        self,
+        article_id: int,
+        story_id: int,
+        *,
+        moment: datetime,
+        terms: Sequence[str],
+        vector: Mapping[str, float],
+        index_terms: Sequence[str],
+        centroid_terms: int,
+    ) -> None:
+        """Record that an article joined (or started) a story, in one transaction.
+
+        The article's story id, its terms (counted for the document frequencies of its UTC
+        day), the story's centroid (read and updated inside the transaction, so two writers
+        never lose each other's reports), its time span and size, and the article's
+        `index_terms` under the story in the candidate index.
+
+        Args:
+            moment: the article's time for grouping; its UTC day files the terms and postings.
+            vector: the article's unit TF-IDF vector, added to the story's centroid.
+            centroid_terms: how many of the heaviest terms the centroid keeps.
+        """
+        day = to_day(moment)
+        stamp = to_iso(moment)
+        unique = list(dict.fromkeys(terms))
+        with self.transaction() as conn:
+            old = conn.execute(
+                "SELECT day, terms FROM article_terms WHERE article_id = ?", (article_id,)
+            ).fetchone()
+            if old is not None:
+                self._count_features(conn, old["day"], json.loads(old["terms"]), -1)
+            conn.execute(
+                "INSERT INTO article_terms (article_id, day, terms) VALUES (?, ?, ?)"
+                " ON CONFLICT (article_id) DO UPDATE SET day = excluded.day,"
+                " terms = excluded.terms",
+                (article_id, day, json.dumps(unique, ensure_ascii=False)),
+            )
+            self._count_features(conn, day, unique, 1)
+            row = conn.execute(
+                "SELECT first_at, last_at, size, centroid FROM stories WHERE id = ?", (story_id,)
+            ).fetchone()
+            centroid: dict[str, float] = dict(vector)
+            first, last, size = stamp, stamp, 1
+            if row is not None:
+                for term, weight in json.loads(row["centroid"]).items():
+                    centroid[term] = centroid.get(term, 0.0) + weight
+                first, last = min(row["first_at"], stamp), max(row["last_at"], stamp)
+                size = int(row["size"]) + 1
+            kept = sorted(centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:centroid_terms]
+            conn.execute(
+                "INSERT INTO stories (id, first_at, last_at, size, centroid)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                " first_at = excluded.first_at, last_at = excluded.last_at,"
+                " size = excluded.size, centroid = excluded.centroid",
+                (
+                    story_id,
+                    first,
+                    last,
+                    size,
+                    json.dumps({t: round(w, 5) for t, w in kept}, ensure_ascii=False),
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO story_postings (term, day, story_id) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                [(term, day, story_id) for term in index_terms],
+            )
+            conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id))
+
+    @staticmethod
+    def _count_features(conn: Database, day: str, features: Sequence[str], step: int) -> None:
+        cur = conn.execute(
+            "INSERT INTO signature_days (day, articles) VALUES (?, ?)"
+            " ON CONFLICT (day) DO UPDATE"
+            " SET articles = signature_days.articles + excluded.articles"
+            " RETURNING articles",
+            (day, step),
+        )
+        if step > 0 and int(cur.fetchone()[0]) == step:
+            # the first article of a day: forget counts far older than it (a backfill of old
+            # days prunes nothing newer than itself)
+            cutoff = (date.fromisoformat(day) - timedelta(days=FEATURE_DAYS_KEPT)).isoformat()
+            conn.execute("DELETE FROM feature_counts WHERE day < ?", (cutoff,))
+        else:
+            cur.fetchall()
+        conn.executemany(
+            "INSERT INTO feature_counts (feature, day, count) VALUES (?, ?, ?)"
+            " ON CONFLICT (feature, day) DO UPDATE"
+            " SET count = feature_counts.count + excluded.count",
+            [(f, day, step) for f in features],
+        )
+
+    def feature_stats(
+        self, features: Sequence[str], *, since: datetime, until: datetime
+    ) -> FeatureStats:
+        """Grouped articles on the UTC days from `since` to `until`, and how many of them have
+        each of `features` (features in none are left out); one query for up to 500 features.
+        """
+        first, last = to_day(since), to_day(until)
+        unique = list(dict.fromkeys(features))
+        sql = (
+            "SELECT NULL, coalesce(sum(articles), 0) FROM signature_days WHERE day BETWEEN ? AND ?"
+        )
+        total, counts = 0, {}
+        chunks = [unique[i : i + 500] for i in range(0, len(unique), 500)] or [[]]
+        for index, chunk in enumerate(chunks):
+            parts = [sql] if index == 0 else []
+            args: list[Any] = [first, last] if index == 0 else []
+            if chunk:
+                parts.append(
+                    "SELECT feature, sum(count) FROM feature_counts"
+                    f" WHERE feature IN ({marks(chunk)}) AND day BETWEEN ? AND ?"
+                    " GROUP BY feature"
+                )
+                args += [*chunk, first, last]
+            for row in self.db.execute(" UNION ALL ".join(parts), args):
+                if row[0] is None:
+                    total = int(row[1])
+                elif row[1] > 0:
+                    counts[str(row[0])] = int(row[1])
+        return FeatureStats(total, counts)
+
+    def story_candidates(
+        self, terms: Sequence[str], *, since: datetime, until: datetime, limit: int = 50
+    ) -> list[StoryCentroid]:
+        """Stories with a report between `since` and `until` whose index shares any of
+        `terms`, most shared terms first (then newest), at most `limit`."""
+        if not terms:
+            return []
+        # the index narrows to the stories sharing the most terms; only their rows (and their
+        # centroids, the costly part to decode) are read, and the exact time span checked
+        ranked = self.db.execute(
+            "SELECT story_id FROM story_postings"
+            f" WHERE term IN ({marks(terms)}) AND day BETWEEN ? AND ?"
+            " GROUP BY story_id ORDER BY count(*) DESC, story_id DESC LIMIT ?",
+            (*terms, to_day(since), to_day(until), limit),
+        ).fetchall()
+        ids = [int(r[0]) for r in ranked]
+        if not ids:
+            return []
+        rows = {
+            int(r[0]): r
+            for r in self.db.execute(
+                "SELECT id, first_at, last_at, size, centroid FROM stories"
+                f" WHERE id IN ({marks(ids)}) AND last_at >= ? AND first_at <= ?",
+                (*ids, to_iso(since), to_iso(until)),
+            )
+        }
+        return [
+            StoryCentroid(
+                story_id=i,
+                first_at=datetime.fromisoformat(rows[i][1]),
+                last_at=datetime.fromisoformat(rows[i][2]),
+                size=int(rows[i][3]),
+                centroid=json.loads(rows[i][4]),
+            )
+            for i in ids
+            if i in rows
+        ]
+
+    def has_signature(self, article_id: int) -> bool:
+        """Whether the article has been grouped into a story."""
+        row = self.db.execute(
+            "SELECT 1 FROM article_terms WHERE article_id = ?", (article_id,)
+        ).fetchone()
+        return row is not None
+
+    # Briefings --------------------------------------------------------------------------
