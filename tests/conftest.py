@@ -1,5 +1,6 @@
 """Shared fixtures. `loopback` is a real HTTP server on 127.0.0.1; see tests/servers.py.
 `seeded_store` is a real SQLite file holding the articles of `seeds/`, each with its briefing.
+`db_target` (and `any_store` on it) runs a test once on SQLite and once on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pytest
 
 from bot.ingest.files import iter_files, read_file
 from bot.models import Article
-from bot.store import Store
+from bot.store import Store, open_store
 from bot.summarize import summarize
 from tests import pg
 from tests.servers import LoopbackServer
@@ -54,14 +55,37 @@ def loopback() -> Iterator[LoopbackServer]:
         yield server
 
 
+def add_seeds(store: Store) -> Store:
+    """Store the seeds article by article, each with its briefing."""
+    for path in iter_files(SEEDS):
+        for item in read_file(path):
+            assert isinstance(item, Article), item
+            store.add_article(item, summarize(item.text, item.title or None))
+    return store
+
+
 @pytest.fixture
 def seeded_store(tmp_path: Path) -> Iterator[Store]:
     """The seeds stored article by article (not grouped into stories: see test_cluster)."""
     with Store.open(tmp_path / "seeded.db") as store:
-        for path in iter_files(SEEDS):
-            for item in read_file(path):
-                assert isinstance(item, Article), item
-                store.add_article(item, summarize(item.text, item.title or None))
+        yield add_seeds(store)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Where a test's database is, once per backend: an SQLite file's path (not created yet),
+    then a fresh PostgreSQL database's URL. `open_store` opens either."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "bot.db")
+    else:
+        with pg.fresh_database() as url:
+            yield url
+
+
+@pytest.fixture
+def any_store(db_target: str) -> Iterator[Store]:
+    """An empty store, once on SQLite and once on PostgreSQL."""
+    with open_store(db_target) as store:
         yield store
 
 

@@ -22,6 +22,7 @@ from bot.engine import Engine
 from bot.ingest.files import read_file
 from bot.models import Answer, Article, ChannelRef
 from bot.store import Store
+from tests.conftest import add_seeds
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 QA_SAMPLE = Path(__file__).resolve().parent / "data" / "qa_sample.jsonl"
@@ -30,8 +31,9 @@ SEED_QUESTION = "What does Zelenskyy say security guarantees are?"
 
 
 @pytest.fixture
-def store(seeded_store: Store) -> Store:
-    return seeded_store
+def store(any_store: Store) -> Store:
+    """The seeds, on SQLite and on PostgreSQL."""
+    return add_seeds(any_store)
 
 
 def assert_verbatim(store: Store, answer: Answer) -> None:
@@ -126,9 +128,8 @@ def test_repeated_question_gives_the_same_answer(store: Store) -> None:
     assert answer_question(store, SEED_QUESTION) == answer_question(store, SEED_QUESTION)
 
 
-def test_empty_store_answers_nothing(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "empty.db") as empty:
-        assert not answer_question(empty, SEED_QUESTION).answered
+def test_empty_store_answers_nothing(any_store: Store) -> None:
+    assert not answer_question(any_store, SEED_QUESTION).answered
 
 
 def test_cost_question_quotes_the_amount_not_the_vote(store: Store) -> None:
@@ -180,7 +181,7 @@ def test_a_misspelt_name_still_finds_its_article(store: Store) -> None:
 
 
 @pytest.fixture
-def qa_sample(tmp_path: Path) -> Iterator[tuple[Store, list[dict[str, Any]]]]:
+def qa_sample(tmp_path: Path, any_store: Store) -> Iterator[tuple[Store, list[dict[str, Any]]]]:
     """The sample's stored articles ingested from a JSON Lines file by the real file reader,
     without titles (as the dev set stores them), and every sample row."""
     rows = [json.loads(line) for line in QA_SAMPLE.read_text("utf-8").splitlines()]
@@ -193,12 +194,12 @@ def qa_sample(tmp_path: Path) -> Iterator[tuple[Store, list[dict[str, Any]]]]:
         ),
         encoding="utf-8",
     )
-    with Store.open(tmp_path / "qa.db") as store:
-        for item in read_file(feed):
-            assert isinstance(item, Article), item
-            store.add_article(item)
-        assert store.count_articles() == sum(r["stored"] for r in rows)
-        yield store, rows
+    store = any_store
+    for item in read_file(feed):
+        assert isinstance(item, Article), item
+        store.add_article(item)
+    assert store.count_articles() == sum(r["stored"] for r in rows)
+    yield store, rows
 
 
 async def ask_console(store: Store, *questions: str) -> list[str]:

@@ -14,7 +14,7 @@ from bot.ingest.files import iter_files, read_file
 from bot.ingest.http import FetchPolicy
 from bot.ingest.pipeline import ingest
 from bot.models import Article
-from bot.store import Store
+from bot.store import Store, open_store
 from tests.conftest import write_dev_events
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store.open(tmp_path / "news.db")
+def store(any_store: Store) -> Store:
+    return any_store
 
 
 def _seed_articles() -> list[Article]:
@@ -173,13 +173,13 @@ def test_assign_story_is_idempotent(store: Store) -> None:
 
     def rows() -> list[int]:
         tables = ("article_terms", "stories", "story_postings", "feature_counts")
-        return [store.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables]
+        return [store.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables]
 
     before = rows()
     second = [assign_story(store, a) for a in articles]
     assert first == second
     assert rows() == before
-    sizes = store.conn.execute("SELECT sum(size) FROM stories").fetchone()[0]
+    sizes = store.db.execute("SELECT sum(size) FROM stories").fetchone()[0]
     assert sizes == len(articles)
 
 
@@ -261,18 +261,18 @@ def test_story_candidates_window_both_ways(store: Store) -> None:
     assert store.story_candidates(["nowher"], since=day - hour, until=day + hour) == []
 
 
-def test_two_writers_never_lose_a_report_from_a_story(tmp_path: Path) -> None:
+def test_two_writers_never_lose_a_report_from_a_story(db_target: str) -> None:
     """Each report joins the centroid inside its own transaction: two processes (here two
     connections in two threads) growing one story concurrently count every report."""
-    path = tmp_path / "shared.db"
-    Store.open(path).close()
+    path = db_target
+    open_store(path).close()
     day = datetime(2025, 9, 2, 12, tzinfo=UTC)
     title, text = TRUMP_HURRICANE
-    seed = Store.open(path)
+    seed = open_store(path)
     _, story = _ingest(seed, _article("https://a.example/0", title, text, day, "A"))
 
     def writer(name: str) -> None:
-        with Store.open(path) as mine:
+        with open_store(path) as mine:
             for n in range(15):
                 article = _article(
                     f"https://{name}.example/{n}", title, f"{text} {name} {n}.", day, name
@@ -285,18 +285,20 @@ def test_two_writers_never_lose_a_report_from_a_story(tmp_path: Path) -> None:
         t.start()
     for t in threads:
         t.join()
-    size = seed.conn.execute("SELECT size FROM stories WHERE id = ?", (story,)).fetchone()[0]
+    size = seed.db.execute("SELECT size FROM stories WHERE id = ?", (story,)).fetchone()[0]
     members = seed.story_articles([story])[story]
     assert size == len(members) == 31
 
 
-async def test_real_events_grouped_right_through_the_ingest(tmp_path: Path) -> None:
+async def test_real_events_grouped_right_through_the_ingest(
+    tmp_path: Path, any_store: Store
+) -> None:
     """Eight real events of the dev set (three outlets each, in their own words), in pairs that
     share a subject and a day or two (two Supreme Court stories, two Pfizer vaccine stories,
     two on jobs): read by the real ingest, each event becomes one story and no two events
     share one."""
     feed, reports = write_dev_events(tmp_path)
-    store = Store.open(tmp_path / "news.db")
+    store = any_store
     result = await ingest([str(feed)], store, FetchPolicy())
     assert result.ok and len(result.added) == len(reports)
     by_url = {a.url: a for a in result.added}

@@ -16,15 +16,15 @@ from bot.digest import build_digest
 from bot.errors import DeliveryError
 from bot.ingest.files import iter_files, read_file
 from bot.models import Article, ChannelRef, Digest, Receipt
-from bot.store import Store
+from bot.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 CHANNEL = ChannelRef("slack", "C1")
 NOW = datetime(2026, 1, 5, 7, 30, tzinfo=UTC)
 
 
-def seeded(path: Path) -> Path:
-    with Store.open(path) as store:
+def seeded(path: str) -> str:
+    with open_store(path) as store:
         for file in iter_files(ROOT / "seeds"):
             for item in read_file(file):
                 assert isinstance(item, Article)
@@ -47,8 +47,10 @@ class Recorder:
         return Receipt(channel, (f"m{len(self.posts)}",))
 
 
-async def test_a_slot_is_posted_once_and_its_articles_not_again(tmp_path: Path) -> None:
-    with Store.open(seeded(tmp_path / "bot.db")) as store:
+async def test_a_slot_is_posted_once_and_its_articles_not_again(
+    db_target: str, tmp_path: Path
+) -> None:
+    with open_store(seeded(db_target)) as store:
         platform = Recorder()
         slot = slot_key(NOW)
         first = await send_digest(store, CHANNEL, platform.post, slot=slot, now=NOW)
@@ -64,8 +66,10 @@ async def test_a_slot_is_posted_once_and_its_articles_not_again(tmp_path: Path) 
         assert later.digest.overview.startswith("Nothing new since 2026-01-05 07:30")
 
 
-def test_two_concurrent_senders_on_one_database_file_post_once(tmp_path: Path) -> None:
-    path = seeded(tmp_path / "bot.db")
+def test_two_concurrent_senders_on_one_database_file_post_once(
+    db_target: str, tmp_path: Path
+) -> None:
+    path = seeded(db_target)
     platform = Recorder(delay=0.05)
     for n in range(10):
         slot = slot_key(NOW + timedelta(days=n))
@@ -86,14 +90,14 @@ def test_two_concurrent_senders_on_one_database_file_post_once(tmp_path: Path) -
 
 
 def _send(
-    path: Path,
+    path: str,
     channel: ChannelRef,
     platform: Recorder,
     slot: str,
     start: threading.Barrier,
     outcomes: list[str],
 ) -> None:
-    with Store.open(path) as store:  # each sender has its own connection, as a process would
+    with open_store(path) as store:  # each sender has its own connection, as a process would
         start.wait()
         outcome = asyncio.run(send_digest(store, channel, platform.post, slot=slot))
         outcomes.append(outcome.status)
@@ -103,24 +107,25 @@ HANGING_SENDER = """
 import asyncio, sys
 from bot.delivery import send_digest
 from bot.models import ChannelRef
-from bot.store import Store
+from bot.store import Store, open_store
 
 async def hang(channel, digest):
     await asyncio.sleep(3600)  # claimed and sending when it is killed
 
-store = Store.open(sys.argv[1])
+store = open_store(sys.argv[1])
 asyncio.run(send_digest(store, ChannelRef("slack", "C1"), hang, slot=sys.argv[2]))
 """
 
 
 async def test_a_live_senders_claim_is_left_alone_and_a_killed_ones_taken_over_at_once(
+    db_target: str,
     tmp_path: Path,
 ) -> None:
-    path = seeded(tmp_path / "bot.db")
+    path = seeded(db_target)
     slot = slot_key(NOW)
     sender = subprocess.Popen([sys.executable, "-c", HANGING_SENDER, str(path), slot], cwd=ROOT)
     try:
-        with Store.open(path) as store:
+        with open_store(path) as store:
             for _ in range(300):
                 run = store.digest_run(CHANNEL, slot)
                 if run is not None and run.parts:
@@ -151,9 +156,10 @@ async def test_a_live_senders_claim_is_left_alone_and_a_killed_ones_taken_over_a
 
 
 async def test_a_claim_held_elsewhere_is_taken_over_only_when_its_lease_runs_out(
+    db_target: str,
     tmp_path: Path,
 ) -> None:
-    with Store.open(seeded(tmp_path / "bot.db")) as store:
+    with open_store(seeded(db_target)) as store:
         # a process on another machine (another boot id): whether it lives cannot be checked
         elsewhere = "other-boot/pid:[1]/4242/99/ab12cd34"
         run = store.claim_digest(
@@ -168,9 +174,10 @@ async def test_a_claim_held_elsewhere_is_taken_over_only_when_its_lease_runs_out
 
 
 async def test_a_sender_keeps_its_claim_while_a_slow_send_outlasts_the_lease(
+    db_target: str,
     tmp_path: Path,
 ) -> None:
-    with Store.open(seeded(tmp_path / "bot.db")) as store:
+    with open_store(seeded(db_target)) as store:
         slow = Recorder(delay=2.5)
         holder = Delivery(store, {"slack": slow.post}, lease=1)
         holder.start()  # renews every quarter lease
@@ -186,9 +193,10 @@ async def test_a_sender_keeps_its_claim_while_a_slow_send_outlasts_the_lease(
 
 
 async def test_a_failed_digest_is_retried_with_backoff_until_its_grace_period(
+    db_target: str,
     tmp_path: Path,
 ) -> None:
-    with Store.open(seeded(tmp_path / "bot.db")) as store:
+    with open_store(seeded(db_target)) as store:
         failures = [3]
 
         async def flaky(channel: ChannelRef, digest: Digest) -> Receipt:
@@ -227,8 +235,10 @@ async def test_a_failed_digest_is_retried_with_backoff_until_its_grace_period(
         assert not build_digest(store, other, now=NOW + timedelta(hours=2)).empty
 
 
-async def test_failed_send_is_retried_and_a_gone_channel_is_disabled(tmp_path: Path) -> None:
-    with Store.open(seeded(tmp_path / "bot.db")) as store:
+async def test_failed_send_is_retried_and_a_gone_channel_is_disabled(
+    db_target: str, tmp_path: Path
+) -> None:
+    with open_store(seeded(db_target)) as store:
 
         async def flaky(channel: ChannelRef, digest: Digest) -> Receipt:
             raise DeliveryError("slack", channel.channel, "HTTP 503")
@@ -253,8 +263,10 @@ async def test_failed_send_is_retried_and_a_gone_channel_is_disabled(tmp_path: P
         assert not settings.enabled and settings.disabled_reason == "not_in_channel"
 
 
-async def test_an_unexpected_error_in_one_channel_does_not_escape(tmp_path: Path) -> None:
-    with Store.open(seeded(tmp_path / "bot.db")) as store:
+async def test_an_unexpected_error_in_one_channel_does_not_escape(
+    db_target: str, tmp_path: Path
+) -> None:
+    with open_store(seeded(db_target)) as store:
 
         async def broken(channel: ChannelRef, digest: Digest) -> Receipt:
             raise RuntimeError("bug in an adapter")
@@ -278,13 +290,14 @@ def test_slot_keys_are_utc_minutes(when: datetime) -> None:
 
 
 async def test_a_retried_digest_marks_reports_that_joined_its_stories_as_sent(
+    db_target: str,
     tmp_path: Path,
 ) -> None:
     from bot.ingest.http import FetchPolicy
     from bot.ingest.pipeline import ingest
 
     seeds = ROOT / "seeds"
-    with Store.open(tmp_path / "bot.db") as store:
+    with open_store(db_target) as store:
         await ingest([str(seeds / "000_277b181c6f234e33.txt")], store, FetchPolicy())
 
         async def down(channel: ChannelRef, digest: Digest) -> Receipt:
@@ -305,9 +318,10 @@ async def test_a_retried_digest_marks_reports_that_joined_its_stories_as_sent(
 
 
 async def test_a_digest_asked_for_while_another_is_failing_does_not_repeat_its_stories(
+    db_target: str,
     tmp_path: Path,
 ) -> None:
-    with Store.open(seeded(tmp_path / "bot.db")) as store:
+    with open_store(seeded(db_target)) as store:
         down = [True]
         platform = Recorder()
 

@@ -10,15 +10,17 @@ from bot.digest import build_digest
 from bot.ingest.http import FetchPolicy
 from bot.ingest.pipeline import ingest
 from bot.models import Article, ChannelRef
-from bot.store import Store
+from bot.store import open_store
 from tests.conftest import write_dev_events
 
 CHANNEL = ChannelRef("console", "terminal")
 
 
-async def test_stories_of_more_outlets_rank_first_then_the_newest(tmp_path: Path) -> None:
+async def test_stories_of_more_outlets_rank_first_then_the_newest(
+    db_target: str, tmp_path: Path
+) -> None:
     feed, _ = write_dev_events(tmp_path)
-    store = Store.open(tmp_path / "news.db")
+    store = open_store(db_target)
     result = await ingest([str(feed)], store, FetchPolicy())
     assert result.ok
     newest = max(a.published for a in result.added if a.published)

@@ -1,4 +1,4 @@
-"""The SQLite store, on real database files."""
+"""The store, on real SQLite files and a real PostgreSQL (each `store` test runs on both)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from bot.errors import StoreError
 from bot.models import Article, Briefing, Bullet, ChannelRef, FeedState, Subscription
-from bot.store import MIGRATIONS, Store
+from bot.store import MIGRATIONS, Store, open_store
 
 NOW = datetime(2025, 8, 17, 12, tzinfo=UTC)
 
@@ -29,9 +29,8 @@ def article(n: int, text: str | None = None, **kw: object) -> Article:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    with Store.open(tmp_path / "sub" / "bot.db") as opened:
-        yield opened  # type: ignore[misc]
+def store(any_store: Store) -> Store:
+    return any_store
 
 
 def test_new_file_is_wal_and_at_latest_schema(tmp_path: Path) -> None:
@@ -42,11 +41,10 @@ def test_new_file_is_wal_and_at_latest_schema(tmp_path: Path) -> None:
     assert path.exists()
 
 
-def test_articles_survive_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "bot.db"
-    with Store.open(path) as store:
+def test_articles_survive_reopening(db_target: str) -> None:
+    with open_store(db_target) as store:
         store.add_article(article(1), Briefing("Head", (Bullet("One.", ("One.",)),)))
-    with Store.open(path) as store:
+    with open_store(db_target) as store:
         [stored] = store.recent_articles()
         assert stored.title == "Title 1"
         assert stored.published == article(1).published

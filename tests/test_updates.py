@@ -25,7 +25,7 @@ from bot.delivery import retry_unsent, send_digest, slot_key
 from bot.digest import build_digest
 from bot.ingest.pipeline import IngestResult, ingest
 from bot.models import ChannelRef, Digest, Receipt
-from bot.store import MIGRATIONS, Store
+from bot.store import MIGRATIONS, Store, open_store
 from bot.updates import split_update_marker
 from tests.servers import LoopbackServer
 
@@ -137,10 +137,10 @@ def bullets(sent: Digest) -> list[str]:
 
 
 async def test_a_corrected_number_shows_in_brief_and_once_as_an_update(
-    tmp_path: Path, loopback: LoopbackServer
+    db_target: str, tmp_path: Path, loopback: LoopbackServer
 ) -> None:
     platform = Platform()
-    with Store.open(tmp_path / "bot.db") as store:
+    with open_store(db_target) as store:
         feed = publish(loopback, "/rss", "Harbour Wire", {"output": OUTPUT_12, "ferry": FERRY})
         await poll(store, loopback, T0, feed)
         first = await digest(store, platform, T0 + timedelta(hours=1))
@@ -175,10 +175,10 @@ async def test_a_corrected_number_shows_in_brief_and_once_as_an_update(
 
 
 async def test_a_new_outlet_comes_once_as_an_update_without_repeated_bullets(
-    tmp_path: Path, loopback: LoopbackServer
+    db_target: str, tmp_path: Path, loopback: LoopbackServer
 ) -> None:
     platform = Platform()
-    with Store.open(tmp_path / "bot.db") as store:
+    with open_store(db_target) as store:
         harbour = publish(loopback, "/harbour", "Harbour Wire", {"output": OUTPUT_12})
         await poll(store, loopback, T0, harbour)
         first = await digest(store, platform, T0 + timedelta(hours=1))
@@ -203,10 +203,10 @@ async def test_a_new_outlet_comes_once_as_an_update_without_repeated_bullets(
 
 
 async def test_a_new_report_with_nothing_new_is_not_shown_again(
-    tmp_path: Path, loopback: LoopbackServer
+    db_target: str, tmp_path: Path, loopback: LoopbackServer
 ) -> None:
     platform = Platform()
-    with Store.open(tmp_path / "bot.db") as store:
+    with open_store(db_target) as store:
         feed = publish(loopback, "/rss", "Harbour Wire", {"output": OUTPUT_12})
         await poll(store, loopback, T0, feed)
         await digest(store, platform, T0 + timedelta(hours=1))
@@ -238,23 +238,23 @@ import asyncio, os, sys
 from datetime import datetime
 from bot.delivery import send_digest
 from bot.models import ChannelRef
-from bot.store import Store
+from bot.store import Store, open_store
 
 async def crash(channel, digest):
     os._exit(17)  # the process dies after claiming, before anything reaches the platform
 
-store = Store.open(sys.argv[1])
+store = open_store(sys.argv[1])
 when = datetime.fromisoformat(sys.argv[3])
 asyncio.run(send_digest(store, ChannelRef("slack", "C1"), crash, slot=sys.argv[2], now=when))
 """
 
 
 async def test_an_update_claimed_before_a_crash_is_retried_once_the_same(
-    tmp_path: Path, loopback: LoopbackServer
+    db_target: str, tmp_path: Path, loopback: LoopbackServer
 ) -> None:
-    path = tmp_path / "bot.db"
+    path = db_target
     platform = Platform()
-    with Store.open(path) as store:
+    with open_store(path) as store:
         harbour = publish(loopback, "/harbour", "Harbour Wire", {"output": OUTPUT_12})
         await poll(store, loopback, T0, harbour)
         await digest(store, platform, T0 + timedelta(hours=1))
@@ -273,7 +273,7 @@ async def test_an_update_claimed_before_a_crash_is_retried_once_the_same(
         timeout=60,
     )
     assert crashed.returncode == 17
-    with Store.open(path) as store:
+    with open_store(path) as store:
         run = store.digest_run(CHANNEL, slot)
         assert run is not None and run.status == "claimed"
         later = datetime.now(UTC) + timedelta(minutes=10)
@@ -293,10 +293,10 @@ async def test_an_update_claimed_before_a_crash_is_retried_once_the_same(
 
 
 async def test_an_updated_title_is_stored_clean_and_marked_in_every_renderer(
-    tmp_path: Path, loopback: LoopbackServer
+    db_target: str, tmp_path: Path, loopback: LoopbackServer
 ) -> None:
     platform = Platform()
-    with Store.open(tmp_path / "bot.db") as store:
+    with open_store(db_target) as store:
         feed = publish(loopback, "/rss", "Harbour Wire", {"output": OUTPUT_12})
         await poll(store, loopback, T0, feed)
         await digest(store, platform, T0 + timedelta(hours=1))
@@ -338,12 +338,12 @@ def page(title: str, text: str) -> str:
 
 
 async def test_teaser_pages_are_fetched_again_only_when_the_entry_changes(
-    tmp_path: Path, loopback: LoopbackServer
+    db_target: str, tmp_path: Path, loopback: LoopbackServer
 ) -> None:
     full_12 = OUTPUT_12[1] + " " + FERRY[1].replace("harbour ferry", "factory shuttle bus")
     teaser_12 = (OUTPUT_12[0], "Riverton factory output grew in March. Read more...")
     teaser_15 = (OUTPUT_15[0], "Riverton factory output grew by 15 percent in March. Read more...")
-    with Store.open(tmp_path / "bot.db") as store:
+    with open_store(db_target) as store:
         loopback.add("/output", page(OUTPUT_12[0], full_12))
         feed = publish(loopback, "/rss", "Harbour Wire", {"output": teaser_12}, teaser=True)
         await poll(store, loopback, T0, feed)
@@ -380,9 +380,9 @@ async def test_teaser_pages_are_fetched_again_only_when_the_entry_changes(
 
 
 async def test_a_revision_to_another_articles_text_keeps_the_article(
-    tmp_path: Path, loopback: LoopbackServer
+    db_target: str, tmp_path: Path, loopback: LoopbackServer
 ) -> None:
-    with Store.open(tmp_path / "bot.db") as store:
+    with open_store(db_target) as store:
         feed = publish(loopback, "/rss", "Harbour Wire", {"output": OUTPUT_12, "ferry": FERRY})
         await poll(store, loopback, T0, feed)
         # a syndication mistake: the output entry now carries the ferry story's text
@@ -394,10 +394,10 @@ async def test_a_revision_to_another_articles_text_keeps_the_article(
 
 
 async def test_the_same_link_in_another_feed_does_not_revise_it(
-    tmp_path: Path, loopback: LoopbackServer
+    db_target: str, tmp_path: Path, loopback: LoopbackServer
 ) -> None:
     platform = Platform()
-    with Store.open(tmp_path / "bot.db") as store:
+    with open_store(db_target) as store:
         feed = publish(loopback, "/rss", "Harbour Wire", {"output": OUTPUT_12})
         # a section feed of the same site carries the link with a shorter excerpt of its own
         excerpt = (OUTPUT_12[0], OUTPUT_12[1].split(". ")[0] + ".")

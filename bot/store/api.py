@@ -37,10 +37,11 @@ class Store(ArticleRoom, SearchRoom, StoryRoom, SourceRoom, ChannelRoom):
 
     @classmethod
     def open(cls, path: Path | str) -> Store:
-        """Open the SQLite database at `path` (see `bot.store.open_store` for URLs)."""
-        from bot.store.sqlite import SqliteStore
+        """Open the database `path` names: an SQLite file, or a URL (see
+        `bot.store.open_store`)."""
+        from bot.store import open_store
 
-        return SqliteStore.open(path)
+        return open_store(path)
 
     def close(self) -> None:
         raise NotImplementedError

@@ -1,0 +1,255 @@
+"""SQLite and PostgreSQL side by side: the same answers from the same articles; SQLite files of
+earlier versions upgrade; PostgreSQL migrates once however many replicas start; passwords
+never show; a server that is down or refuses writes is a clear `StoreError`."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from bot.ask import answer_question
+from bot.errors import StoreError, StoreFaultError
+from bot.ingest.files import read_file
+from bot.models import Article, ChannelRef, Subscription
+from bot.store import (
+    POSTGRES_MIGRATIONS,
+    SQLITE_MIGRATIONS,
+    PostgresStore,
+    SqliteStore,
+    Store,
+    open_store,
+    redact_url,
+)
+from tests import pg
+from tests.conftest import add_seeds, write_dev_events
+
+QA_SAMPLE = Path(__file__).resolve().parent / "data" / "qa_sample.jsonl"
+NOW = datetime(2025, 8, 17, 12, tzinfo=UTC)
+
+# Questions of the /ask dev sample, the seeds' and the story sample's subjects, and some that
+# nothing answers; and plain /brief topics, one word or several.
+QUESTIONS = [
+    "What does Zelenskyy say security guarantees are?",
+    "Who is the CEO of Toyota?",
+    "How much will the new bridge cost?",
+    "What did the Supreme Court decide?",
+    "What did Pfizer say about the vaccine?",
+    "How many jobs were added?",
+    "Who is Adam Gadahn?",
+    "What is NATO?",
+    "What happened in the U.S. economy?",
+    "Where did the earthquake strike?",
+]
+# and every question people wrote about the /ask sample's articles (stored or not)
+QUESTIONS += [
+    q["question"]
+    for line in QA_SAMPLE.read_text("utf-8").splitlines()
+    for q in json.loads(line)["questions"]
+]
+TOPICS = ["vaccine", "supreme court", "jobs report", "Ukraine security", "Pfizer", "the", "zzzq"]
+
+
+@pytest.fixture(scope="module")
+def both() -> Iterator[tuple[Store, Store]]:
+    """The seeds, the /ask sample and the story sample, stored in the same order on SQLite and
+    on PostgreSQL."""
+    folder = Path(__import__("tempfile").mkdtemp(prefix="newsbrief-parity-"))
+    rows = [json.loads(line) for line in QA_SAMPLE.read_text("utf-8").splitlines()]
+    qa = folder / "qa.jsonl"
+    qa.write_text(
+        "".join(
+            json.dumps({"text": r["article"], "url": r["url"], "source": r["source"]}) + "\n"
+            for r in rows
+            if r["stored"]
+        ),
+        encoding="utf-8",
+    )
+    events, _ = write_dev_events(folder)
+    items = [i for f in (qa, events) for i in read_file(f) if isinstance(i, Article)]
+    with pg.fresh_database() as url:
+        stores = (SqliteStore.open(folder / "parity.db"), open_store(url))
+        for store in stores:
+            add_seeds(store)
+            for item in items:
+                store.add_article(item)
+        yield stores
+        for store in stores:
+            store.close()
+
+
+def test_the_same_articles_on_both(both: tuple[Store, Store]) -> None:
+    lite, post = both
+    assert lite.count_articles() == post.count_articles() > 30
+    assert lite.recent_articles(100) == post.recent_articles(100)
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_ask_gives_the_same_citations_on_both(both: tuple[Store, Store], question: str) -> None:
+    lite, post = both
+    assert answer_question(lite, question) == answer_question(post, question)
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_search_orders_alike_on_both(both: tuple[Store, Store], topic: str) -> None:
+    lite, post = both
+    assert [a.id for a in lite.search_articles(topic, 50)] == [
+        a.id for a in post.search_articles(topic, 50)
+    ]
+
+
+def test_matches_count_and_rank_alike_on_both(both: tuple[Store, Store]) -> None:
+    """Phrases, alternatives, acronyms letter by letter, words FTS5 syntax would take."""
+    lite, post = both
+    matches = [
+        (("supreme court",), ("ruling", "decision", "decided")),
+        (("u s", "us"), ("economy",)),
+        (("pfizer",),),
+        (("vaccine", "vaccines"), ("pfizer", "moderna", "health")),
+        (('"near"', "or"), ("and",)),
+        (("___",), ("security",)),
+        (("___",),),
+    ]
+    for match in matches:
+        assert lite.count_matching(match) == post.count_matching(match), match
+        assert [a.id for a in lite.match_articles(match, 30)] == [
+            a.id for a in post.match_articles(match, 30)
+        ], match
+
+
+def test_a_version_7_sqlite_database_upgrades_with_its_data(tmp_path: Path) -> None:
+    """A file made by the schema of version 7 (main before the store became a package), with
+    rows in it, opens at the newest version with everything still there and searchable."""
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for version, script in enumerate(SQLITE_MIGRATIONS[:7], start=1):
+        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;")
+    conn.execute(
+        "INSERT INTO articles (url, content_hash, title, source, text, published, fetched_at)"
+        " VALUES ('https://e.org/1', 'h1', 'Harvest fails', 'Wire',"
+        " 'Farmers report a poor harvest.', '2025-08-17T10:00:00+00:00',"
+        " '2025-08-17T12:00:00+00:00')"
+    )
+    conn.execute(
+        "INSERT INTO subscriptions (platform, channel, source, created_at)"
+        " VALUES ('slack', 'C1', 'https://e.org/feed', '2025-08-17T12:00:00+00:00')"
+    )
+    conn.execute(
+        "INSERT INTO digest_runs (platform, channel, slot, article_ids, status, claimed_at,"
+        " due_at) VALUES ('slack', 'C1', '2025-08-17T07:30', '[1]', 'failed',"
+        " '2025-08-17T07:30:00+00:00', '2025-08-17T07:30:00+00:00')"
+    )
+    conn.close()
+    with Store.open(path) as store:
+        assert store.schema_version == len(SQLITE_MIGRATIONS)
+        [article] = store.search_articles("harvest")
+        assert article.title == "Harvest fails" and article.published == datetime(
+            2025, 8, 17, 10, tzinfo=UTC
+        )
+        assert [s.source for s in store.subscriptions()] == ["https://e.org/feed"]
+        [run] = store.open_runs()
+        assert run.status == "failed" and run.article_ids == (1,)
+        added, new = store.add_article(
+            Article(
+                url="https://e.org/2",
+                title="Festival",
+                source="Wire",
+                text="The harvest festival drew crowds.",
+                published=NOW,
+                fetched_at=NOW,
+            )
+        )
+        assert new and added.id == 2
+        assert [a.id for a in store.search_articles("harvest")] == [1, 2]
+
+
+def test_postgres_migrates_once_opened_twice_or_by_two_replicas_at_once(pg_url: str) -> None:
+    with open_store(pg_url) as first:
+        assert first.schema_version == len(POSTGRES_MIGRATIONS)
+        first.add_subscription(Subscription("slack", "C1", "https://e.org/feed"))
+    with open_store(pg_url) as again:
+        assert again.schema_version == len(POSTGRES_MIGRATIONS)
+        assert len(again.subscriptions()) == 1
+
+    with pg.fresh_database() as url:
+        start = threading.Barrier(3)
+        errors: list[BaseException] = []
+
+        def replica() -> None:
+            start.wait()
+            try:
+                with open_store(url) as store:
+                    store.add_subscription(Subscription("slack", "C1", "https://e.org/feed"))
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=replica) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert errors == []
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT count(*) FROM schema_version").fetchone() == (1,)
+            assert conn.execute("SELECT count(*) FROM subscriptions").fetchone() == (1,)
+
+
+def test_a_newer_postgres_schema_is_refused(pg_url: str) -> None:
+    open_store(pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE schema_version SET version = version + 1")
+    with pytest.raises(StoreError, match="newer than this"):
+        open_store(pg_url)
+
+
+def test_passwords_never_show() -> None:
+    url = "postgresql://bot:s3cret-pw@127.0.0.1:1/newsbrief?sslmode=disable"
+    assert redact_url(url) == "postgresql://bot:***@127.0.0.1:1/newsbrief?sslmode=disable"
+    assert "s3cret" not in redact_url("postgres://bot@127.0.0.1/db?password=s3cret-pw")
+    # nothing listens on port 1: refused at once, and said so without the password
+    with pytest.raises(StoreError) as caught:
+        open_store(url)
+    assert "s3cret" not in str(caught.value)
+    assert "bot:***@127.0.0.1:1/newsbrief" in str(caught.value)
+
+
+def test_a_server_that_refuses_writes_is_a_store_fault(pg_url: str) -> None:
+    store = open_store(pg_url)
+    assert isinstance(store, PostgresStore)
+    assert "***" in repr(store) or "@" not in repr(store)
+    assert store.write_problem() is None
+    name = urlsplit(pg_url).path.lstrip("/")
+    with psycopg.connect(pg.admin_url(), autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("ALTER DATABASE {} SET default_transaction_read_only = on").format(
+                sql.Identifier(name)
+            )
+        )
+        # the pool's connections go (as in a fail-over), its new ones are read-only
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+        )
+    reasons = []
+    for _ in range(3):
+        with pytest.raises(StoreFaultError) as caught:
+            store.put_channel(store.get_channel(ChannelRef("slack", "C1")))
+        reasons.append(caught.value.reason)
+    assert "read-only" in reasons[-1]
+    assert store.fault == reasons[-1]
+    assert "read-only" in (store.write_problem() or "")
+    store.close()
+
+
+def test_the_parity_questions_find_something(both: tuple[Store, Store]) -> None:
+    """The comparisons above are not of empty answers."""
+    lite, _ = both
+    assert sum(answer_question(lite, q).answered for q in QUESTIONS) >= 4
+    assert sum(bool(lite.search_articles(t)) for t in TOPICS) >= 5
