@@ -22,6 +22,7 @@ import pytest
 
 from bot import cli
 from bot.ask import answer_question
+from bot.config import StoreSettings
 from bot.delivery import send_digest, slot_key
 from bot.migrate import PROGRESS, SKIPPED, TABLES, sqlite_path
 from bot.models import (
@@ -71,12 +72,12 @@ def secret(url: str) -> tuple[str, str]:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), PASSWORD
 
 
-def run_cli(*argv: str) -> tuple[int, str, str]:
+def run_cli(*argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """`python -m bot` in this process: exit code, standard output, standard error."""
     out, err = io.StringIO(), io.StringIO()
     saved, sys.stderr = sys.stderr, err
     try:
-        code = cli.main(list(argv), stdout=out, env={})
+        code = cli.main(list(argv), stdout=out, env=env or {})
     finally:
         sys.stderr = saved
     return code, out.getvalue(), err.getvalue()
@@ -339,6 +340,7 @@ def test_rows_postgresql_cannot_hold_are_reported_and_the_rest_copied(
         (["--from", "{tmp}/missing.db", "--to", "{pg}"], "no SQLite database at"),
         ([], "migrate needs the PostgreSQL database: --to postgresql://"),
         (["--to", "{pg}", "--batch-size", "0"], "--batch-size must be at least 1"),
+        (["--to", f"postgresql://newsbrief:{PASSWORD}@127.0.0.1:9/db"], "cannot open database"),
     ],
 )
 def test_bad_usage_exits_2_without_showing_the_password(
@@ -351,6 +353,18 @@ def test_bad_usage_exits_2_without_showing_the_password(
     assert message in err
     assert password not in out + err
     assert not (source.parent / "missing.db").exists()
+
+
+def test_the_target_defaults_to_the_configured_store_url(source: Path, pg_url: str) -> None:
+    url, password = secret(pg_url)
+    code, out, err = run_cli("migrate", "--db", str(source), env={"NEWSBRIEF_STORE_URL": url})
+    if hasattr(StoreSettings(), "url"):
+        assert code == 0, err
+        assert "articles: " in out and password not in out + err
+    else:  # before [store] url (replicas on PostgreSQL) the variable is an unknown key
+        assert code == 2 and "store.url" in err
+        code, _, err = run_cli("migrate", "--db", str(source))
+        assert code == 2 and "--to postgresql://" in err
 
 
 def test_sqlite_urls_name_files_as_the_store_reads_them() -> None:
