@@ -208,10 +208,16 @@ def migrate(
         What was copied, table by table.
 
     Raises:
-        MigrateError: the target holds other data (without `force`), or a table is unknown.
+        MigrateError: `source` is not SQLite or `target` not PostgreSQL, the target holds
+            other data (without `force`), or the schema has a table this code does not know.
         StoreFaultError: the target stopped taking writes; what was committed stays, and the
             next run goes on from there.
     """
+    if source.db.dialect != "sqlite" or target.db.dialect != "postgres":
+        raise MigrateError(
+            f"migrate copies a SQLite database into PostgreSQL, not {source.db.dialect} into "
+            f"{target.db.dialect}"
+        )
     started = time.monotonic()
     origin = str(Path(source.path).resolve())
     run = Migration(source.path, target.name)

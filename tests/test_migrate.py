@@ -24,7 +24,7 @@ from bot import cli
 from bot.ask import answer_question
 from bot.config import StoreSettings
 from bot.delivery import send_digest, slot_key
-from bot.migrate import PROGRESS, SKIPPED, TABLES, sqlite_path
+from bot.migrate import PROGRESS, SKIPPED, TABLES, MigrateError, migrate, sqlite_path
 from bot.models import (
     Article,
     Briefing,
@@ -365,6 +365,12 @@ def test_the_target_defaults_to_the_configured_store_url(source: Path, pg_url: s
         assert code == 2 and "store.url" in err
         code, _, err = run_cli("migrate", "--db", str(source))
         assert code == 2 and "--to postgresql://" in err
+
+
+def test_only_sqlite_into_postgresql(tmp_path: Path) -> None:
+    refused = pytest.raises(MigrateError, match="SQLite database into PostgreSQL, not sqlite")
+    with Store.open(tmp_path / "a.db") as one, Store.open(tmp_path / "b.db") as other, refused:
+        migrate(one, other)
 
 
 def test_sqlite_urls_name_files_as_the_store_reads_them() -> None:
