@@ -37,6 +37,7 @@ from bot.models import (
     Subscription,
 )
 from bot.store import Store, open_store
+from tests import pg
 from tests.conftest import write_dev_events
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -216,6 +217,20 @@ def test_a_migrated_database_serves_users_as_the_sqlite_one_did(source: Path, pg
         later = NOW + timedelta(days=1)
         claim = new.claim_digest(CHANNEL, slot_key(later), [], later)
         assert claim is not None and claim.id > run.id
+
+
+def test_the_search_index_is_what_the_store_writes_when_it_adds_an_article(
+    source: Path, pg_url: str
+) -> None:
+    assert run_cli("migrate", "--db", str(source), "--to", pg_url)[0] == 0
+    index = "SELECT url, tsv::text, ntokens FROM articles ORDER BY url"
+    with Store.open(source) as old, pg.fresh_database() as other, open_store(other) as added:
+        for article in old.recent_articles(1000):
+            added.add_article(article)
+        with open_store(pg_url) as new:
+            migrated = [tuple(r) for r in new.db.execute(index).fetchall()]
+        assert migrated == [tuple(r) for r in added.db.execute(index).fetchall()]
+        assert len(migrated) == old.count_articles() and all(r[2] > 0 for r in migrated)
 
 
 def test_a_second_run_copies_nothing(source: Path, pg_url: str) -> None:
