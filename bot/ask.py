@@ -12,14 +12,14 @@ Pipeline:
    (*who*), a place (*where*, *what country*), a name (*which team*); or a definition (*what is
    X*) or someone's words (*what does X say*). The noun of *which team* / *what kind of craft*
    names the answer's category, which the answer seldom repeats: it weighs half.
-2. **Statistics**: each term's document frequency (with its synonyms) comes from FTS5 itself,
-   so the index's stemming decides what matches, cached per store for a minute; IDF is the
-   BM25 one, ``log(1 + (N - df + 0.5) / (df + 0.5))``.
+2. **Statistics**: each term's document frequency (with its synonyms) comes from the store's
+   full-text index, so the index's stemming decides what matches, cached per store for a
+   minute; IDF is the BM25 one, ``log(1 + (N - df + 0.5) / (df + 0.5))``.
 3. **Retrieval** over the existing article index (no schema change), BM25 with the title
    weighted 5, top `_TOP_ARTICLES`: first every content word AND-ed (cheap, and the best
    candidates); when that finds few, each entity's rarest word AND-ed and the other words only
    ranking (an article may say "defeat" where the question says "beat"). Without entities,
-   words in more than `_COMMON_DF` of the articles are left out (they would make FTS5 rank most
+   words in more than `_COMMON_DF` of the articles are left out (they would make the index rank most
    of the store). A long word no article uses may be a misspelling ("Robaldinho"): the
    candidates are searched for it one typing slip away.
 4. **Scoring sentences**: candidate articles are cleaned (`clean_text`), split into sentences
@@ -358,7 +358,7 @@ def answer_question(store: Store, question: str, *, max_sentences: int = 3) -> A
     """Answer `question` with up to `max_sentences` cited sentences from `store`'s articles.
 
     Synchronous (SQLite and CPU only); async callers use ``asyncio.to_thread``. Never raises
-    for any question text: empty, punctuation, FTS5 syntax or over-long input gives an
+    for any question text: empty, punctuation, search syntax or over-long input gives an
     unanswered Answer.
 
     Args:
@@ -395,7 +395,7 @@ def answer_question(store: Store, question: str, *, max_sentences: int = 3) -> A
 class _Question:
     """What scoring needs to know about a question."""
 
-    terms: tuple[str, ...]  # content words as typed (lower-cased), for FTS5 to stem
+    terms: tuple[str, ...]  # content words as typed (lower-cased), for the index to stem
     stems: tuple[str, ...]  # the same words' Snowball stems, for sentence matching
     synonyms: tuple[tuple[tuple[str, ...], ...], ...]  # per term: other phrases that say it
     searches: tuple[tuple[str, ...], ...]  # per term: it and its synonyms, any of them
@@ -429,7 +429,8 @@ def _phrase(text: str) -> tuple[str, ...]:
 
 def _synonym_tables() -> tuple[dict[str, tuple[tuple[str, ...], ...]], dict[str, tuple[str, ...]]]:
     """Stem -> the phrases that say it too, as stems for matching sentences and as words for
-    FTS5 (measures have no words to search by); see `_SYNONYM_GROUPS`, `_MEASURE_WORDS`."""
+    the full-text index (measures have no words to search by); see `_SYNONYM_GROUPS`,
+    `_MEASURE_WORDS`."""
     table: dict[str, list[tuple[str, ...]]] = {}
     spoken: dict[str, list[str]] = {}
     for line in _SYNONYM_GROUPS:
@@ -523,7 +524,7 @@ def _parse(question: str) -> _Question | None:
         stems=stems,
         synonyms=tuple(_SYNONYMS.get(s, ()) for s in stems),
         searches=tuple(
-            _fts_any([t, *_SPOKEN.get(s, ())], acronym=a)
+            _any_of([t, *_SPOKEN.get(s, ())], acronym=a)
             for t, s, a in zip(terms, stems, acronyms, strict=True)
         ),
         entities=tuple(entities),
@@ -597,7 +598,7 @@ _STATS: weakref.WeakKeyDictionary[Store, _Stats] = weakref.WeakKeyDictionary()
 _STATS_LOCK = threading.Lock()
 
 
-def _fts_any(phrases: Sequence[str], *, acronym: bool = False) -> tuple[str, ...]:
+def _any_of(phrases: Sequence[str], *, acronym: bool = False) -> tuple[str, ...]:
     """Any of `phrases` (a term and its synonyms): one group of a store `Match`.
 
     An acronym ("US") is also looked up letter by letter, as the index holds "U.S.".
@@ -1143,7 +1144,7 @@ def _retrieve(
 ) -> list[Article]:
     """Candidate articles: those with every question word first, then the relaxed query's.
 
-    The strict AND is cheap (FTS5 intersects by skipping through the rarest word's list) and
+    The strict AND is cheap (the index intersects by skipping through the rarest word's list) and
     its hits are the best candidates anyway; the relaxed query ranks a far larger union and
     runs only when the strict one finds fewer than `_ENOUGH_STRICT` articles.
     """
@@ -1172,7 +1173,7 @@ def _match_expression(
     in_runs = {i for run in runs for i in run}
     others = [i for i, term in enumerate(q.terms) if dfs[i] > 0 and i not in in_runs]
     rare = [i for i in others if dfs[i] <= _COMMON_DF * total]
-    # Without an entity to AND on, common words would make FTS5 rank most of the store; they
+    # Without an entity to AND on, common words would make the index rank most of the store; they
     # are dropped when something rarer is left to find articles by. With one, the AND already
     # bounds the work and the common words still help BM25 order the candidates.
     if rare and not runs:

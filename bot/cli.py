@@ -45,7 +45,7 @@ from bot.errors import BriefingError, ConfigError, SourceError, StoreError, Stor
 from bot.ingest import files, web
 from bot.ingest.pipeline import is_url
 from bot.models import Article, ChannelRef, Digest, Story
-from bot.store import Store
+from bot.store import Store, is_postgres, open_store
 from bot.summarize import summarize
 from bot.summarize.llm import ModelWriter
 
@@ -57,7 +57,10 @@ log = logging.getLogger(__name__)
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, help="TOML config file (default: $NEWSBRIEF_CONFIG)")
-    common.add_argument("--db", help="SQLite database path (overrides store.path)")
+    common.add_argument(
+        "--db",
+        help="SQLite database path or postgresql:// URL (overrides store.path and store.url)",
+    )
 
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -192,13 +195,19 @@ def main(
         return EXIT_FAILED
 
 
+def store_target(settings: Settings, flag: str | None = None) -> str:
+    """The database to open: the ``--db`` flag, else ``store.url`` (PostgreSQL, when set),
+    else the SQLite file ``store.path``."""
+    return flag or getattr(settings.store, "url", "") or settings.store.path
+
+
 def _run(args: argparse.Namespace, settings: Settings, stdin: TextIO | None, out: TextIO) -> int:
     try:
         if args.command == "summarize" and not args.llm:
             return _summarize(args, settings, stdin or sys.stdin, out)
         if args.command == "migrate":
             return migrate.run(args, settings, out)
-        with Store.open(settings.store.path) as store:
+        with open_store(store_target(settings, args.db)) as store:
             if args.command == "ingest":
                 return _ingest(args, settings, store, out)
             if args.command == "articles":
@@ -268,7 +277,7 @@ def _health(settings: Settings, *, live: bool, out: TextIO) -> int:
 def _settings(args: argparse.Namespace, env: dict[str, str]) -> Settings:
     path = args.config or (Path(env[ENV_CONFIG_PATH]) if env.get(ENV_CONFIG_PATH) else None)
     overrides: dict[str, Any] = {}
-    if args.db:
+    if args.db and not is_postgres(args.db):
         overrides["store.path"] = args.db
     if getattr(args, "allow_private", False):
         overrides["fetch.allow_private"] = True

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from bot.models import Article, Briefing, Bullet, ChannelRef, Digest, Story
-from bot.store import Store, StoryView
+from bot.store import SeenArticle, Store, StoryView
 from bot.summarize import summarize
 
 # the summariser's own content words (stemmed, no stop words): a bullet is judged "the same
@@ -117,7 +117,7 @@ def select_updates(
     member_ids = [a.id for s in known for a in s.articles if a.id is not None]
     story_of = store.story_ids(member_ids)
     view_ids = {story_of.get(i, i) for i in member_ids}
-    view_ids |= {sid for _, sid in seen.values() if sid is not None}
+    view_ids |= {s.story_id for s in seen.values() if s.story_id is not None}
     views = store.story_views(channel, sorted(view_ids))
     # briefings of the reports whose bullets count: new and revised ones, and those delivered
     # before views were kept (what they showed is not recorded; their briefing stands for it)
@@ -125,7 +125,7 @@ def select_updates(
         a
         for s in known
         for a in s.articles
-        if a.id is not None and (_is_new(a, seen) or seen[a.id][1] is None)
+        if a.id is not None and (_is_new(a, seen) or seen[a.id].story_id is None)
     ]
     briefings = store.get_briefings([a.id for a in wanted if a.id is not None])
     shown: list[Story] = []
@@ -152,11 +152,11 @@ def select_updates(
     return shown, settled
 
 
-def _is_new(article: Article, seen: dict[int, tuple[int, int | None]]) -> bool:
+def _is_new(article: Article, seen: dict[int, SeenArticle]) -> bool:
     """Not sent to the channel, or revised since it was shown."""
     if article.id is None or article.id not in seen:
         return True
-    return article.revision > seen[article.id][0]
+    return article.revision > seen[article.id].revision
 
 
 def _marked(story: Story) -> Story:
@@ -168,14 +168,14 @@ def _marked(story: Story) -> Story:
 def _seen_of(
     store: Store,
     story: Story,
-    seen: dict[int, tuple[int, int | None]],
+    seen: dict[int, SeenArticle],
     story_of: dict[int, int],
     views: dict[int, StoryView],
     briefings: dict[int, Briefing],
 ) -> _Seen:
     sids = {story_of.get(a.id, a.id) for a in story.articles if a.id is not None}
     for article in story.articles:
-        shown_in = seen.get(article.id or -1, (0, None))[1]
+        shown_in = seen.get(article.id or -1, SeenArticle(0, None)).story_id
         if shown_in is not None:
             sids.add(shown_in)
     outlets: set[str] = set()

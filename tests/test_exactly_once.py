@@ -20,7 +20,7 @@ from bot.delivery import Delivery
 from bot.engine import Engine
 from bot.ingest.http import FetchPolicy
 from bot.models import ChannelRef
-from bot.store import Store
+from bot.store import Store, open_store
 from tests.discord_fakes import FakeDiscord, Planned
 from tests.slack_fakes import SIGNING_SECRET, FakeSlack
 from tests.stories import add_stories
@@ -31,8 +31,9 @@ DISCORD = ChannelRef("discord", "123")
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(tmp_path / "bot.db") as opened:
+def store(db_target: str) -> Iterator[Store]:
+    """100 stories, on SQLite and on PostgreSQL."""
+    with open_store(db_target) as opened:
         add_stories(opened, 100)
         yield opened
 
@@ -122,10 +123,10 @@ from bot.delivery import Delivery
 from bot.engine import Engine
 from bot.ingest.http import FetchPolicy
 from bot.models import ChannelRef
-from bot.store import Store
+from bot.store import Store, open_store
 
 async def main(path, platform, url, gateway):
-    store = Store.open(path)
+    store = open_store(path)
     if platform == "slack":
         from adapters.slack import SlackAdapter
         settings = Settings(
@@ -151,7 +152,7 @@ asyncio.run(main(*sys.argv[1:]))
 
 @pytest.mark.parametrize("platform", ["slack", "discord"])
 async def test_a_sender_killed_between_accept_and_record_resumes_without_a_duplicate(
-    store: Store, platform: str, caplog: pytest.LogCaptureFixture
+    store: Store, db_target: str, platform: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
     channel = SLACK if platform == "slack" else DISCORD
@@ -162,7 +163,7 @@ async def test_a_sender_killed_between_accept_and_record_resumes_without_a_dupli
         else:
             url, gateway = fake.urls()["api_base_url"], fake.urls()["gateway_url"]
         sender = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", SENDER, store.path, platform, url, gateway, cwd=ROOT
+            sys.executable, "-c", SENDER, db_target, platform, url, gateway, cwd=ROOT
         )
         # the platform keeps the 3rd part, and the sender dies before it hears so
         fake.kill_after = (sender.pid, 3)

@@ -4,6 +4,7 @@ never show; a server that is down or refuses writes is a clear `StoreError`."""
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 import threading
@@ -17,7 +18,9 @@ import pytest
 from psycopg import sql
 
 from bot.ask import answer_question
+from bot.cli import main
 from bot.errors import StoreError, StoreFaultError
+from bot.health import database_problem
 from bot.ingest.files import read_file
 from bot.models import Article, ChannelRef, Subscription
 from bot.store import (
@@ -253,3 +256,23 @@ def test_the_parity_questions_find_something(both: tuple[Store, Store]) -> None:
     lite, _ = both
     assert sum(answer_question(lite, q).answered for q in QUESTIONS) >= 4
     assert sum(bool(lite.search_articles(t)) for t in TOPICS) >= 5
+
+
+def test_the_cli_opens_a_postgres_url(pg_url: str) -> None:
+    """``--db postgresql://...`` ingests into and reads from PostgreSQL; nothing is written to
+    an SQLite file of that name."""
+    seeds = str(Path(__file__).resolve().parents[1] / "seeds")
+    out = io.StringIO()
+    assert main(["ingest", "--db", pg_url, seeds], stdout=out, env={}) == 0
+    with open_store(pg_url) as store:
+        assert store.count_articles() >= 5
+    listed = io.StringIO()
+    assert main(["articles", "--db", pg_url], stdout=listed, env={}) == 0
+    assert "Zelenskyy" in listed.getvalue() or "security" in listed.getvalue().lower()
+
+
+def test_health_probes_postgres(pg_url: str) -> None:
+    with open_store(pg_url) as store:
+        assert database_problem(store) is None
+        store.db.execute("DROP TABLE write_probe")
+        assert "write_probe" in (database_problem(store) or "")

@@ -19,7 +19,7 @@ from bot.store.api import Store
 from bot.store.articles import LLM_COUNTERS
 from bot.store.channels import MAX_VIEW_BULLETS
 from bot.store.postgres import PostgresStore, redact_url
-from bot.store.rows import StoryView, content_hash
+from bot.store.rows import FeatureStats, SeenArticle, StoryView, content_hash
 from bot.store.schema import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS
 from bot.store.search import Match
 from bot.store.sqlite import SqliteStore, leftovers
@@ -35,8 +35,10 @@ __all__ = [
     "MIGRATIONS",
     "POSTGRES_MIGRATIONS",
     "SQLITE_MIGRATIONS",
+    "FeatureStats",
     "Match",
     "PostgresStore",
+    "SeenArticle",
     "SqliteStore",
     "Store",
     "StoreError",

@@ -18,6 +18,7 @@ from bot.store.articles import NEWEST_FIRST
 from bot.store.db import Database, Room, chunks, marks
 from bot.store.rows import (
     A_COLUMNS,
+    SeenArticle,
     StoryView,
     from_iso,
     to_alert,
@@ -102,10 +103,10 @@ class ChannelRoom(Room):
 
     def seen_articles(
         self, channel: ChannelRef, article_ids: Sequence[int]
-    ) -> dict[int, tuple[int, int | None]]:
+    ) -> dict[int, SeenArticle]:
         """Of `article_ids`, those delivered to `channel`, each with the revision it was shown
         and the story it was shown in (0 and None when delivered before views were kept)."""
-        found: dict[int, tuple[int, int | None]] = {}
+        found: dict[int, SeenArticle] = {}
         for chunk in chunks(article_ids):
             rows = self.db.execute(
                 "SELECT d.article_id, coalesce(v.revision, 0), v.story_id FROM deliveries d"
@@ -115,7 +116,8 @@ class ChannelRoom(Room):
                 (channel.platform, channel.channel, *chunk),
             ).fetchall()
             found.update(
-                (int(r[0]), (int(r[1]), None if r[2] is None else int(r[2]))) for r in rows
+                (int(r[0]), SeenArticle(int(r[1]), None if r[2] is None else int(r[2])))
+                for r in rows
             )
         return found
 

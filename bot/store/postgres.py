@@ -148,6 +148,8 @@ class PostgresDatabase:
             max_size=max_size,
             kwargs={"autocommit": True, "row_factory": pg_rows},
             timeout=CONNECT_TIMEOUT,
+            # a connection the server dropped (a restart, a fail-over) is replaced when taken
+            check=ConnectionPool.check_connection,
             open=False,
             name="newsbrief",
         )

@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from bot.models import (
     AlertState,
@@ -63,6 +63,24 @@ class StoryView:
     articles: tuple[tuple[int, int], ...] = ()
     outlets: tuple[str, ...] = ()
     bullets: tuple[str, ...] = ()
+
+
+class SeenArticle(NamedTuple):
+    """What a channel was shown of one delivered article."""
+
+    revision: int
+    """The revision shown (0 when delivered before views were kept)."""
+    story_id: int | None
+    """The story it was shown in (None when delivered before views were kept)."""
+
+
+class FeatureStats(NamedTuple):
+    """Document counts of story grouping over some days."""
+
+    total: int
+    """Articles grouped on those days."""
+    counts: dict[str, int]
+    """How many of them have each feature asked about (features in none are left out)."""
 
 
 def content_hash(text: str) -> str:

@@ -152,6 +152,9 @@ class SqliteStore(Fts5Search, Store):
                 code; or it is missing while an earlier database's files are there.
         """
         target = str(path)
+        if "://" in target:
+            # a URL is not a file name: a mistyped scheme must not become an empty database
+            raise StoreError(f"not an SQLite file path: {target.split('://', 1)[0]}://...")
         created = False
         try:
             if target != ":memory:":

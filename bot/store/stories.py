@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.models import Article, ChannelRef, StoryCentroid
 from bot.store.db import Database, Room, chunks, marks
-from bot.store.rows import A_COLUMNS, StoryView, to_article, to_day, to_iso
+from bot.store.rows import A_COLUMNS, FeatureStats, StoryView, to_article, to_day, to_iso
 
 FEATURE_DAYS_KEPT = 30
 """Days of feature counts kept behind the newest day signed; grouping reads only a few."""
@@ -169,7 +169,7 @@ class StoryRoom(Room):
 
     def feature_stats(
         self, features: Sequence[str], *, since: datetime, until: datetime
-    ) -> tuple[int, dict[str, int]]:
+    ) -> FeatureStats:
         """Grouped articles on the UTC days from `since` to `until`, and how many of them have
         each of `features` (features in none are left out); one query for up to 500 features.
         """
@@ -195,7 +195,7 @@ class StoryRoom(Room):
                     total = int(row[1])
                 elif row[1] > 0:
                     counts[str(row[0])] = int(row[1])
-        return total, counts
+        return FeatureStats(total, counts)
 
     def story_candidates(
         self, terms: Sequence[str], *, since: datetime, until: datetime, limit: int = 50
