@@ -276,3 +276,23 @@ def test_health_probes_postgres(pg_url: str) -> None:
         assert database_problem(store) is None
         store.db.execute("DROP TABLE write_probe")
         assert "write_probe" in (database_problem(store) or "")
+
+
+def test_postgres_reads_in_other_threads_run_beside_an_open_write(pg_url: str) -> None:
+    """A transaction holds one pooled connection for its thread; /ask-style reads in worker
+    threads take others, never wait for it, and see only what it committed."""
+    with open_store(pg_url) as store:
+        channel = ChannelRef("slack", "C1")
+        seen: list[int] = []
+        with store.transaction() as db:
+            db.execute(
+                "INSERT INTO subscriptions (platform, channel, source, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                ("slack", "C1", "https://e.org/feed", "2025-08-17T12:00:00+00:00"),
+            )
+            assert len(store.subscriptions(channel)) == 1  # this thread: its own write
+            reader = threading.Thread(target=lambda: seen.append(len(store.subscriptions())))
+            reader.start()
+            reader.join(timeout=10)
+            assert seen == [0]
+        assert len(store.subscriptions()) == 1
