@@ -8,6 +8,7 @@ Examples:
     python -m bot summarize --llm --jsonl articles.jsonl   # the [llm] model, checked
     python -m bot stats               # the model's tokens, cache hits, fallbacks per day
     python -m bot run seeds/          # console bot; reads commands from standard input
+    python -m bot migrate --to postgresql://user:password@host/db   # SQLite into PostgreSQL
 
 Exit codes: 0 success, 1 a source or record failed (the rest went on), 2 bad usage or config.
 """
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from bot import __version__
+from bot import __version__, migrate
 from bot.app import (
     CONSOLE_CHANNEL,
     configure_logging,
@@ -156,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
         "With no chat tokens configured, commands are read from standard input, one a line.",
     )
     p.add_argument("sources", nargs="*", metavar="PATH|URL|FEED", help="ingest these first")
+
+    migrate.add_parser(sub, common)
     return parser
 
 
@@ -202,6 +205,8 @@ def _run(args: argparse.Namespace, settings: Settings, stdin: TextIO | None, out
     try:
         if args.command == "summarize" and not args.llm:
             return _summarize(args, settings, stdin or sys.stdin, out)
+        if args.command == "migrate":
+            return migrate.run(args, settings, out)
         with open_store(store_target(settings, args.db)) as store:
             if args.command == "ingest":
                 return _ingest(args, settings, store, out)
