@@ -198,7 +198,7 @@ def main(
 def store_target(settings: Settings, flag: str | None = None) -> str:
     """The database to open: the ``--db`` flag, else ``store.url`` (PostgreSQL, when set),
     else the SQLite file ``store.path``."""
-    return flag or getattr(settings.store, "url", "") or settings.store.path
+    return flag or settings.store.url or settings.store.path
 
 
 def _run(args: argparse.Namespace, settings: Settings, stdin: TextIO | None, out: TextIO) -> int:

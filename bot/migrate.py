@@ -534,7 +534,7 @@ def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     """
     source = args.source or settings.store.path
     # [store] url arrives with replicas on PostgreSQL; a config without it needs --to
-    configured = str(getattr(settings.store, "url", "") or "")
+    configured = settings.store.url
     target = args.target or (configured if is_postgres(configured) else "")
     if not target:
         print(
