@@ -8,6 +8,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from bot.config import load_settings
+from bot.health import HealthServer
 from bot.scheduler import POLL_BATCH, Scheduler
 from bot.store import Store, open_store
 from tests.servers import LoopbackServer
@@ -101,6 +102,12 @@ async def test_two_replicas_poll_each_feed_once_and_share_the_work(
     await asyncio.gather(*(r.poll_feeds() for r in replicas))
     polled = [len(loopback.requests_for(f"/f{n}.xml")) for n in range(len(feeds))]
     assert polled == [2] * len(feeds)
+
+    # the health check names which replica polled each feed, and until when it holds it
+    _, body = await HealthServer(any_store, settings).readiness()
+    owners = {replica.delivery.owner for replica in replicas}
+    assert {body["feeds"][url]["polled_by"] for url in feeds} <= owners
+    assert all(body["feeds"][url]["claimed_until"] for url in feeds)
 
 
 def _rss(loopback: LoopbackServer, n: int) -> str:
