@@ -21,7 +21,7 @@ from bot.ask import answer_question
 from bot.cli import main
 from bot.errors import StoreError, StoreFaultError
 from bot.health import database_problem
-from bot.ingest.files import read_file
+from bot.ingest.files import iter_files, read_file
 from bot.models import Article, ChannelRef, Subscription
 from bot.store import (
     POSTGRES_MIGRATIONS,
@@ -32,8 +32,9 @@ from bot.store import (
     open_store,
     redact_url,
 )
+from bot.summarize import summarize
 from tests import pg
-from tests.conftest import add_seeds, write_dev_events
+from tests.conftest import SEEDS, write_dev_events
 
 QA_SAMPLE = Path(__file__).resolve().parent / "data" / "qa_sample.jsonl"
 NOW = datetime(2025, 8, 17, 12, tzinfo=UTC)
@@ -77,11 +78,14 @@ def both() -> Iterator[tuple[Store, Store]]:
         encoding="utf-8",
     )
     events, _ = write_dev_events(folder)
+    # read once, so both get the very same articles (a file's fetch time is when it was read)
+    seeds = [i for f in iter_files(SEEDS) for i in read_file(f) if isinstance(i, Article)]
     items = [i for f in (qa, events) for i in read_file(f) if isinstance(i, Article)]
     with pg.fresh_database() as url:
         stores = (SqliteStore.open(folder / "parity.db"), open_store(url))
         for store in stores:
-            add_seeds(store)
+            for seed in seeds:
+                store.add_article(seed, summarize(seed.text, seed.title or None))
             for item in items:
                 store.add_article(item)
         yield stores

@@ -33,7 +33,15 @@ class Store(ArticleRoom, SearchRoom, StoryRoom, SourceRoom, ChannelRoom):
 
     name: str
     path: str
-    fault: str | None
+
+    @property
+    def fault(self) -> str | None:
+        """The last write the database refused, until one succeeds again."""
+        return self.db.fault
+
+    @fault.setter
+    def fault(self, reason: str | None) -> None:
+        self.db.fault = reason
 
     @classmethod
     def open(cls, path: Path | str) -> Store:

@@ -44,9 +44,11 @@ class Database(Protocol):
 
     Attributes:
         dialect: ``"sqlite"`` or ``"postgres"``, for the few statements that differ.
+        fault: the last write the database refused, until one succeeds again.
     """
 
     dialect: str
+    fault: str | None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         """Run one statement (in the caller's transaction, if this thread is in one)."""

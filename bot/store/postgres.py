@@ -265,15 +265,6 @@ class PostgresStore(TsvectorSearch, Store):
         self.db.pool.close()
 
     @property
-    def fault(self) -> str | None:
-        """The last write the database refused, until one succeeds again."""
-        return self.db.fault
-
-    @fault.setter
-    def fault(self, reason: str | None) -> None:
-        self.db.fault = reason
-
-    @property
     def schema_version(self) -> int:
         row = self.db.execute("SELECT version FROM schema_version").fetchone()
         return int(row[0]) if row else 0

@@ -192,15 +192,6 @@ class SqliteStore(Fts5Search, Store):
     def close(self) -> None:
         self.conn.close()
 
-    @property
-    def fault(self) -> str | None:
-        """The last write the database refused, until one succeeds again."""
-        return self.db.fault
-
-    @fault.setter
-    def fault(self, reason: str | None) -> None:
-        self.db.fault = reason
-
     def check_file(self) -> None:
         """Raise `StoreFaultError` when the file opened is no longer the one at `path`."""
         self.db.check_file()
