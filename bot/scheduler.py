@@ -29,7 +29,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.alerts import Alerts
 from bot.config import Settings
-from bot.delivery import Delivery, Outcome, Poster, slot_key
+from bot.delivery import Delivery, Outcome, Poster, owner_gone, slot_key
 from bot.ingest.feeds import is_due
 from bot.ingest.http import FetchPolicy
 from bot.ingest.outlets import OutletNames
@@ -361,6 +361,19 @@ class Scheduler:
             due.append(url)
         return due
 
+    def _free_claims_of_the_dead(self, due: list[str], me: str, now: datetime) -> None:
+        """End the claims on `due` feeds of processes known to have died (killed on this
+        machine mid-poll), so their feeds are polled now rather than when the claims run
+        out; a process elsewhere is left to its claim's lease."""
+        held: dict[str, list[str]] = {}
+        for url, (owner, until) in self.store.feed_claims().items():
+            if url in due and owner != me and until is not None and until > now:
+                held.setdefault(owner, []).append(url)
+        for owner, urls in held.items():
+            if owner_gone(owner):
+                log.info("taking over %d feed(s) claimed by %s, which has ended", len(urls), owner)
+                self.store.release_feeds(urls, owner, now)
+
     async def poll_feeds(self) -> IngestResult | None:
         """The polling job: poll every due feed that no other replica polls, in claimed
         batches, until none is left. Never raises.
@@ -380,6 +393,7 @@ class Scheduler:
                 due = self.feeds_to_poll(now)
                 if not due:
                     break
+                self._free_claims_of_the_dead(due, owner, now)
                 lease = timedelta(seconds=POLL_BATCH * self.policy.timeout + POLL_LEASE_MARGIN)
                 urls = self.store.claim_feeds(due, owner, now, now + lease, POLL_BATCH)
                 if not urls:

@@ -4,8 +4,11 @@ and take over the feeds of a replica that died once its claims run out."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from bot.config import load_settings
 from bot.health import HealthServer
@@ -13,7 +16,20 @@ from bot.scheduler import POLL_BATCH, Scheduler
 from bot.store import Store, open_store
 from tests.servers import LoopbackServer
 
+ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+# a replica that claims the feeds it is given for an hour, then hangs before polling them
+CLAIMING_REPLICA = """
+import sys, time
+from datetime import UTC, datetime, timedelta
+from bot.delivery import owner_id
+from bot.store import open_store
+with open_store(sys.argv[1]) as store:
+    now = datetime.now(UTC)
+    store.claim_feeds(sys.argv[2:], owner_id(), now, now + timedelta(hours=1), 100)
+    print("claimed", flush=True)
+    time.sleep(600)
+"""
 URLS = [f"https://example.org/feed{n}.xml" for n in range(10)]
 
 
@@ -118,3 +134,38 @@ def _rss(loopback: LoopbackServer, n: int) -> str:
 <description>The harbour works of town {n} reached their second stage on Monday, the council
 said, after a vote that split the chamber {n + 10} to {n + 3}. The works cost {n + 2} million
 euros and end next spring, the mayor said.</description></item></channel></rss>"""
+
+
+async def test_the_feeds_of_a_replica_killed_mid_poll_are_polled_at_once(
+    db_target: str, loopback: LoopbackServer
+) -> None:
+    feeds = [
+        loopback.add(f"/k{n}.xml", body=_rss(loopback, n), content_type="application/rss+xml")
+        for n in range(2)
+    ]
+    settings = load_settings(
+        None, {"NEWSBRIEF_FEEDS_URLS": ",".join(feeds), "NEWSBRIEF_FEEDS_POLL_INTERVAL": "600"}
+    )
+    with open_store(db_target) as store:
+        store.claim_feeds([], "none", T0, T0, 1)  # migrated before the other process opens it
+        other = subprocess.Popen(
+            [sys.executable, "-c", CLAIMING_REPLICA, db_target, *feeds],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert other.stdout is not None and other.stdout.readline() == "claimed\n"
+            replica = Scheduler(store, settings, {}, policy=loopback.policy())
+            # alive, it holds them: not polled here
+            assert await replica.poll_feeds() is None
+            assert all(not loopback.requests_for(f"/k{n}.xml") for n in range(2))
+            other.kill()
+            other.wait(timeout=30)
+            # killed: its claims are ended without waiting an hour, and the feeds polled once
+            result = await replica.poll_feeds()
+            assert result is not None and len(result.added) == 2
+            assert [len(loopback.requests_for(f"/k{n}.xml")) for n in range(2)] == [1, 1]
+        finally:
+            other.kill()
+            other.wait(timeout=30)
