@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -30,9 +29,8 @@ from aiohttp import web
 
 from bot.alerts import DIGEST, FEED
 from bot.config import Settings
-from bot.errors import StoreError
 from bot.leader import Leadership, PgLeadership, current_leader
-from bot.store import Store
+from bot.store import DATABASE_ERRORS, Store
 from bot.store.sqlite import probe_file
 
 log = logging.getLogger(__name__)
@@ -159,6 +157,7 @@ class HealthServer:
         try:
             urls = dict.fromkeys([*self.settings.feeds.urls, *self.store.subscribed_sources()])
             alerts = {a.subject: a for a in self.store.alerts(FEED)}
+            claims = self.store.feed_claims()
             for url in urls:
                 state = self.store.get_feed_state(url)
                 feeds[url] = {
@@ -167,12 +166,18 @@ class HealthServer:
                     "error_count": state.error_count if state else 0,
                     "last_error": state.last_error if state else None,
                 }
+                if url in claims:
+                    # with replicas: which process polled it last (or polls it now), and
+                    # until when nobody else will
+                    owner, until = claims[url]
+                    feeds[url]["polled_by"] = owner
+                    feeds[url]["claimed_until"] = _iso(until)
                 alert = alerts.get(url)
                 if state and state.error_count and alert is not None:
                     feeds[url]["failing_since"] = _iso(alert.since)
                     feeds[url]["next_poll"] = _iso(state.next_poll)
                     feeds[url]["notified"] = alert.notified_at is not None
-        except (sqlite3.Error, StoreError) as exc:
+        except DATABASE_ERRORS as exc:
             log.warning("health: cannot read feed states: %s", exc)
         return feeds
 
@@ -201,7 +206,7 @@ class HealthServer:
                         "error": run.error,
                     }
                 )
-        except (sqlite3.Error, StoreError) as exc:
+        except DATABASE_ERRORS as exc:
             log.warning("health: cannot read digest states: %s", exc)
         return digests
 

@@ -67,8 +67,9 @@ TABLES = (
 )
 """Every table copied, parents before the tables that refer to them."""
 
-SKIPPED = ("write_probe",)
-"""Tables of the schema not copied: the health checks' probe row is rewritten on the target."""
+SKIPPED = ("write_probe", "feed_claims")
+"""Tables of the schema not copied: the health checks' probe row is rewritten on the target,
+and the feed claims of the processes that ran on the source mean nothing to the target's."""
 
 PROGRESS = "migrate_progress"
 """The target's record of how far each table of each source got (kept after the copy)."""

@@ -47,6 +47,14 @@ DIGEST_JOB_PREFIX = "digest:"
 # How often failed, interrupted and abandoned-by-a-dead-process digests are looked at; their
 # own backoff decides when each is tried.
 RETRY_TICK = 5.0
+POLL_TICK = 60
+"""Seconds between looks for due feeds (at most; the feed interval when shorter): each feed's
+own claim in the store says when it is due, so a replica that just started or took over polls
+what is due within a minute."""
+POLL_BATCH = 4
+"""Feeds claimed at a time: small, so replicas polling at once share the due feeds."""
+POLL_LEASE_MARGIN = 60.0
+"""Seconds a claim outlasts its batch's longest possible fetches."""
 
 
 def _utcnow() -> datetime:
@@ -144,7 +152,9 @@ class Scheduler:
         if poll:
             self._aps.add_job(
                 self.poll_feeds,
-                IntervalTrigger(seconds=self.settings.feeds.poll_interval, timezone=UTC),
+                IntervalTrigger(
+                    seconds=min(self.settings.feeds.poll_interval, POLL_TICK), timezone=UTC
+                ),
                 id=POLL_JOB,
                 replace_existing=True,
                 max_instances=1,
@@ -352,20 +362,52 @@ class Scheduler:
         return due
 
     async def poll_feeds(self) -> IngestResult | None:
-        """The interval job: poll every due feed once. Never raises."""
+        """The polling job: poll every due feed that no other replica polls, in claimed
+        batches, until none is left. Never raises.
+
+        Each batch is claimed in the store (`Store.claim_feeds`) for as long as its fetches
+        may take; when it is done the claims last until the feeds are due again, so replicas
+        on one database poll each due feed once between them and share the work, and the
+        feeds of a replica that died are polled by another once their claims run out.
+        """
         try:
-            urls = self.feeds_to_poll(self.clock())
-            if not urls:
-                return None
+            interval = timedelta(seconds=self.settings.feeds.poll_interval)
             names = OutletNames.from_settings(self.settings.feeds.names)
-            result = await ingest(
-                urls, self.store, self.policy, now=self.clock, feeds_only=True, names=names
-            )
-            log.info("polled %d feeds: %s", len(urls), result.summary())
-            if self.alerts is not None:
+            owner = self.delivery.owner
+            total: IngestResult | None = None
+            while True:
+                now = self.clock()
+                due = self.feeds_to_poll(now)
+                if not due:
+                    break
+                lease = timedelta(seconds=POLL_BATCH * self.policy.timeout + POLL_LEASE_MARGIN)
+                urls = self.store.claim_feeds(due, owner, now, now + lease, POLL_BATCH)
+                if not urls:
+                    break  # the rest are being polled by other replicas
+                try:
+                    result = await ingest(
+                        urls, self.store, self.policy, now=self.clock, feeds_only=True, names=names
+                    )
+                finally:
+                    self.store.release_feeds(urls, owner, self.clock() + interval)
+                log.info("polled %d feeds: %s", len(urls), result.summary())
+                total = result if total is None else _merged(total, result)
+            if total is not None and self.alerts is not None:
                 self.alerts.sync_feeds(self.clock())
                 await self._tell()
-            return result
+            return total
         except Exception:
             log.exception("feed poll failed")
             return None
+
+
+def _merged(first: IngestResult, second: IngestResult) -> IngestResult:
+    """One job's batches as one result."""
+    return IngestResult(
+        added=first.added + second.added,
+        revised=first.revised + second.revised,
+        duplicates=first.duplicates + second.duplicates,
+        failures=first.failures + second.failures,
+        unchanged=first.unchanged + second.unchanged,
+        notes=first.notes + second.notes,
+    )

@@ -380,14 +380,19 @@ class FakeDiscord:
                         "application": {"id": APP_ID, "flags": 0},
                         "shard": shard,
                     },
+                    ws,  # each shard's (each replica's) own connection
                 )
                 self.identified.set()
         return ws
 
-    async def _dispatch(self, event: str, data: Mapping[str, Any]) -> None:
-        assert self._ws is not None, "no client connected to the fake gateway"
+    async def _dispatch(
+        self, event: str, data: Mapping[str, Any], ws: web.WebSocketResponse | None = None
+    ) -> None:
+        """Send an event on `ws`, or on the connection that came last."""
+        target = ws or self._ws
+        assert target is not None, "no client connected to the fake gateway"
         frame = {"op": 0, "t": event, "s": next(self._seq), "d": data}
-        await self._ws.send_str(json.dumps(frame))
+        await target.send_str(json.dumps(frame))
 
     async def push_command(
         self,

@@ -12,7 +12,10 @@ Example:
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+
+import psycopg
 
 from bot.config import redact_url
 from bot.errors import StoreError, StoreFaultError
@@ -26,10 +29,15 @@ from bot.store.search import Match
 from bot.store.sqlite import SqliteStore, leftovers
 from bot.store.stories import FEATURE_DAYS_KEPT
 
+DATABASE_ERRORS: tuple[type[Exception], ...] = (StoreError, sqlite3.Error, psycopg.Error)
+"""What a read of either backend may raise when the database itself fails (locked, damaged,
+unreachable): for callers that report it and carry on, such as the health checks."""
+
 MIGRATIONS = SQLITE_MIGRATIONS
 """SQLite's schema versions (its ``PRAGMA user_version`` is their count)."""
 
 __all__ = [
+    "DATABASE_ERRORS",
     "FEATURE_DAYS_KEPT",
     "LLM_COUNTERS",
     "MAX_VIEW_BULLETS",

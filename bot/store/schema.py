@@ -307,6 +307,14 @@ SQLITE_MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (day, model)
     ) WITHOUT ROWID;
     """,
+    # 8: feed claims, so several replicas poll each due feed once between them
+    """
+    CREATE TABLE feed_claims (
+        url TEXT PRIMARY KEY,
+        owner TEXT NOT NULL DEFAULT '',
+        until TEXT NOT NULL DEFAULT ''
+    ) WITHOUT ROWID;
+    """,
 )
 
 # PostgreSQL starts at SQLite's schema of version 7, in one script. Text columns compare as
@@ -499,4 +507,13 @@ CREATE TABLE llm_usage (
 );
 """.replace(" TEXT", ' TEXT COLLATE "C"')
 
-POSTGRES_MIGRATIONS: tuple[str, ...] = (_POSTGRES_1,)
+# 2 (SQLite's 8): feed claims
+_POSTGRES_2 = """
+CREATE TABLE feed_claims (
+    url TEXT COLLATE "C" PRIMARY KEY,
+    owner TEXT COLLATE "C" NOT NULL DEFAULT '',
+    until TEXT COLLATE "C" NOT NULL DEFAULT ''
+);
+"""
+
+POSTGRES_MIGRATIONS: tuple[str, ...] = (_POSTGRES_1, _POSTGRES_2)

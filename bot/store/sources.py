@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from bot.models import ChannelRef, FeedState, Subscription
-from bot.store.db import Room
+from bot.store.db import Room, chunks, marks
 from bot.store.rows import from_iso, to_iso, to_subscription, utc_now
 
 
@@ -54,6 +55,64 @@ class SourceRoom(Room):
                     state.entries,
                 ),
             )
+
+    def claim_feeds(
+        self, urls: Sequence[str], owner: str, now: datetime, until: datetime, limit: int
+    ) -> list[str]:
+        """Claim for `owner`, until `until`, at most `limit` of `urls` that no process holds.
+
+        A feed is free when it was never claimed or its claim ran out by `now`: a poll
+        that ended sets it to when the feed is due again (`release_feeds`), and a process that
+        died leaves it to expire. On PostgreSQL the candidates are locked ``FOR UPDATE SKIP
+        LOCKED``, so replicas claiming at the same moment take different feeds instead of
+        waiting on each other; SQLite's write transaction serialises them.
+
+        Returns:
+            The claimed URLs, in the order of `urls`; those whose claim ran out longest ago
+            are taken first when there are more than `limit`.
+        """
+        wanted = list(dict.fromkeys(urls))
+        if not wanted or limit <= 0:
+            return []
+        skip_locked = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgres" else ""
+        claimed: list[str] = []
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO feed_claims (url) VALUES (?) ON CONFLICT (url) DO NOTHING",
+                [(url,) for url in wanted],
+            )
+            for part in chunks(wanted):
+                if len(claimed) >= limit:
+                    break
+                rows = conn.execute(
+                    "UPDATE feed_claims SET owner = ?, until = ? WHERE url IN ("
+                    f" SELECT url FROM feed_claims WHERE url IN ({marks(part)}) AND until <= ?"
+                    f" ORDER BY until, url LIMIT ?{skip_locked}) RETURNING url",
+                    (owner, to_iso(until), *part, to_iso(now), limit - len(claimed)),
+                ).fetchall()
+                claimed += [row["url"] for row in rows]
+        taken = set(claimed)
+        return [url for url in wanted if url in taken]
+
+    def release_feeds(self, urls: Sequence[str], owner: str, until: datetime) -> None:
+        """End `owner`'s claims on `urls`: nobody claims them again before `until` (the next
+        poll), unless a claim is taken over by then."""
+        if not urls:
+            return
+        with self.transaction() as conn:
+            for part in chunks(list(urls)):
+                conn.execute(
+                    f"UPDATE feed_claims SET until = ? WHERE owner = ? AND url IN ({marks(part)})",
+                    (to_iso(until), owner, *part),
+                )
+
+    def feed_claims(self) -> dict[str, tuple[str, datetime | None]]:
+        """Each claimed feed: the process that polled it last (or polls it now), and until when
+        its claim holds."""
+        rows = self.db.execute(
+            "SELECT url, owner, until FROM feed_claims WHERE owner <> '' ORDER BY url"
+        ).fetchall()
+        return {r["url"]: (r["owner"], from_iso(r["until"]) if r["until"] else None) for r in rows}
 
     def feed_title(self, url: str) -> str | None:
         row = self.db.execute("SELECT title FROM feeds WHERE url = ?", (url,)).fetchone()
