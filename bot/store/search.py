@@ -23,10 +23,11 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any, Protocol
 
 from bot.errors import StoreError
 from bot.models import Article
-from bot.store.db import Database, Room
+from bot.store.db import Cursor, Database, Room
 from bot.store.rows import A_COLUMNS, to_article
 from bot.text import TOKEN
 
@@ -196,8 +197,16 @@ class Fts5Search(SearchRoom):
         return [to_article(r) for r in rows]
 
 
+class IndexedDatabase(Database, Protocol):
+    """A database that can run a read on its indexes only (`PostgresDatabase`)."""
+
+    def execute_by_index(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
+
+
 class TsvectorSearch(SearchRoom):
     """Search on PostgreSQL's ``articles.tsv``, ranked as FTS5's bm25() ranks."""
+
+    db: IndexedDatabase
 
     def _index_article(self, db: Database, article_id: int) -> None:
         row = db.execute("SELECT title, text FROM articles WHERE id = ?", (article_id,)).fetchone()
@@ -208,7 +217,7 @@ class TsvectorSearch(SearchRoom):
         )
 
     def _count_matching(self, match: Match) -> int:
-        row = self.db.execute(
+        row = self.db.execute_by_index(
             "SELECT count(*) FROM articles WHERE tsv @@ ?::tsquery", (tsquery_literal(match),)
         ).fetchone()
         return int(row[0])
@@ -248,7 +257,7 @@ class TsvectorSearch(SearchRoom):
         # others, in C) before any unnest, since unnesting a whole article's vector per phrase
         # dominated; OFFSET 0 keeps each frequency from being inlined into the score, where it
         # would be computed twice.
-        rows_found = self.db.execute(
+        rows_found = self.db.execute_by_index(
             f"SELECT {A_COLUMNS} FROM ("
             f" SELECT h.id, {score} AS score FROM articles h"
             " CROSS JOIN LATERAL (SELECT ts_delete(h.tsv,"
