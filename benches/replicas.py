@@ -18,13 +18,16 @@ in DIR and reuses them on the next run with the same ``--articles`` and ``--seed
    group them), one untimed build each first (it stores the briefings it makes), then
    `ROUNDS` alternating rounds; medians and the ratio. Goal: PostgreSQL within 1.5x SQLite.
 3. Replicas: 1, 2 and 3 real ``python -m bot run`` processes on one fresh PostgreSQL
-   database, polling `FEEDS` loopback feeds that answer each request after `FEED_LATENCY`
-   (so polling, not the database, is the bottleneck), and sending scheduled digests of
-   `CHANNELS` channels (set a minute in the past before start: the leader sends them as
-   missed) to a loopback Slack. Printed per replica count: feed polls per minute (all polls,
-   and distinct feeds a minute), digests per minute, duplicated and lost digests (Must: 0 and
-   0), and the 3-vs-1 polling ratio (Goal >= 2.5x). Until feeds are claimed per replica,
-   every replica polls every feed: the duplicate polls column shows it.
+   database, polling `FEEDS` loopback feeds that answer each request after `FEED_LATENCY` and
+   hold no entries (so waiting on feeds, not storing articles, is the work; one poller alone
+   could do 200 a minute), with a `POLL_INTERVAL` of 60 s: more due than 3 replicas can poll.
+   Digests: `CHANNELS` channels scheduled a minute in the past before start (the leader
+   sends them as missed) and `CHANNELS` ``/digest now`` spread over the replicas' Slack
+   ports, to a loopback Slack. Printed per replica count: feed polls a minute (all, useful,
+   and repeats of a feed another replica had just polled), digests a minute, duplicated and
+   lost digests (Must: 0 and 0 in every run), and the 3-vs-1 ratio of useful polls (Goal
+   >= 2.5x). Before feeds were claimed per replica (`Store.claim_feeds`), every replica
+   polled every feed: the repeat column showed it.
 
 This is a noisy 2-core machine: read medians, and the ratio beside its baseline of the same
 run, not single figures.
