@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from bot.ask import answer_question
 from bot.ingest.files import iter_files, read_file
 from bot.models import Answer, Article
 from bot.store import Store, content_hash
+from bot.store.search import tokenize, tsvector_literal
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 GOAL_P95_MS = 200.0
@@ -52,26 +54,42 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
 
 
-def _insert(store: Store, batch: list[Article]) -> None:
-    """What `Store.add_article` does, for many rows in one transaction (the FTS5 trigger too)."""
+STORY_BASE = 10_000_000
+"""Story id of an event's reports: ``STORY_BASE + event id``, clear of article ids, so that
+digests group an event's reports as `bot.cluster` would, without grouping 100k articles."""
+
+
+def insert_articles(store: Store, batch: list[tuple[Event, Article]]) -> None:
+    """What `Store.add_article` does, for many rows in one transaction, on either backend.
+
+    On SQLite FTS5's trigger indexes the rows; on PostgreSQL the tsvector and token count are
+    made here as `TsvectorSearch._index_article` makes them, in the same INSERT.
+    """
+    rows: list[tuple[object, ...]] = []
+    for event, a in batch:
+        row: tuple[object, ...] = (
+            a.url,
+            content_hash(a.text),
+            a.title,
+            a.source,
+            a.text,
+            _iso(a.published),
+            _iso(a.fetched_at),
+            a.language,
+            STORY_BASE + event.id,
+        )
+        if store.db.dialect == "postgres":
+            title, text = tokenize(a.title, a.text)
+            row += (tsvector_literal(title, text), len(title) + len(text))
+        rows.append(row)
+    columns = "url, content_hash, title, source, text, published, fetched_at, language, story_id"
+    values = "?, ?, ?, ?, ?, ?, ?, ?, ?"
+    if store.db.dialect == "postgres":
+        columns += ", tsv, ntokens"
+        values += ", ?::tsvector, ?"
     with store.transaction() as conn:
         conn.executemany(
-            "INSERT OR IGNORE INTO articles"
-            " (url, content_hash, title, source, text, published, fetched_at, language)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    a.url,
-                    content_hash(a.text),
-                    a.title,
-                    a.source,
-                    a.text,
-                    _iso(a.published),
-                    _iso(a.fetched_at),
-                    a.language,
-                )
-                for a in batch
-            ],
+            f"INSERT INTO articles ({columns}) VALUES ({values}) ON CONFLICT DO NOTHING", rows
         )
 
 
@@ -96,30 +114,50 @@ class _Sampler:
             self.events[k] = event
 
 
-def _load(store: Store, n: int, seed: int, *, write: bool = True) -> list[Event]:
-    """Store `n` synthetic articles and the seeds (unless not `write`); returns sampled events."""
+def load(
+    stores: Sequence[Store], n: int, seed: int, *, write: bool = True
+) -> tuple[list[Event], list[float]]:
+    """Store `n` synthetic articles and the seeds in each of `stores` (unless not `write`).
+
+    One generation feeds every store batch by batch, so each gets the same articles.
+
+    Returns:
+        The sampled events (for questions), and the seconds each store spent storing.
+    """
     sampler = _Sampler(150, seed)
-    batch: list[Article] = []
+    spent = [0.0] * len(stores)
+    batch: list[tuple[Event, Article]] = []
+
+    def flush() -> None:
+        for index, store in enumerate(stores):
+            start = time.perf_counter()
+            insert_articles(store, batch)
+            spent[index] += time.perf_counter() - start
+        batch.clear()
+
     for event, article in make_reports(n, seed=seed):
         sampler.offer(event)
         if not write:
             continue
-        batch.append(article)
+        batch.append((event, article))
         if len(batch) >= _BATCH:
-            _insert(store, batch)
-            batch = []
+            flush()
     if not write:
-        return sampler.events
+        return sampler.events, spent
     if batch:
-        _insert(store, batch)
-    for path in iter_files(SEEDS):
-        for item in read_file(path):
-            if isinstance(item, Article):
-                store.add_article(item)
-    return sampler.events
+        flush()
+    seeds = [
+        item for path in iter_files(SEEDS) for item in read_file(path) if isinstance(item, Article)
+    ]
+    for index, store in enumerate(stores):
+        start = time.perf_counter()
+        for article in seeds:
+            store.add_article(article)
+        spent[index] += time.perf_counter() - start
+    return sampler.events, spent
 
 
-def _questions(events: list[Event], seed: int) -> tuple[list[tuple[str, Event | None]], int]:
+def questions(events: list[Event], seed: int) -> tuple[list[tuple[str, Event | None]], int]:
     """About 200 questions: facts of sampled events, seed questions and unanswerable ones."""
     rng = random.Random(seed)
     asked: list[tuple[str, Event | None]] = []
@@ -138,7 +176,7 @@ def event_id_of_url(url: str) -> int | None:
     return event_id(Article(url, "", "", "", None, datetime.now(UTC)))
 
 
-def _percentile(values: list[float], p: float) -> float:
+def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
@@ -147,7 +185,9 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
 
 
-def _run(store: Store, asked: list[tuple[str, Event | None]]) -> tuple[list[float], list[Answer]]:
+def ask_all(
+    store: Store, asked: list[tuple[str, Event | None]]
+) -> tuple[list[float], list[Answer]]:
     times: list[float] = []
     answers: list[Answer] = []
     for question, _ in asked:
@@ -188,10 +228,10 @@ def main() -> None:
         start = time.perf_counter()
         if reuse:
             # Same seed, same events: regenerate the sample only (fast) to make questions.
-            events = _load(store, args.articles, args.seed, write=False)
+            events, _ = load([store], args.articles, args.seed, write=False)
             print(f"reusing {path} ({store.count_articles():,} articles)")
         else:
-            events = _load(store, args.articles, args.seed)
+            events, _ = load([store], args.articles, args.seed)
             print(
                 f"generated and stored {store.count_articles():,} articles in "
                 f"{time.perf_counter() - start:.1f} s"
@@ -199,11 +239,11 @@ def main() -> None:
         rss_load = _rss_mb()
         size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
         print(f"database size        : {size / 1e6:.0f} MB ({path.name}, -wal, -shm)")
-        asked, answerable = _questions(events, args.seed)
+        asked, answerable = questions(events, args.seed)
 
         for label in ("cold", "warm"):
-            times, answers = _run(store, asked)
-            p50, p95 = statistics.median(times), _percentile(times, 95)
+            times, answers = ask_all(store, asked)
+            p50, p95 = statistics.median(times), percentile(times, 95)
             print(
                 f"{label}: {len(times)} questions  p50 {p50:.1f} ms  p95 {p95:.1f} ms"
                 f"  max {max(times):.1f} ms"

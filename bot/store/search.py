@@ -23,10 +23,11 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any, Protocol
 
 from bot.errors import StoreError
 from bot.models import Article
-from bot.store.db import Database, Room
+from bot.store.db import Cursor, Database, Room
 from bot.store.rows import A_COLUMNS, to_article
 from bot.text import TOKEN
 
@@ -196,8 +197,16 @@ class Fts5Search(SearchRoom):
         return [to_article(r) for r in rows]
 
 
+class IndexedDatabase(Database, Protocol):
+    """A database that can run a read on its indexes only (`PostgresDatabase`)."""
+
+    def execute_by_index(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
+
+
 class TsvectorSearch(SearchRoom):
     """Search on PostgreSQL's ``articles.tsv``, ranked as FTS5's bm25() ranks."""
+
+    db: IndexedDatabase
 
     def _index_article(self, db: Database, article_id: int) -> None:
         row = db.execute("SELECT title, text FROM articles WHERE id = ?", (article_id,)).fetchone()
@@ -208,7 +217,7 @@ class TsvectorSearch(SearchRoom):
         )
 
     def _count_matching(self, match: Match) -> int:
-        row = self.db.execute(
+        row = self.db.execute_by_index(
             "SELECT count(*) FROM articles WHERE tsv @@ ?::tsquery", (tsquery_literal(match),)
         ).fetchone()
         return int(row[0])
@@ -243,28 +252,35 @@ class TsvectorSearch(SearchRoom):
             )
             params += [idf, K1 + 1.0, K1, 1 - B, B, avgdl]
         score = "(" * len(terms) + "0.0::float8" + "".join(f" + {t})" for t in terms)
-        rows_found = self.db.execute(
+        lexemes = sorted({t for phrase in phrases for t in phrase_tokens(phrase)})
+        # Per matching row: its tsvector cut down to the query's lexemes (ts_delete of all the
+        # others, in C) before any unnest, since unnesting a whole article's vector per phrase
+        # dominated; OFFSET 0 keeps each frequency from being inlined into the score, where it
+        # would be computed twice.
+        rows_found = self.db.execute_by_index(
             f"SELECT {A_COLUMNS} FROM ("
             f" SELECT h.id, {score} AS score FROM articles h"
-            f" CROSS JOIN LATERAL (SELECT {', '.join(freqs)}) AS f"
+            " CROSS JOIN LATERAL (SELECT ts_delete(h.tsv,"
+            " tsvector_to_array(ts_delete(h.tsv, ?::text[]))) AS tsv OFFSET 0) AS k"
+            f" CROSS JOIN LATERAL (SELECT {', '.join(freqs)} OFFSET 0) AS f"
             " WHERE h.tsv @@ ?::tsquery ORDER BY score DESC, h.id LIMIT ?"
             ") AS hit JOIN articles a ON a.id = hit.id ORDER BY hit.score DESC, hit.id",
-            (*params, *freq_params, tsquery_literal(match), limit),
+            (*params, lexemes, *freq_params, tsquery_literal(match), limit),
         ).fetchall()
         return [to_article(r) for r in rows_found]
 
 
 def _frequency(tokens: Sequence[str]) -> tuple[str, list[object]]:
-    """SQL for a phrase's weighted count in row ``h`` (5 per title instance, 1 per text one),
+    """SQL for a phrase's weighted count in row ``k`` (5 per title instance, 1 per text one),
     and its parameters: each position of the first word followed by the others in turn."""
     follow = "".join(
-        " AND EXISTS (SELECT 1 FROM unnest(h.tsv) AS n WHERE n.lexeme = ?"
+        " AND EXISTS (SELECT 1 FROM unnest(k.tsv) AS n WHERE n.lexeme = ?"
         f" AND x.p + {offset} = ANY (n.positions))"
         for offset in range(1, len(tokens))
     )
     sql = (
         "SELECT coalesce(sum(CASE WHEN x.w = 'A' THEN ?::float8 ELSE ?::float8 END), 0.0)"
-        " FROM unnest(h.tsv) AS u, unnest(u.positions, u.weights) AS x (p, w)"
+        " FROM unnest(k.tsv) AS u, unnest(u.positions, u.weights) AS x (p, w)"
         f" WHERE u.lexeme = ?{follow}"
     )
     return sql, [TITLE_WEIGHT, TEXT_WEIGHT, tokens[0], *tokens[1:]]
