@@ -155,11 +155,14 @@ class HealthServer:
         """Every configured or subscribed feed: when it was last polled and how it went."""
         feeds: dict[str, dict[str, Any]] = {}
         try:
-            urls = dict.fromkeys([*self.settings.feeds.urls, *self.store.subscribed_sources()])
+            urls = list(
+                dict.fromkeys([*self.settings.feeds.urls, *self.store.subscribed_sources()])
+            )
             alerts = {a.subject: a for a in self.store.alerts(FEED)}
             claims = self.store.feed_claims()
+            states = self.store.get_feed_states(urls)
             for url in urls:
-                state = self.store.get_feed_state(url)
+                state = states.get(url)
                 feeds[url] = {
                     "last_polled": _iso(state.last_polled) if state else None,
                     "last_ok": _iso(state.last_ok) if state else None,

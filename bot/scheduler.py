@@ -352,8 +352,10 @@ class Scheduler:
         off after errors."""
         interval = timedelta(seconds=self.settings.feeds.poll_interval)
         due = []
-        for url in dict.fromkeys([*self.settings.feeds.urls, *self.store.subscribed_sources()]):
-            state = self.store.get_feed_state(url)
+        urls = list(dict.fromkeys([*self.settings.feeds.urls, *self.store.subscribed_sources()]))
+        states = self.store.get_feed_states(urls)
+        for url in urls:
+            state = states.get(url)
             if not is_due(state, now):
                 continue
             if state and state.last_polled and now - state.last_polled < interval:
@@ -402,14 +404,20 @@ class Scheduler:
                     result = await ingest(
                         urls, self.store, self.policy, now=self.clock, feeds_only=True, names=names
                     )
-                finally:
-                    self.store.release_feeds(urls, owner, self.clock() + interval)
+                except BaseException:
+                    # cut short (shutdown): free them now; those polled already are not due
+                    self.store.release_feeds(urls, owner, self.clock())
+                    raise
+                self.store.release_feeds(urls, owner, self.clock() + interval)
                 log.info("polled %d feeds: %s", len(urls), result.summary())
                 total = result if total is None else _merged(total, result)
             if total is not None and self.alerts is not None:
                 self.alerts.sync_feeds(self.clock())
                 await self._tell()
             return total
+        except asyncio.CancelledError:
+            log.info("feed poll stopped: shutting down")
+            return None
         except Exception:
             log.exception("feed poll failed")
             return None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bot.config import load_settings
 from bot.health import HealthServer
+from bot.models import FeedState
 from bot.scheduler import POLL_BATCH, Scheduler
 from bot.store import Store, open_store
 from tests.servers import LoopbackServer
@@ -169,3 +170,12 @@ async def test_the_feeds_of_a_replica_killed_mid_poll_are_polled_at_once(
         finally:
             other.kill()
             other.wait(timeout=30)
+
+
+def test_feed_states_are_read_together(any_store: Store) -> None:
+    for url in URLS[:2]:
+        any_store.put_feed_state(FeedState(url=url, last_polled=T0, error_count=1))
+    states = any_store.get_feed_states([URLS[1], URLS[0], URLS[2], URLS[1]])
+    assert sorted(states) == URLS[:2]
+    assert states[URLS[0]].last_polled == T0 and states[URLS[1]].error_count == 1
+    assert [s.url for s in any_store.feed_states()] == URLS[:2]

@@ -16,19 +16,18 @@ class SourceRoom(Room):
 
     def get_feed_state(self, url: str) -> FeedState | None:
         row = self.db.execute("SELECT * FROM feeds WHERE url = ?", (url,)).fetchone()
-        if row is None:
-            return None
-        return FeedState(
-            url=row["url"],
-            etag=row["etag"],
-            last_modified=row["last_modified"],
-            last_polled=from_iso(row["last_polled"]),
-            last_ok=from_iso(row["last_ok"]),
-            error_count=int(row["error_count"]),
-            last_error=row["last_error"],
-            next_poll=from_iso(row["next_poll"]),
-            entries=row["entries"],
-        )
+        return None if row is None else _feed_state(row)
+
+    def get_feed_states(self, urls: Sequence[str]) -> dict[str, FeedState]:
+        """The state of each of `urls` polled so far, read in a few queries (a poll looks at
+        every configured feed each minute)."""
+        states: dict[str, FeedState] = {}
+        for part in chunks(list(dict.fromkeys(urls))):
+            rows = self.db.execute(
+                f"SELECT * FROM feeds WHERE url IN ({marks(part)})", tuple(part)
+            ).fetchall()
+            states.update((row["url"], _feed_state(row)) for row in rows)
+        return states
 
     def put_feed_state(self, state: FeedState, title: str | None = None) -> None:
         with self.transaction() as conn:
@@ -176,5 +175,19 @@ class SourceRoom(Room):
 
     def feed_states(self) -> list[FeedState]:
         """Every feed polled so far."""
-        rows = self.db.execute("SELECT url FROM feeds ORDER BY url").fetchall()
-        return [s for s in (self.get_feed_state(r[0]) for r in rows) if s is not None]
+        rows = self.db.execute("SELECT * FROM feeds ORDER BY url").fetchall()
+        return [_feed_state(row) for row in rows]
+
+
+def _feed_state(row: Any) -> FeedState:
+    return FeedState(
+        url=row["url"],
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        last_polled=from_iso(row["last_polled"]),
+        last_ok=from_iso(row["last_ok"]),
+        error_count=int(row["error_count"]),
+        last_error=row["last_error"],
+        next_poll=from_iso(row["next_poll"]),
+        entries=row["entries"],
+    )
