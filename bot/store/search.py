@@ -234,7 +234,7 @@ class TsvectorSearch(SearchRoom):
         # 1e-6; the average row size over all rows; the same operations in the same order
         idfs = []
         for phrase in phrases:
-            hits = float(self._count_matching(((phrase,),)))
+            hits = float(self._phrase_rows(phrase))
             idf = math.log((rows - hits + 0.5) / (hits + 0.5))
             idfs.append(idf if idf > 0.0 else 1e-6)
         avgdl = tokens / rows
@@ -252,27 +252,52 @@ class TsvectorSearch(SearchRoom):
             )
             params += [idf, K1 + 1.0, K1, 1 - B, B, avgdl]
         score = "(" * len(terms) + "0.0::float8" + "".join(f" + {t})" for t in terms)
-        lexemes = sorted({t for phrase in phrases for t in phrase_tokens(phrase)})
-        # Per matching row: its tsvector cut down to the query's lexemes (ts_delete of all the
-        # others, in C) before any unnest, since unnesting a whole article's vector per phrase
-        # dominated; OFFSET 0 keeps each frequency from being inlined into the score, where it
-        # would be computed twice.
+        # A word's weighted count is read from its posting (a probe of the postings' key); a
+        # phrase of several words needs positions: the matching row's tsvector cut down to
+        # those phrases' lexemes (ts_delete of all the others, in C) before any unnest.
+        # OFFSET 0 keeps each frequency from being inlined into the score, where it would be
+        # computed twice.
+        several = [phrase_tokens(p) for p in phrases if len(phrase_tokens(p)) > 1]
+        lexemes = sorted({t for tokens in several for t in tokens})
+        cut = ""
+        cut_params: list[object] = []
+        if lexemes:
+            cut = (
+                " CROSS JOIN LATERAL (SELECT ts_delete(h.tsv,"
+                " tsvector_to_array(ts_delete(h.tsv, ?::text[]))) AS tsv OFFSET 0) AS k"
+            )
+            cut_params = [lexemes]
         rows_found = self.db.execute_by_index(
             f"SELECT {A_COLUMNS} FROM ("
-            f" SELECT h.id, {score} AS score FROM articles h"
-            " CROSS JOIN LATERAL (SELECT ts_delete(h.tsv,"
-            " tsvector_to_array(ts_delete(h.tsv, ?::text[]))) AS tsv OFFSET 0) AS k"
+            f" SELECT h.id, {score} AS score FROM articles h{cut}"
             f" CROSS JOIN LATERAL (SELECT {', '.join(freqs)} OFFSET 0) AS f"
             " WHERE h.tsv @@ ?::tsquery ORDER BY score DESC, h.id LIMIT ?"
             ") AS hit JOIN articles a ON a.id = hit.id ORDER BY hit.score DESC, hit.id",
-            (*params, lexemes, *freq_params, tsquery_literal(match), limit),
+            (*params, *cut_params, *freq_params, tsquery_literal(match), limit),
         ).fetchall()
         return [to_article(r) for r in rows_found]
 
+    def _phrase_rows(self, phrase: str) -> int:
+        """How many articles hold `phrase`: for one word, its postings."""
+        tokens = phrase_tokens(phrase)
+        if len(tokens) > 1:
+            return self._count_matching(((phrase,),))
+        row = self.db.execute(
+            "SELECT count(*) FROM article_postings WHERE lexeme = ?", (tokens[0],)
+        ).fetchone()
+        return int(row[0])
+
 
 def _frequency(tokens: Sequence[str]) -> tuple[str, list[object]]:
-    """SQL for a phrase's weighted count in row ``k`` (5 per title instance, 1 per text one),
-    and its parameters: each position of the first word followed by the others in turn."""
+    """SQL for a phrase's weighted count in article ``h`` (5 per title instance, 1 per text
+    one), and its parameters. One word: its posting's counts (none: 0). Several: in the cut
+    tsvector ``k``, each position of the first word followed by the others in turn."""
+    if len(tokens) == 1:
+        sql = (
+            "SELECT coalesce((SELECT p.tf_title * ?::float8 + p.tf_text * ?::float8"
+            " FROM article_postings p WHERE p.lexeme = ? AND p.article_id = h.id), 0.0)"
+        )
+        return sql, [TITLE_WEIGHT, TEXT_WEIGHT, tokens[0]]
     follow = "".join(
         " AND EXISTS (SELECT 1 FROM unnest(k.tsv) AS n WHERE n.lexeme = ?"
         f" AND x.p + {offset} = ANY (n.positions))"
