@@ -74,8 +74,9 @@ and the feed claims of the processes that ran on the source mean nothing to the 
 PROGRESS = "migrate_progress"
 """The target's record of how far each table of each source got (kept after the copy)."""
 
-# tables the target has and the source never will: its own bookkeeping
-_TARGET_ONLY = ("schema_version", PROGRESS)
+# tables the target has and the source never will: its own bookkeeping, and the search
+# postings a trigger derives from each article's `tsv` as `_index_article` writes it
+_TARGET_ONLY = ("schema_version", PROGRESS, "article_postings")
 # the target's columns the store fills itself when an article is written (search index)
 _DERIVED = {"articles": ("tsv", "ntokens")}
 # bound parameters per statement: far below PostgreSQL's 65535

@@ -31,7 +31,9 @@ from bot.store import (
     Store,
     open_store,
     redact_url,
+    search,
 )
+from bot.store.search import tokenize, tsvector_literal
 from bot.summarize import summarize
 from tests import pg
 from tests.conftest import SEEDS, write_dev_events
@@ -132,6 +134,24 @@ def test_matches_count_and_rank_alike_on_both(both: tuple[Store, Store]) -> None
         ], match
 
 
+@pytest.mark.parametrize("postings", [True, False])
+def test_both_ways_of_ranking_words_on_postgres_rank_alike(
+    both: tuple[Store, Store], postings: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Words ranked from their postings alone, or through the GIN index and a probe of each
+    found article's postings, as SQLite ranks them."""
+    lite, post = both
+    monkeypatch.setattr(search, "_postings_cheaper", lambda *_: postings)
+    for query in [*TOPICS, "chief executive", "what did the supreme court decide"]:
+        assert [a.id for a in lite.search_articles(query, 50)] == [
+            a.id for a in post.search_articles(query, 50)
+        ], query
+    match = (("vaccine", "vaccines"), ("pfizer", "moderna", "health"))
+    assert [a.id for a in lite.match_articles(match, 30)] == [
+        a.id for a in post.match_articles(match, 30)
+    ]
+
+
 def test_a_version_7_sqlite_database_upgrades_with_its_data(tmp_path: Path) -> None:
     """A file made by the schema of version 7 (main before the store became a package), with
     rows in it, opens at the newest version with everything still there and searchable."""
@@ -207,6 +227,95 @@ def test_postgres_migrates_once_opened_twice_or_by_two_replicas_at_once(pg_url: 
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT count(*) FROM schema_version").fetchone() == (1,)
             assert conn.execute("SELECT count(*) FROM subscriptions").fetchone() == (1,)
+
+
+POSTINGS_ARTICLES = [
+    ("Harvest fails across the region", "Farmers report a poor harvest. The harvest is late."),
+    ("Chief executive resigns", "The chief executive of the bank resigned after the harvest."),
+    ("Festival", "The harvest festival drew crowds; the chief guest spoke."),
+    ("U.S. economy grows", "The U.S. economy grew as the chief executive had said."),
+]
+POSTINGS_QUERIES = ["harvest", "chief executive", "the", "festival harvest", "economy", "zzzq"]
+
+
+def _postings(url: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT lexeme, article_id, tf_title, tf_text, ntokens FROM article_postings"
+            " ORDER BY 1, 2"
+        ).fetchall()
+
+
+def test_a_version_2_postgres_database_gets_postings_and_ranks_as_a_fresh_one(
+    pg_url: str,
+) -> None:
+    """Articles stored at schema version 2 (a tsvector, no postings) are backfilled when the
+    database opens at version 3, and rank as the same articles stored afresh; a revision and
+    a deletion keep the postings in step with the tsvector."""
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for script in POSTGRES_MIGRATIONS[:2]:
+            conn.execute(script)
+        conn.execute("INSERT INTO schema_version (version) VALUES (2)")
+        for number, (title, text) in enumerate(POSTINGS_ARTICLES, start=1):
+            tokens = tokenize(title, text)
+            conn.execute(
+                "INSERT INTO articles (url, content_hash, title, source, text, fetched_at, tsv,"
+                " ntokens) VALUES (%s, %s, %s, 'Wire', %s, '2025-08-17T12:00:00+00:00',"
+                " %s::tsvector, %s)",
+                (
+                    f"https://e.org/{number}",
+                    f"h{number}",
+                    title,
+                    text,
+                    tsvector_literal(*tokens),
+                    sum(map(len, tokens)),
+                ),
+            )
+    with pg.fresh_database() as fresh_url, open_store(pg_url) as old, open_store(fresh_url) as new:
+        assert old.schema_version == new.schema_version == len(POSTGRES_MIGRATIONS)
+        for number, (title, text) in enumerate(POSTINGS_ARTICLES, start=1):
+            new.add_article(
+                Article(
+                    url=f"https://e.org/{number}",
+                    title=title,
+                    source="Wire",
+                    text=text,
+                    published=None,
+                    fetched_at=NOW,
+                )
+            )
+        assert _postings(pg_url) == _postings(fresh_url) != []
+        for query in POSTINGS_QUERIES:
+            assert [a.id for a in old.search_articles(query)] == [
+                a.id for a in new.search_articles(query)
+            ], query
+        assert [a.id for a in old.search_articles("harvest")] == [1, 3, 2]
+        for match in [(("chief executive",), ("harvest", "economy")), (("u s", "bank"),)]:
+            assert [a.id for a in old.match_articles(match, 10)] == [
+                a.id for a in new.match_articles(match, 10)
+            ] != [], match
+
+        revised = Article(
+            url="https://e.org/3",
+            title="Fair",
+            source="Wire",
+            text="The chief guest spoke at the fair.",
+            published=None,
+            fetched_at=NOW,
+        )
+        for store in (old, new):
+            store.revise_article(3, revised, summarize(revised.text, "Fair"), now=NOW)
+        with psycopg.connect(pg_url) as conn:
+            conn.execute("DELETE FROM articles WHERE id = 2")
+            derived = conn.execute(
+                "SELECT p.lexeme, p.article_id, p.tf_title, p.tf_text, p.ntokens FROM articles a,"
+                " article_postings_of(a.id, a.tsv, a.ntokens) AS p ORDER BY 1, 2"
+            ).fetchall()
+        assert _postings(pg_url) == derived
+        assert all(row[1] != 2 for row in derived)
+        assert ("harvest", 3) not in [row[:2] for row in derived]
+        assert [a.id for a in old.search_articles("harvest")] == [1]
 
 
 def test_a_newer_postgres_schema_is_refused(pg_url: str) -> None:

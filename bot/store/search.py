@@ -9,7 +9,10 @@ store renders it per backend, so no caller writes FTS5 or tsquery syntax:
 - PostgreSQL: a ``tsvector`` column holding the very tokens FTS5 makes of the article (taken from
   SQLite's own tokenizer, in memory: casefolded, diacritics removed, Porter-stemmed), the title's
   weighted 'A' and the text's 'D', with a GIN index; and the same BM25 computed in SQL from the
-  tsvector's positions and weights, each article's token count and the article count.
+  tsvector's positions and weights, each article's token count and the article count. A word's
+  counts are also in ``article_postings`` (kept from ``tsv`` by a trigger): a query of single
+  words is ranked from its words' postings, or from the GIN index's articles and a probe of
+  their postings, whichever is guessed cheaper; a phrase of several words from positions.
 
 Both therefore find the same articles and order them the same way (ties by article id).
 Caveat: a tsvector keeps at most 256 positions of a word and none past 16383, so in a very long
@@ -42,6 +45,12 @@ TEXT_WEIGHT = 1.0
 
 MAX_POSITION = 16383  # PostgreSQL's largest tsvector position
 MAX_POSITIONS = 256  # and how many positions of one lexeme it keeps
+
+# what ranking costs on PostgreSQL, to choose how (`_postings_cheaper`)
+WORD_POSTING_US = 2.0
+GIN_POSTING_US = 0.5
+FOUND_ROW_US = 4.0
+PROBE_US = 5.0
 
 
 class _Tokenizer(threading.local):
@@ -233,11 +242,17 @@ class TsvectorSearch(SearchRoom):
         # as fts5_aux.c: IDF per phrase from the rows that phrase alone matches, floored at
         # 1e-6; the average row size over all rows; the same operations in the same order
         idfs = []
+        counts: dict[str, int] = {}
         for phrase in phrases:
-            hits = float(self._count_matching(((phrase,),)))
+            counts[phrase] = self._phrase_rows(phrase)
+            hits = float(counts[phrase])
             idf = math.log((rows - hits + 0.5) / (hits + 0.5))
             idfs.append(idf if idf > 0.0 else 1e-6)
         avgdl = tokens / rows
+        if all(len(phrase_tokens(p)) == 1 for p in phrases) and _postings_cheaper(
+            match, counts, rows
+        ):
+            return self._match_words(match, phrases, idfs, avgdl, limit)
         terms: list[str] = []
         params: list[object] = []
         freqs: list[str] = []
@@ -246,17 +261,16 @@ class TsvectorSearch(SearchRoom):
             sql, args = _frequency(phrase_tokens(phrase))
             freqs.append(f"({sql}) AS f{index}")
             freq_params += args
-            terms.append(
-                f"?::float8 * (f.f{index} * ?::float8 / (f.f{index} + ?::float8"
-                " * (?::float8 + ?::float8 * h.ntokens / ?::float8)))"
-            )
+            terms.append(_term(index, "h.ntokens"))
             params += [idf, K1 + 1.0, K1, 1 - B, B, avgdl]
         score = "(" * len(terms) + "0.0::float8" + "".join(f" + {t})" for t in terms)
-        lexemes = sorted({t for phrase in phrases for t in phrase_tokens(phrase)})
-        # Per matching row: its tsvector cut down to the query's lexemes (ts_delete of all the
-        # others, in C) before any unnest, since unnesting a whole article's vector per phrase
-        # dominated; OFFSET 0 keeps each frequency from being inlined into the score, where it
-        # would be computed twice.
+        # A word's weighted count is read from its posting (a probe of the postings' key); a
+        # phrase of several words needs positions: the matching row's tsvector cut down to
+        # those phrases' lexemes (ts_delete of all the others, in C) before any unnest.
+        # OFFSET 0 keeps each frequency from being inlined into the score, where it would be
+        # computed twice.
+        several = [phrase_tokens(p) for p in phrases if len(phrase_tokens(p)) > 1]
+        lexemes = sorted({t for tokens in several for t in tokens})
         rows_found = self.db.execute_by_index(
             f"SELECT {A_COLUMNS} FROM ("
             f" SELECT h.id, {score} AS score FROM articles h"
@@ -269,10 +283,91 @@ class TsvectorSearch(SearchRoom):
         ).fetchall()
         return [to_article(r) for r in rows_found]
 
+    def _match_words(
+        self, match: Match, words: list[str], idfs: list[float], avgdl: float, limit: int
+    ) -> list[Article]:
+        """`match` when each of its phrases is one word, from the postings of its words alone:
+        an article matches when it has a posting of some word of every group, and each word's
+        weighted count and the article's token count are in its postings."""
+        lexemes = [phrase_tokens(w)[0] for w in words]
+        terms: list[str] = []
+        params: list[object] = []
+        freqs: list[str] = []
+        freq_params: list[object] = []
+        for index, (lexeme, idf) in enumerate(zip(lexemes, idfs, strict=True)):
+            freqs.append(
+                "coalesce(sum(p.tf_title * ?::float8 + p.tf_text * ?::float8)"
+                f" FILTER (WHERE p.lexeme = ?), 0.0) AS f{index}"
+            )
+            freq_params += [TITLE_WEIGHT, TEXT_WEIGHT, lexeme]
+            terms.append(_term(index, "f.ntokens"))
+            params += [idf, K1 + 1.0, K1, 1 - B, B, avgdl]
+        score = "(" * len(terms) + "0.0::float8" + "".join(f" + {t})" for t in terms)
+        every = " AND ".join("bool_or(p.lexeme = ANY (?::text[]))" for _ in match)
+        groups = [sorted({phrase_tokens(w)[0] for w in group}) for group in match]
+        rows_found = self.db.execute_by_index(
+            f"SELECT {A_COLUMNS} FROM ("
+            f" SELECT f.id, {score} AS score FROM ("
+            f" SELECT p.article_id AS id, max(p.ntokens) AS ntokens, {', '.join(freqs)}"
+            " FROM article_postings p WHERE p.lexeme = ANY (?::text[])"
+            f" GROUP BY p.article_id HAVING {every}) AS f"
+            " ORDER BY score DESC, f.id LIMIT ?"
+            ") AS hit JOIN articles a ON a.id = hit.id ORDER BY hit.score DESC, hit.id",
+            (*params, *freq_params, sorted(set(lexemes)), *groups, limit),
+        ).fetchall()
+        return [to_article(r) for r in rows_found]
+
+    def _phrase_rows(self, phrase: str) -> int:
+        """How many articles hold `phrase`: for one word, its postings."""
+        tokens = phrase_tokens(phrase)
+        if len(tokens) > 1:
+            return self._count_matching(((phrase,),))
+        row = self.db.execute(
+            "SELECT count(*) FROM article_postings WHERE lexeme = ?", (tokens[0],)
+        ).fetchone()
+        return int(row[0])
+
+
+def _postings_cheaper(match: Match, counts: dict[str, int], rows: float) -> bool:
+    """Whether reading every posting of a match's words costs less than finding the articles
+    through the GIN index and probing each one's postings.
+
+    The articles found are guessed from the smallest group's, times the square root of the
+    share of the articles each other group holds (the words of a question go together more
+    often than by chance). Costs measured at 100k articles: a posting read and grouped about
+    2 µs (and a tenth more per phrase); the GIN index about 0.5 µs a posting, and 4 µs an
+    article found plus 5 µs per phrase probed in it.
+    """
+    sizes = sorted(min(float(sum(counts[p] for p in group)), rows) for group in match)
+    found = sizes[0]
+    for size in sizes[1:]:
+        found *= math.sqrt(size / rows)
+    postings = float(sum(counts.values()))
+    phrases = sum(len(group) for group in match)
+    words = WORD_POSTING_US * postings * (1.0 + 0.1 * phrases)
+    probes = GIN_POSTING_US * postings + found * (FOUND_ROW_US + PROBE_US * phrases)
+    return words < probes
+
+
+def _term(index: int, ntokens: str) -> str:
+    """Phrase `index`'s BM25 term of the score, from its weighted count ``f.f<index>``: its
+    parameters are the IDF, k1 + 1, k1, 1 - b, b and the average row size."""
+    return (
+        f"?::float8 * (f.f{index} * ?::float8 / (f.f{index} + ?::float8"
+        f" * (?::float8 + ?::float8 * {ntokens} / ?::float8)))"
+    )
+
 
 def _frequency(tokens: Sequence[str]) -> tuple[str, list[object]]:
-    """SQL for a phrase's weighted count in row ``k`` (5 per title instance, 1 per text one),
-    and its parameters: each position of the first word followed by the others in turn."""
+    """SQL for a phrase's weighted count in article ``h`` (5 per title instance, 1 per text
+    one), and its parameters. One word: its posting's counts (none: 0). Several: in the cut
+    tsvector ``k``, each position of the first word followed by the others in turn."""
+    if len(tokens) == 1:
+        sql = (
+            "SELECT coalesce((SELECT p.tf_title * ?::float8 + p.tf_text * ?::float8"
+            " FROM article_postings p WHERE p.lexeme = ? AND p.article_id = h.id), 0.0)"
+        )
+        return sql, [TITLE_WEIGHT, TEXT_WEIGHT, tokens[0]]
     follow = "".join(
         " AND EXISTS (SELECT 1 FROM unnest(k.tsv) AS n WHERE n.lexeme = ?"
         f" AND x.p + {offset} = ANY (n.positions))"
