@@ -286,6 +286,13 @@ def test_a_version_2_postgres_database_gets_postings_and_ranks_as_a_fresh_one(
                 )
             )
         assert _postings(pg_url) == _postings(fresh_url) != []
+        # the upgrade left the backfilled table vacuumed and analysed, not waiting for autovacuum
+        with psycopg.connect(pg_url) as conn:
+            done = conn.execute(
+                "SELECT last_vacuum IS NOT NULL AND last_analyze IS NOT NULL"
+                " FROM pg_stat_user_tables WHERE relname = 'article_postings'"
+            ).fetchone()
+        assert done == (True,)
         for query in POSTINGS_QUERIES:
             assert [a.id for a in old.search_articles(query)] == [
                 a.id for a in new.search_articles(query)

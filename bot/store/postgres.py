@@ -325,3 +325,8 @@ def _migrate(conn: psycopg.Connection[Any], name: str) -> None:
             name,
             len(POSTGRES_MIGRATIONS),
         )
+    if 0 < current < len(POSTGRES_MIGRATIONS):
+        # an upgrade may have filled a table (the search postings' backfill): until autovacuum
+        # comes, the planner has no statistics and every index scan visits the table
+        conn.autocommit = True
+        conn.execute("VACUUM (ANALYZE)")
