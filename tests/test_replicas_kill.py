@@ -121,6 +121,18 @@ def seen_discord(discord: FakeDiscord, channel: str) -> tuple[int, int]:
     return len(parts), sum(n - 1 for n in parts.values())
 
 
+def polls_cut_short(url: str, replica: Replica, feeds: list[str]) -> set[str]:
+    """The feeds `replica` (now dead) had claimed and not finished polling."""
+    assert replica.proc is not None
+    with open_store(url) as store:
+        states = store.get_feed_states(feeds)
+        return {
+            feed
+            for feed, (owner, _) in store.feed_claims().items()
+            if owner.split("/")[2:3] == [str(replica.proc.pid)] and feed not in states
+        }
+
+
 def whole(slack: FakeSlack, discord: FakeDiscord) -> bool:
     """Whether every channel has every part of its digest."""
     return all(seen_slack(slack, c)[0] >= SLACK_PARTS for c in SLACK_CHANNELS) and all(
@@ -205,6 +217,9 @@ async def test_three_replicas_a_killed_leader_each_digest_once_each_feed_polled_
                     await until(started, 60, "the leader starts the missed digests")
                     await leader.stop(signal.SIGKILL)
                     assert not whole(slack, discord), "the kill came too late to test anything"
+                    # feeds the leader was polling when it died: the fetch may have reached the
+                    # feed, but nothing of it was stored, so polling it again is right
+                    cut_short = polls_cut_short(pg_url, leader, urls)
 
                     took = await until(
                         lambda: current_leader(pg_url) not in (None, first), 30, "a new leader"
@@ -237,7 +252,10 @@ async def test_three_replicas_a_killed_leader_each_digest_once_each_feed_polled_
 
                 await until(lambda: len(polled()) == FEEDS, 90, "every feed polled")
                 await asyncio.sleep(1)
-                assert polled() == Counter({f"/feed{n}.xml": 1 for n in range(FEEDS)}), polled()
+                for n in range(FEEDS):
+                    path = f"/feed{n}.xml"
+                    allowed = (1, 2) if feeds.url(path) in cut_short else (1,)
+                    assert polled()[path] in allowed, (polled(), cut_short)
             finally:
                 for replica in replicas:
                     await replica.stop()
