@@ -72,3 +72,10 @@ def test_host_of() -> None:
     assert host_of("https://www.Example.org/a") == "example.org"
     assert host_of("http://127.0.0.1:8080/") == "127.0.0.1"
     assert host_of("nonsense") == ""
+
+
+def test_an_authority_of_colons_is_left_alone_and_stays_put() -> None:
+    # found by the property test in test_hostile: "a://:" once became "a:", then stayed
+    for text in ("A://::", "a://:", "a://:80"):
+        once = canonical_url(text)
+        assert canonical_url(once) == once

@@ -121,6 +121,8 @@ def canonical_url(url: str) -> str:
     if not scheme or (scheme in _DEFAULT_PORTS and not parts.netloc):
         return text  # not a usable web address: nothing to normalise
     netloc = _netloc(scheme, parts.netloc)
+    if parts.netloc and not netloc:
+        return text  # an authority of nothing but colons ("a://::"): no address to normalise
     path = parts.path
     if path == "/" and scheme in _DEFAULT_PORTS:
         path = ""
