@@ -365,15 +365,7 @@ def _summarize(args: argparse.Namespace, settings: Settings, stdin: TextIO, out:
         return EXIT_USAGE
     from adapters.console import to_console_text
 
-    try:
-        if is_url(args.target):
-            items: list[Article | SourceError] = [
-                asyncio.run(web.fetch_page(args.target, fetch_policy(settings)))
-            ]
-        else:
-            items = [i for p in files.iter_files(Path(args.target)) for i in files.read_file(p)]
-    except SourceError as exc:
-        items = [exc]
+    items = asyncio.run(_read_target(args.target, settings))
     failed = False
     for item in items:
         if isinstance(item, SourceError):
@@ -437,18 +429,21 @@ async def _summarize_llm(
         await writer.close()
 
 
+async def _read_target(target: str, settings: Settings) -> list[Article | SourceError]:
+    """The articles `summarize` briefs: a fetched page, or a file's or folder's articles; a
+    source that cannot be read comes back as its error."""
+    try:
+        if is_url(target):
+            return [await web.fetch_page(target, fetch_policy(settings))]
+        return [i for p in files.iter_files(Path(target)) for i in files.read_file(p)]
+    except SourceError as exc:
+        return [exc]
+
+
 async def _llm_target(target: str, writer: ModelWriter, settings: Settings, out: TextIO) -> int:
     from adapters.console import to_console_text
 
-    try:
-        if is_url(target):
-            items: list[Article | SourceError] = [
-                await web.fetch_page(target, fetch_policy(settings))
-            ]
-        else:
-            items = [i for p in files.iter_files(Path(target)) for i in files.read_file(p)]
-    except SourceError as exc:
-        items = [exc]
+    items = await _read_target(target, settings)
     failed = False
     for item in items:
         if isinstance(item, SourceError):
