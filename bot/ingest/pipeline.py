@@ -32,6 +32,13 @@ from bot.updates import split_update_marker
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]
+Polled = tuple[FeedState, str | None]
+"""A feed's state after a poll, and its title: saved with the last of its articles."""
+
+BATCH = 100
+"""Articles stored per transaction. One commit per article (and its story, its index entries
+and its search terms) cost more than the rest of storing it; a hundred keep a batch to a
+fraction of a second of holding SQLite's write lock, which commands wait for."""
 
 
 @dataclass(slots=True)
@@ -102,21 +109,23 @@ async def ingest(
     for done, unit in enumerate(units, start=1):
         if progress:
             progress(done, len(units), str(unit))
+        polled: Polled | None = None
         try:
             if isinstance(unit, Path):
                 items = files.read_file(unit, now=clock())
             else:
-                items = await _read_url(unit, store, policy, clock(), result, feeds_only)
+                items, polled = await _read_url(unit, store, policy, clock(), result, feeds_only)
         except SourceError as exc:
             items = [exc]
+        origin = unit.resolve().as_uri() if isinstance(unit, Path) else unit
+        articles: list[Article] = []
         for item in items:
             if isinstance(item, SourceError):
                 result.failures.append((item.url, item.reason))
                 log.warning("source failed: %s (%s)", item.url, item.reason)
             else:
-                origin = unit.resolve().as_uri() if isinstance(unit, Path) else unit
-                article = replace(item, origin=item.origin or origin)
-                _store(_renamed(article, names), store, result)
+                articles.append(_renamed(replace(item, origin=item.origin or origin), names))
+        _store_batches(articles, store, result, polled)
     for source, note in result.notes:
         log.info("source %s: %s", source, note)
     return result
@@ -126,6 +135,28 @@ def _renamed(article: Article, names: OutletNames | None) -> Article:
     """`article` under the operator's name for its outlet, if there is one."""
     name = names.lookup(article.url, article.origin) if names else None
     return replace(article, source=name) if name else article
+
+
+def _store_batches(
+    articles: Sequence[Article],
+    store: Store,
+    result: IngestResult,
+    polled: Polled | None = None,
+) -> None:
+    """Store `articles` in transactions of `BATCH`, and then the feed's state (`polled`).
+
+    The feed's state (its ETag, when it was polled) is committed with the last of its
+    articles: a process killed before that polls the feed again in full, and the articles
+    stored by then are found stored; saved first, it would have the server answer "not
+    modified" for entries that were never stored.
+    """
+    count = len(articles)
+    for start in range(0, max(count, 1), BATCH):
+        with store.batch():
+            for article in articles[start : start + BATCH]:
+                _store(article, store, result)
+            if polled is not None and start + BATCH >= count:
+                store.put_feed_state(*polled)
 
 
 def _store(article: Article, store: Store, result: IngestResult) -> None:
@@ -222,7 +253,9 @@ async def _read_url(
     now: datetime,
     result: IngestResult,
     feeds_only: bool,
-) -> list[Article | SourceError]:
+) -> tuple[list[Article | SourceError], Polled | None]:
+    """What `url` holds, and the feed's new state to save once its articles are stored (None
+    for a page, or when it was saved already: the feed failed or had nothing new)."""
     state = store.get_feed_state(url)
     feed_policy = feeds.FeedPolicy(fetch=policy)
     unchanged = _unchanged(store, url)
@@ -235,17 +268,20 @@ async def _read_url(
             page = await asyncio.to_thread(
                 web.extract_article, response.body, response.url, fetched_at=now
             )
-            return [page]
+            return [page], None
         poll = await feeds.read_feed(
             response, FeedState(url=url), feed_policy, now=now, is_known=unchanged
         )
-    store.put_feed_state(poll.state, poll.title)
-    if poll.error:
-        return [SourceError(url, poll.error)]
+    if poll.error or poll.not_modified or not poll.articles:
+        store.put_feed_state(poll.state, poll.title)
+        if poll.error:
+            return [SourceError(url, poll.error)], None
     if poll.not_modified:
         result.unchanged.append(url)
     result.notes.extend((url, note) for note in poll.notes)
-    return [*poll.articles]
+    if not poll.articles:
+        return [], None
+    return [*poll.articles], (poll.state, poll.title)
 
 
 async def subscribe_feed(
@@ -285,8 +321,10 @@ async def subscribe_feed(
     )
     if poll.error:
         raise SourceError(url, poll.error)
-    store.put_feed_state(poll.state, poll.title)
     result = IngestResult(notes=[(target, note) for note in poll.notes])
-    for article in poll.articles:
-        _store(_renamed(replace(article, origin=article.origin or target), names), store, result)
+    articles = [
+        _renamed(replace(article, origin=article.origin or target), names)
+        for article in poll.articles
+    ]
+    _store_batches(articles, store, result, (poll.state, poll.title))
     return target, poll.title, result
