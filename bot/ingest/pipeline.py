@@ -18,11 +18,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.cluster import assign_story
+from bot.cluster import BatchCounts, assign_story
 from bot.errors import SourceError
 from bot.ingest import feeds, files, web
 from bot.ingest.http import FetchPolicy, fetch
 from bot.ingest.outlets import OutletNames
+from bot.ingest.prepare import CHUNK, Prepared, Preparer, prepare
 from bot.ingest.urls import canonical_url
 from bot.models import Article, FeedState
 from bot.store import Store, content_hash
@@ -35,6 +36,8 @@ Progress = Callable[[int, int, str], None]
 Polled = tuple[FeedState, str | None]
 """A feed's state after a poll, and its title: saved with the last of its articles."""
 
+LABEL_CHARS = 200
+
 BATCH = 100
 """Articles stored per transaction. One commit per article (and its story, its index entries
 and its search terms) cost more than the rest of storing it; a hundred keep a batch to a
@@ -46,6 +49,8 @@ class IngestResult:
     """What one ingest run did, source by source."""
 
     added: list[Article] = field(default_factory=list)
+    """The articles stored, each with the first `LABEL_CHARS` of its text only (enough to name
+    an untitled one); the whole text is in the store."""
     revised: list[Article] = field(default_factory=list)
     duplicates: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
@@ -92,6 +97,20 @@ async def ingest(
         names: the operator's outlet names (``[feeds] names``), which win over what the
             sources call themselves.
     """
+    async with Preparer() as preparer:
+        return await _ingest(targets, store, policy, preparer, progress, now, feeds_only, names)
+
+
+async def _ingest(
+    targets: Sequence[str],
+    store: Store,
+    policy: FetchPolicy,
+    preparer: Preparer,
+    progress: Progress | None,
+    now: Callable[[], datetime] | None,
+    feeds_only: bool,
+    names: OutletNames | None,
+) -> IngestResult:
     clock = now or (lambda: datetime.now(UTC))
     result = IngestResult()
     units: list[str | Path] = []
@@ -125,7 +144,7 @@ async def ingest(
                 log.warning("source failed: %s (%s)", item.url, item.reason)
             else:
                 articles.append(_renamed(replace(item, origin=item.origin or origin), names))
-        _store_batches(articles, store, result, polled)
+        await _store_batches(articles, store, result, preparer, polled)
     for source, note in result.notes:
         log.info("source %s: %s", source, note)
     return result
@@ -137,40 +156,68 @@ def _renamed(article: Article, names: OutletNames | None) -> Article:
     return replace(article, source=name) if name else article
 
 
-def _store_batches(
+async def _store_batches(
     articles: Sequence[Article],
     store: Store,
     result: IngestResult,
+    preparer: Preparer,
     polled: Polled | None = None,
 ) -> None:
     """Store `articles` in transactions of `BATCH`, and then the feed's state (`polled`).
 
-    The feed's state (its ETag, when it was polled) is committed with the last of its
-    articles: a process killed before that polls the feed again in full, and the articles
-    stored by then are found stored; saved first, it would have the server answer "not
-    modified" for entries that were never stored.
+    The new ones are summarised first (`bot.ingest.prepare`: in worker processes for a big
+    batch, while the batches before are stored). The feed's state (its ETag, when it was
+    polled) is committed with the last of its articles: a process killed before that polls the
+    feed again in full, and the articles stored by then are found stored; saved first, it
+    would have the server answer "not modified" for entries that were never stored.
     """
+    articles = [_as_stored(article) for article in articles]
+    fresh = [article for article in articles if not store.has_article(article.url)]
+    tasks = preparer.start(fresh)
+    pending = [] if tasks is None else list(zip(tasks, _chunks(fresh, CHUNK), strict=True))
+    ready: dict[str, Prepared] = {}
+    waiting = {article.url for article in fresh} if pending else set()
     count = len(articles)
     for start in range(0, max(count, 1), BATCH):
+        batch = articles[start : start + BATCH]
+        while pending and any(article.url in waiting for article in batch):
+            task, chunk = pending.pop(0)
+            done = await preparer.result(task, chunk)
+            ready.update(zip((a.url for a in chunk), done, strict=True))
+            waiting.difference_update(a.url for a in chunk)
         with store.batch():
-            for article in articles[start : start + BATCH]:
-                _store(article, store, result)
+            counts = BatchCounts(store)
+            for article in batch:
+                _store(article, store, result, ready.pop(article.url, None), counts)
+            counts.flush()
             if polled is not None and start + BATCH >= count:
                 store.put_feed_state(*polled)
 
 
-def _store(article: Article, store: Store, result: IngestResult) -> None:
+def _chunks(items: Sequence[Article], size: int) -> list[Sequence[Article]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _store(
+    article: Article,
+    store: Store,
+    result: IngestResult,
+    ready: Prepared | None = None,
+    counts: BatchCounts | None = None,
+) -> None:
     article = _as_stored(article)
     stored = store.article_by_url(article.url)
     if stored is not None:
         _revise(stored, article, store, result)
         return
-    briefing = summarize(article.text, article.title or None, language=article.language)
-    stored, added = store.add_article(article, briefing)
+    if ready is None:
+        ready = prepare(article)
+    stored, added = store.add_article(article, ready.briefing)
     if added:
         # grouping into stories is per-article work too: done once here, reused by digests
-        assign_story(store, stored)
-        result.added.append(stored)
+        assign_story(store, stored, ready.terms, counts)
+        # the text is in the store: a run of many thousands must not hold every one
+        result.added.append(replace(stored, text=stored.text[:LABEL_CHARS]))
     else:
         result.duplicates += 1
 
@@ -326,5 +373,6 @@ async def subscribe_feed(
         _renamed(replace(article, origin=article.origin or target), names)
         for article in poll.articles
     ]
-    _store_batches(articles, store, result, (poll.state, poll.title))
+    async with Preparer() as preparer:
+        await _store_batches(articles, store, result, preparer, (poll.state, poll.title))
     return target, poll.title, result
