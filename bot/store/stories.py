@@ -20,8 +20,9 @@ from bot.store.rows import A_COLUMNS, FeatureStats, StoryView, to_article, to_da
 FEATURE_DAYS_KEPT = 30
 """Days of feature counts kept behind the newest day signed; grouping reads only a few."""
 
-CENTROIDS_KEPT = 4096
-"""Decoded story centroids remembered by the process (each a few kilobytes)."""
+CENTROIDS_KEPT = 1024
+"""Decoded story centroids remembered by the process: each takes about 10 KB as Python
+objects, and an article is compared with the recent stories only."""
 
 _centroids: dict[tuple[int, int], dict[str, float]] = {}
 """Decoded centroids by (story id, size): a story's centroid changes only with its size, so
