@@ -20,9 +20,8 @@ from bot.health import HealthServer
 from bot.ingest.http import FetchPolicy
 from bot.ingest.pipeline import IngestResult, Progress, ingest
 from bot.leader import leadership_for
-from bot.logs import configure_logging as configure_logging  # re-exported: the CLI imports it
 from bot.logs import quiet_libraries
-from bot.models import ChannelRef
+from bot.models import CONSOLE_CHANNEL
 from bot.store import Store
 
 if TYPE_CHECKING:
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CONSOLE_CHANNEL = ChannelRef("console", "terminal")
 # The exit code of `run` when no chat platform could start (a refused token, no connection).
 EXIT_NO_PLATFORM = 2
 
