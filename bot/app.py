@@ -21,7 +21,7 @@ from bot.ingest.http import FetchPolicy
 from bot.ingest.pipeline import IngestResult, Progress, ingest
 from bot.leader import leadership_for
 from bot.logs import quiet_libraries
-from bot.models import CONSOLE_CHANNEL
+from bot.models import ChannelRef
 from bot.store import Store
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CONSOLE_CHANNEL = ChannelRef("console", "terminal")
 # The exit code of `run` when no chat platform could start (a refused token, no connection).
 EXIT_NO_PLATFORM = 2
 

@@ -35,13 +35,16 @@ from bot import __version__, migrate
 from bot.config import ENV_CONFIG_PATH, Settings, describe_settings, load_settings
 from bot.errors import BriefingError, ConfigError, SourceError, StoreError, StoreFaultError
 from bot.logs import configure_logging
-from bot.models import CONSOLE_CHANNEL, Article, ChannelRef, Digest, Story
 
 if TYPE_CHECKING:
+    from bot.models import Article
     from bot.store import Store
     from bot.summarize.llm import ModelWriter
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+# str(bot.app.CONSOLE_CHANNEL), written out: bot.models alone costs ~15 ms of every start
+CONSOLE = "console:terminal"
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--channel",
-        default=str(CONSOLE_CHANNEL),
-        help=f"PLATFORM:CHANNEL (default {CONSOLE_CHANNEL})",
+        default=CONSOLE,
+        help=f"PLATFORM:CHANNEL (default {CONSOLE})",
     )
     p.add_argument("--dry-run", action="store_true", help="print it without recording it as sent")
 
@@ -349,6 +352,7 @@ def _digest(args: argparse.Namespace, settings: Settings, store: Store, out: Tex
     from adapters.console import to_console_text
     from bot.digest import mark_delivered
     from bot.engine import Engine
+    from bot.models import ChannelRef
 
     platform, sep, channel = args.channel.partition(":")
     if not sep or not platform or not channel:
@@ -373,6 +377,7 @@ def _summarize(args: argparse.Namespace, settings: Settings, stdin: TextIO, out:
     import asyncio
 
     from adapters.console import to_console_text
+    from bot.models import Digest, Story
     from bot.summarize import summarize
 
     items = asyncio.run(_read_target(args.target, settings))
@@ -460,6 +465,7 @@ async def _read_target(target: str, settings: Settings) -> list[Article | Source
 
 async def _llm_target(target: str, writer: ModelWriter, settings: Settings, out: TextIO) -> int:
     from adapters.console import to_console_text
+    from bot.models import Digest, Story
     from bot.summarize import summarize
 
     items = await _read_target(target, settings)
@@ -488,6 +494,7 @@ async def _llm_target(target: str, writer: ModelWriter, settings: Settings, out:
 async def _llm_jsonl(name: str, writer: ModelWriter, stdin: TextIO, out: TextIO) -> int:
     import asyncio
 
+    from bot.models import Article
     from bot.summarize import summarize
 
     try:

@@ -34,10 +34,6 @@ class ChannelRef:
         return f"{self.platform}:{self.channel}"
 
 
-CONSOLE_CHANNEL = ChannelRef("console", "terminal")
-"""The console's one channel (the terminal), and `python -m bot digest`'s default."""
-
-
 @dataclass(frozen=True, slots=True)
 class Article:
     """One news article, from a feed, a web page or a local file.

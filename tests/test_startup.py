@@ -98,3 +98,11 @@ def test_migrate_help_imports_nothing_heavy() -> None:
     assert code == 0, err
     assert "--to POSTGRESQL_URL" in out
     assert packages & HEAVY == set()
+
+
+def test_the_cli_names_the_console_channel_as_the_app_does() -> None:
+    """The CLI writes the console's channel out rather than import bot.app for it."""
+    from bot import cli
+    from bot.app import CONSOLE_CHANNEL
+
+    assert str(CONSOLE_CHANNEL) == cli.CONSOLE
