@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.test_run import ROOT, free_port
 
@@ -98,6 +99,14 @@ def test_migrate_help_imports_nothing_heavy() -> None:
     assert code == 0, err
     assert "--to POSTGRESQL_URL" in out
     assert packages & HEAVY == set()
+
+
+def test_digest_loads_no_fetch_parse_scheduler_or_postgres_library(tmp_path: Path) -> None:
+    """`digest` prints what is stored: the store's own libraries only (httpx still comes with
+    the fetch policy the engine is built with)."""
+    code, _out, err, packages = run_bot("digest", "--dry-run", "--db", str(tmp_path / "bot.db"))
+    assert code == 0, err
+    assert packages & HEAVY <= {"httpx", "Stemmer"}, packages & HEAVY
 
 
 def test_the_cli_names_the_console_channel_as_the_app_does() -> None:
