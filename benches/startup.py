@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 MUST = 0.25
 GOAL = 0.15
+IDLE_PASS = 0.03
+"""`python -c pass` on an idle machine, as the issue measured it."""
 
 
 def _closed_port() -> int:
@@ -108,6 +110,12 @@ def _bench(rounds: int, against: Path | None, env: dict[str, str]) -> None:
     for label, limit in (("must", MUST), ("goal", GOAL)):
         verdict = "met" if max(ours) < limit else "missed"
         print(f"{label}: --help and health --live under {limit:.2f} s: {verdict}")
+    if base > IDLE_PASS * 1.5:
+        # the limits are absolute; a loaded machine slows every start, not in proportion
+        print(
+            f"note: python -c pass took {base:.3f} s, not the {IDLE_PASS:.2f} s of an idle "
+            "machine: the machine is loaded, so the verdicts above say little; run it again"
+        )
 
 
 if __name__ == "__main__":
