@@ -255,23 +255,30 @@ def _run(args: argparse.Namespace, settings: Settings, stdin: TextIO | None, out
 
 
 def _health(settings: Settings, *, live: bool, out: TextIO) -> int:
-    """GET the running bot's /readyz (or /healthz); 0 when it answers 200."""
-    import urllib.error
-    import urllib.request
+    """GET the running bot's /readyz (or /healthz); 0 when it answers 2xx."""
+    # http.client, not urllib.request: ~10 ms less of a start the container pays every 30 s,
+    # and no HTTP_PROXY from the environment between us and our own loopback
+    import http.client
 
     host = settings.health.host
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"  # listening everywhere: ask it here
-    url = f"http://{host}:{settings.health.port}/{'healthz' if live else 'readyz'}"
+    path = "/healthz" if live else "/readyz"
+    url = f"http://{host}:{settings.health.port}{path}"
+    connection = http.client.HTTPConnection(host, settings.health.port, timeout=5)
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            print(response.read(4096).decode("utf-8", "replace"), file=out)
-            return EXIT_OK
-    except urllib.error.HTTPError as exc:
-        print(exc.read(4096).decode("utf-8", "replace"), file=out)
-        print(f"unhealthy: {url} answered {exc.code}", file=sys.stderr)
-    except (urllib.error.URLError, OSError) as exc:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        body = response.read(4096).decode("utf-8", "replace")
+    except (http.client.HTTPException, OSError) as exc:
         print(f"unhealthy: no answer from {url} ({exc})", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        connection.close()
+    print(body, file=out)
+    if 200 <= response.status < 300:
+        return EXIT_OK
+    print(f"unhealthy: {url} answered {response.status}", file=sys.stderr)
     return EXIT_FAILED
 
 
