@@ -16,17 +16,16 @@ from bot.config import Settings
 from bot.delivery import Delivery
 from bot.engine import Engine, Policies
 from bot.errors import PlatformError
-from bot.health import HealthServer
 from bot.ingest.http import FetchPolicy
 from bot.ingest.pipeline import IngestResult, Progress, ingest
 from bot.leader import leadership_for
-from bot.logs import configure_logging as configure_logging  # re-exported: the CLI imports it
 from bot.logs import quiet_libraries
 from bot.models import ChannelRef
 from bot.store import Store
 
 if TYPE_CHECKING:
     from adapters.base import ChatAdapter
+    from bot.health import HealthServer
 
 log = logging.getLogger(__name__)
 
@@ -239,6 +238,9 @@ async def _close(adapter: ChatAdapter) -> None:
 async def _start_health(settings: Settings, store: Store) -> HealthServer | None:
     if not settings.health.enabled:
         return None
+    # imported here: its aiohttp server costs ~0.1 s of the start of every other command
+    from bot.health import HealthServer
+
     health = HealthServer(store, settings)
     try:
         await health.start()

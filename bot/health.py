@@ -30,7 +30,7 @@ from aiohttp import web
 from bot.alerts import DIGEST, FEED
 from bot.config import Settings
 from bot.leader import Leadership, PgLeadership, current_leader
-from bot.store import DATABASE_ERRORS, Store
+from bot.store import Store, database_errors
 from bot.store.sqlite import probe_file
 
 log = logging.getLogger(__name__)
@@ -180,7 +180,7 @@ class HealthServer:
                     feeds[url]["failing_since"] = _iso(alert.since)
                     feeds[url]["next_poll"] = _iso(state.next_poll)
                     feeds[url]["notified"] = alert.notified_at is not None
-        except DATABASE_ERRORS as exc:
+        except database_errors() as exc:
             log.warning("health: cannot read feed states: %s", exc)
         return feeds
 
@@ -209,7 +209,7 @@ class HealthServer:
                         "error": run.error,
                     }
                 )
-        except DATABASE_ERRORS as exc:
+        except database_errors() as exc:
             log.warning("health: cannot read digest states: %s", exc)
         return digests
 

@@ -12,6 +12,9 @@ For a moment two replicas may both think they lead (the old leader has not yet n
 its session is gone); the digests they might both start are claimed in the store before they
 are sent, so none is posted twice.
 
+psycopg is imported inside the functions that use it: a bot on SQLite never loads it (it costs
+about 0.1 s of a start).
+
 Example:
     leadership = leadership_for(settings)
     leadership.add_listener(lambda leading: print("leading" if leading else "following"))
@@ -27,12 +30,13 @@ import logging
 import os
 import socket
 from collections.abc import Callable
-from typing import Protocol
-
-import psycopg
-from psycopg.rows import TupleRow
+from typing import TYPE_CHECKING, Protocol
 
 from bot.config import Settings, is_postgres_url, redact_url
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg.rows import TupleRow
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +184,8 @@ class PgLeadership(_Listeners):
 
     async def _step(self) -> None:
         """One try to lead (a follower) or one check of the connection (the leader)."""
+        import psycopg
+
         try:
             async with asyncio.timeout(max(self.check, CONNECT_TIMEOUT)):
                 if self._conn is None or self._conn.closed:
@@ -203,6 +209,8 @@ class PgLeadership(_Listeners):
             await self._disconnect()
 
     async def _connect(self) -> psycopg.AsyncConnection[TupleRow]:
+        import psycopg
+
         conn = await psycopg.AsyncConnection.connect(
             self.url,
             autocommit=True,
@@ -221,6 +229,8 @@ class PgLeadership(_Listeners):
         return conn
 
     async def _disconnect(self) -> None:
+        import psycopg
+
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
@@ -243,6 +253,8 @@ def current_leader(url: str) -> str | None:
     Raises:
         psycopg.Error: when the database cannot be asked.
     """
+    import psycopg
+
     query = """
         SELECT a.application_name, a.pid
         FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid

@@ -12,7 +12,6 @@ import contextvars
 import json
 import logging
 import re
-import secrets
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -53,6 +52,10 @@ def mask_secrets(text: str, values: Iterable[str | None] = ()) -> str:
 
 def new_request_id() -> str:
     """Start a new request: set (and return) a fresh 8-hex-digit id for this context."""
+    # imported when used: with hmac and OpenSSL's hashes it costs ~10 ms of every start, and
+    # only chat commands carry a request id
+    import secrets
+
     value = secrets.token_hex(4)
     request_id.set(value)
     return value

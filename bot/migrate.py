@@ -13,6 +13,9 @@ The source is read in one snapshot (a read transaction), so rows the bot writes 
 not half-copied; stop the bot first all the same: rows it changes in SQLite after their table
 was copied are not copied again.
 
+The CLI imports this module for `add_parser` on every start, so the store and psycopg are
+imported inside the functions that use them.
+
 Example:
     python -m bot migrate --from sqlite:///data/newsbrief.db \\
         --to postgresql://newsbrief:secret@db/newsbrief
@@ -28,15 +31,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import psycopg
-
-from bot.config import Settings
+from bot.config import Settings, redact_url
 from bot.errors import StoreError
-from bot.store import Store, is_postgres, open_store, redact_url
-from bot.store.db import Database
-from bot.store.rows import to_iso, utc_now
+
+if TYPE_CHECKING:
+    from bot.store import Store
+    from bot.store.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +168,8 @@ def check_targets(source: str, target: str) -> None:
         MigrateError: the two are the same, the source is not a SQLite file that exists, or the
             target is not a PostgreSQL URL.
     """
+    from bot.store import is_postgres
+
     if source == target or (
         not is_postgres(source)
         and not is_postgres(target)
@@ -406,9 +410,12 @@ class _Insert:
         return new
 
 
-# what PostgreSQL refuses of one row (a constraint; a value it cannot hold, such as a NUL
-# character in text), as opposed to a server that is gone
-_REFUSALS = (psycopg.IntegrityError, psycopg.DataError)
+def _refusals() -> tuple[type[Exception], ...]:
+    """What PostgreSQL refuses of one row (a constraint; a value it cannot hold, such as a NUL
+    character in text), as opposed to a server that is gone."""
+    import psycopg
+
+    return (psycopg.IntegrityError, psycopg.DataError)
 
 
 def _commit_batch(
@@ -426,13 +433,14 @@ def _commit_batch(
     Returns:
         How many rows were new, and how many were refused.
     """
+    refusals = _refusals()
     try:
         with target.db.transaction() as db:
             new = insert.run(db, values)
             _index(target, db, name, new)
             _note(db, origin, name, last, len(new))
         return len(new), 0
-    except _REFUSALS as exc:
+    except refusals as exc:
         log.warning(
             "%s: the batch up to key %s was refused (%s); copying it row by row", name, last, exc
         )
@@ -442,7 +450,7 @@ def _commit_batch(
             db.execute("SAVEPOINT migrate_row")
             try:
                 new = insert.run(db, [row])
-            except _REFUSALS as exc:
+            except refusals as exc:
                 db.execute("ROLLBACK TO SAVEPOINT migrate_row")
                 refused += 1
                 log.error("%s: row %s refused: %s", name, _key_of(row, insert, key), exc)
@@ -466,6 +474,8 @@ def _index(target: Store, db: Database, name: str, ids: Sequence[Any]) -> None:
 
 
 def _note(db: Database, origin: str, name: str, last: list[Any], copied: int) -> None:
+    from bot.store.rows import to_iso, utc_now
+
     db.execute(
         f"INSERT INTO {PROGRESS} (source, table_name, last_key, copied, updated_at)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT (source, table_name) DO UPDATE SET"
@@ -534,6 +544,8 @@ def run(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     Raises:
         StoreError: a store cannot be opened, or the migration is refused (exit 2 in the CLI).
     """
+    from bot.store import is_postgres, open_store
+
     source = args.source or settings.store.path
     # [store] url arrives with replicas on PostgreSQL; a config without it needs --to
     configured = settings.store.url

@@ -10,6 +10,9 @@ stored schedules every ``[replicas] schedule_refresh`` seconds (a ``/digest`` ch
 follower is only stored), and drops the digest jobs when it loses the lead. Feed polls and
 retries run on every replica. With SQLite the one process always leads.
 
+APScheduler is imported when the first job is added (about 25 ms of a start): a command that
+builds the engine only to print a digest never loads it.
+
 Example:
     scheduler = Scheduler(store, settings, {"console": console}, policy=FetchPolicy())
     await scheduler.start()
@@ -21,11 +24,8 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.alerts import Alerts
 from bot.config import Settings
@@ -37,6 +37,9 @@ from bot.ingest.pipeline import IngestResult, ingest
 from bot.leader import Leadership, SoloLeadership
 from bot.models import ChannelRef, ChannelSettings
 from bot.store import Store
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +120,7 @@ class Scheduler:
         self.delivery = delivery or Delivery.from_settings(
             store, settings, posters, alerts=alerts, clock=clock
         )
-        self._aps = AsyncIOScheduler(timezone=UTC)
+        self._apscheduler: AsyncIOScheduler | None = None  # made by `_aps` on first use
         self.leadership: Leadership = leadership or SoloLeadership()
         self.leadership.add_listener(self._on_leadership)
         # what each digest job was made from, to see what a refresh changes
@@ -128,8 +131,17 @@ class Scheduler:
         self._catch_up_at_start = False
 
     @property
+    def _aps(self) -> AsyncIOScheduler:
+        """The APScheduler that runs the jobs, made on first use."""
+        if self._apscheduler is None:
+            from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+            self._apscheduler = AsyncIOScheduler(timezone=UTC)
+        return self._apscheduler
+
+    @property
     def running(self) -> bool:
-        return bool(self._aps.running)
+        return self._apscheduler is not None and bool(self._apscheduler.running)
 
     async def start(self, *, poll: bool = True, retry: bool = True) -> None:
         """Start; when this process leads, schedule every stored channel and send what was
@@ -139,6 +151,8 @@ class Scheduler:
             poll: poll the feeds on their interval.
             retry: look for due retries every `RETRY_TICK` seconds, and renew leases.
         """
+        from apscheduler.triggers.interval import IntervalTrigger
+
         if retry:
             self._aps.add_job(
                 self.retry_failed,
@@ -178,6 +192,8 @@ class Scheduler:
             log.info("leading: scheduling every channel's digest and catching up")
             solo = isinstance(self.leadership, SoloLeadership)
             if not solo:
+                from apscheduler.triggers.interval import IntervalTrigger
+
                 self._aps.add_job(
                     self.refresh_schedules,
                     IntervalTrigger(
@@ -234,12 +250,12 @@ class Scheduler:
         still running when it shuts down, which would cut a digest off mid-send.
         """
         self._paused = True
-        if self._aps.running:
-            self._aps.pause()
+        if self._apscheduler is not None and self._apscheduler.running:
+            self._apscheduler.pause()
 
     def shutdown(self) -> None:
-        if self._aps.running:
-            self._aps.shutdown(wait=False)
+        if self._apscheduler is not None and self._apscheduler.running:
+            self._apscheduler.shutdown(wait=False)
         self.delivery.stop()
 
     async def close(self) -> None:
@@ -268,6 +284,8 @@ class Scheduler:
                 self._aps.remove_job(jid)
             self._scheduled.pop(settings.channel, None)
             return
+        from apscheduler.triggers.cron import CronTrigger
+
         at = parse_hhmm(settings.digest_time)
         self._scheduled[settings.channel] = (settings.digest_time, settings.timezone)
         self._aps.add_job(

@@ -26,13 +26,13 @@ from bot.models import Article, ChannelRef, Subscription
 from bot.store import (
     POSTGRES_MIGRATIONS,
     SQLITE_MIGRATIONS,
-    PostgresStore,
     SqliteStore,
     Store,
     open_store,
     redact_url,
     search,
 )
+from bot.store.postgres import PostgresStore
 from bot.store.search import tokenize, tsvector_literal
 from bot.summarize import summarize
 from tests import pg

@@ -13,6 +13,9 @@ the text and furniture is cleaned off (`bot.ingest.clean`); dates are read in Eu
 languages and unknown when unbelievable (`bot.ingest.dates`); the outlet is named from what
 the feed says about itself (`bot.ingest.outlets`); an entry without a link keeps a stable
 address of its own.
+
+feedparser, lxml and trafilatura are imported by the functions that parse (about 0.1 s of a
+start): commands that never read a feed, such as `digest`, do not load them.
 """
 
 from __future__ import annotations
@@ -28,10 +31,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 from xml.sax import SAXException
-
-import feedparser
-from lxml import etree
-from trafilatura.utils import load_html
 
 from bot.errors import PageTextError, SourceError
 from bot.ingest.clean import clean_text, normalized
@@ -194,6 +193,8 @@ def html_to_text(fragment: str) -> str:
         return ""
     if "<" not in fragment and "&" not in fragment:
         return _plain_paragraphs(fragment)
+    from trafilatura.utils import load_html
+
     try:
         tree: Any = load_html(f"<html><body><div>{fragment}</div></body></html>")
     except Exception as exc:  # hostile markup must not abort a whole feed
@@ -351,6 +352,8 @@ def _media_captions(document: bytes) -> frozenset[str]:
     """
     if b"search.yahoo.com/mrss" not in document:
         return frozenset()
+    from lxml import etree
+
     parser = etree.XMLParser(
         recover=True, resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
     )
@@ -404,6 +407,8 @@ def discover_feeds(html: bytes, base_url: str) -> list[str]:
 
     Returns them absolute and canonical, RSS/Atom first, in page order.
     """
+    from trafilatura.utils import load_html
+
     try:
         tree: Any = load_html(html)
     except Exception:
@@ -498,6 +503,8 @@ def _parse(data: bytes, url: str, fetched_at: datetime, content_type: str | None
     if decoded.encoding.startswith(("utf-16", "utf-32")):
         document = _first_entries(document, url)
     headers = {"content-location": url, "content-type": "application/xml; charset=utf-8"}
+    import feedparser
+
     try:
         # a BytesIO, never a str: feedparser fetches strings that look like URLs
         parsed: Any = feedparser.parse(io.BytesIO(document), response_headers=headers)

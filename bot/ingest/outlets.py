@@ -25,8 +25,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
-from courlan import extract_domain
-
 from bot.ingest.urls import canonical_url, host_of
 
 __all__ = ["OutletNames", "outlet_name", "site_domain"]
@@ -127,6 +125,9 @@ class OutletNames:
 
 def site_domain(url: str) -> str:
     """The registrable domain of `url` ("rss.nytimes.com" -> "nytimes.com"), else its host."""
+    # imported when used: courlan costs ~50 ms of every start, and most commands name no outlet
+    from courlan import extract_domain
+
     try:
         domain = extract_domain(url)
     except Exception:  # courlan's URL parsing on hostile input

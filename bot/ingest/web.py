@@ -3,6 +3,9 @@
 trafilatura separates the article body from navigation, ads, related-links
 boxes and footers, and reads the metadata (title, date, site name, author) from
 ``<meta>`` tags, JSON-LD and the markup.
+
+trafilatura is imported by the functions that use it (about 0.1 s of a start): commands that
+never read a page, such as `digest`, do not load it.
 """
 
 from __future__ import annotations
@@ -12,9 +15,6 @@ import logging
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import trafilatura
-from trafilatura.utils import load_html
 
 from bot.errors import PageTextError, SourceError
 from bot.ingest.clean import clean_text, page_problem
@@ -117,6 +117,8 @@ def _extract(html: Any, url: str, now: datetime) -> Any:
         "max_date": (now + timedelta(days=1)).strftime("%Y-%m-%d"),
         "outputformat": _DATE_FORMAT,
     }
+    import trafilatura
+
     try:
         return trafilatura.bare_extraction(
             html,
@@ -167,6 +169,8 @@ def extract_article(
         raise SourceError(canonical, "empty page")
     if looks_binary(raw):
         raise SourceError(canonical, "not a web page (binary content)")
+    from trafilatura.utils import load_html
+
     try:
         tree = load_html(html)
     except Exception as exc:  # lxml parse failures on hostile input; see _extract
