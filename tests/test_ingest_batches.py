@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.cluster import assign_story
 from bot.ingest.http import FetchPolicy
 from bot.ingest.pipeline import BATCH, ingest
-from bot.cluster import assign_story
 from bot.ingest.prepare import POOL_FROM, prepare
 from bot.models import Article
 from bot.store import Store, open_store

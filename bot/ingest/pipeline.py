@@ -23,7 +23,7 @@ from bot.errors import SourceError
 from bot.ingest import feeds, files, web
 from bot.ingest.http import FetchPolicy, fetch
 from bot.ingest.outlets import OutletNames
-from bot.ingest.prepare import CHUNK, Prepared, Preparer, prepare
+from bot.ingest.prepare import Prepared, Preparer, prepare
 from bot.ingest.urls import canonical_url
 from bot.models import Article, FeedState
 from bot.store import Store, content_hash
@@ -173,16 +173,14 @@ async def _store_batches(
     """
     articles = [_as_stored(article) for article in articles]
     fresh = [article for article in articles if not store.has_article(article.url)]
-    tasks = preparer.start(fresh)
-    pending = [] if tasks is None else list(zip(tasks, _chunks(fresh, CHUNK), strict=True))
+    run = preparer.start(fresh)
     ready: dict[str, Prepared] = {}
-    waiting = {article.url for article in fresh} if pending else set()
+    waiting = {article.url for article in fresh} if run is not None else set()
     count = len(articles)
     for start in range(0, max(count, 1), BATCH):
         batch = articles[start : start + BATCH]
-        while pending and any(article.url in waiting for article in batch):
-            task, chunk = pending.pop(0)
-            done = await preparer.result(task, chunk)
+        while run is not None and run.left and any(a.url in waiting for a in batch):
+            chunk, done = await run.next()
             ready.update(zip((a.url for a in chunk), done, strict=True))
             waiting.difference_update(a.url for a in chunk)
         with store.batch():
@@ -192,10 +190,6 @@ async def _store_batches(
             counts.flush()
             if polled is not None and start + BATCH >= count:
                 store.put_feed_state(*polled)
-
-
-def _chunks(items: Sequence[Article], size: int) -> list[Sequence[Article]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _store(

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -39,6 +40,9 @@ CHUNK = 50
 percent of the work, few enough that storing starts as soon as the first task is back."""
 
 MAX_WORKERS = 4
+
+AHEAD = 3
+"""Tasks sent to each worker ahead of the one being stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,52 +103,48 @@ class Preparer:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def start(self, articles: Sequence[Article]) -> list[asyncio.Future[list[Prepared]]] | None:
-        """Send `articles` to the workers in tasks of `CHUNK`, when that is worth it: their
-        futures, in order; None when they are to be prepared here (few articles, no pool)."""
+    def start(self, articles: Sequence[Article]) -> Run | None:
+        """Start preparing `articles` in the workers, when that is worth it; None when they are
+        to be prepared here (few articles, no worker)."""
         if self.workers < 1 or len(articles) < POOL_FROM:
             return None
-        if self._pool is None:
-            # spawned, not forked: a fork of a process with threads (the event loop's
-            # executors, a client library's) may inherit a lock held by one of them
-            context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
-        loop = asyncio.get_running_loop()
+        return Run(self, articles)
+
+    def submit(self, articles: Sequence[Article]) -> asyncio.Future[list[Prepared]] | None:
+        """One task for the workers; None when there is no pool (any more)."""
+        if self.workers < 1:
+            return None
         try:
-            return [
-                loop.run_in_executor(self._pool, prepare_all, articles[i : i + CHUNK])
-                for i in range(0, len(articles), CHUNK)
-            ]
+            if self._pool is None:
+                # spawned, not forked: a fork of a process with threads (the event loop's
+                # executors, a client library's) may inherit a lock held by one of them
+                context = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            return asyncio.get_running_loop().run_in_executor(self._pool, prepare_all, articles)
         except (BrokenProcessPool, RuntimeError, OSError) as exc:
             self._broken(exc)
             return None
 
     async def prepare(self, articles: Sequence[Article]) -> list[Prepared]:
         """`prepare` of each article, in order."""
-        tasks = self.start(articles)
-        if tasks is None:
+        run = self.start(articles)
+        if run is None:
             return prepare_all(articles)
-        return [item for chunk in await self.collect(tasks, articles) for item in chunk]
-
-    async def collect(
-        self, tasks: Sequence[asyncio.Future[list[Prepared]]], articles: Sequence[Article]
-    ) -> list[list[Prepared]]:
-        """The results of `start`'s tasks for `articles`; a task whose worker died is done
-        here."""
-        done: list[list[Prepared]] = []
-        for n, task in enumerate(tasks):
-            done.append(await self.result(task, articles[n * CHUNK : (n + 1) * CHUNK]))
+        done: list[Prepared] = []
+        while run.left:
+            done.extend((await run.next())[1])
         return done
 
     async def result(
-        self, task: asyncio.Future[list[Prepared]], articles: Sequence[Article]
+        self, task: asyncio.Future[list[Prepared]] | None, articles: Sequence[Article]
     ) -> list[Prepared]:
         """One task's result, or `articles` prepared here if its worker failed."""
-        try:
-            return await task
-        except (BrokenProcessPool, OSError) as exc:
-            self._broken(exc)
-            return prepare_all(articles)
+        if task is not None:
+            try:
+                return await task
+            except (BrokenProcessPool, OSError) as exc:
+                self._broken(exc)
+        return prepare_all(articles)
 
     def _broken(self, exc: BaseException) -> None:
         log.warning("summarising in worker processes failed (%s); going on in this one", exc)
@@ -152,3 +152,33 @@ class Preparer:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
         self.workers = 0
+
+
+class Run:
+    """Articles being prepared by the workers in tasks of `CHUNK`, in order, with a few tasks
+    sent ahead of the one awaited: enough to keep every worker busy, few enough that neither
+    the articles sent nor the results waiting pile up in memory."""
+
+    def __init__(self, preparer: Preparer, articles: Sequence[Article]) -> None:
+        self._preparer = preparer
+        self._chunks = deque(articles[i : i + CHUNK] for i in range(0, len(articles), CHUNK))
+        self._sent: deque[tuple[Sequence[Article], asyncio.Future[list[Prepared]] | None]]
+        self._sent = deque()
+        self._fill()
+
+    @property
+    def left(self) -> int:
+        """Tasks not collected yet."""
+        return len(self._chunks) + len(self._sent)
+
+    async def next(self) -> tuple[Sequence[Article], list[Prepared]]:
+        """The next task's articles and what was prepared of them."""
+        chunk, task = self._sent.popleft()
+        done = await self._preparer.result(task, chunk)
+        self._fill()
+        return chunk, done
+
+    def _fill(self) -> None:
+        while self._chunks and len(self._sent) < AHEAD * max(1, self._preparer.workers):
+            chunk = self._chunks.popleft()
+            self._sent.append((chunk, self._preparer.submit(chunk)))
