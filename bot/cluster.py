@@ -124,7 +124,9 @@ def dot(left: Mapping[str, float], right: Mapping[str, float]) -> float:
     """The dot product of two sparse vectors."""
     if len(left) > len(right):
         left, right = right, left
-    return sum(w * right.get(t, 0.0) for t, w in left.items())
+    # only the shared terms add anything (most are not shared): the same sum, in the same
+    # order, as over every term with 0.0 for a missing one
+    return sum(w * right[t] for t, w in left.items() if t in right)
 
 
 def decay(gap: timedelta) -> float:
@@ -167,6 +169,11 @@ class BatchCounts:
 
     def window(self, first: str, last: str) -> _Window:
         return self._windows.setdefault((first, last), _Window())
+
+    def pending(self, found: Iterable[str]) -> list[str]:
+        """Those of `found` with counts not written yet."""
+        waiting = self._pending
+        return [term for term in found if term in waiting]
 
     def unwritten(self, term: str, first: str, last: str) -> int:
         """Articles counted for `term` on the days `first` to `last` but not written yet."""
@@ -217,8 +224,9 @@ class Idf:
             return
         total, counts = self._store.feature_stats(missing, since=self._since, until=self._until)
         if self._batch is not None:
-            for term in missing:
-                extra = self._batch.unwritten(term, *self._span)
+            batch = self._batch
+            for term in batch.pending(missing):
+                extra = batch.unwritten(term, *self._span)
                 if extra:
                     counts[term] = counts.get(term, 0) + extra
         window.total = total
@@ -260,14 +268,15 @@ def assign_story(
     idf = Idf(store, moment, batch)
     idf.load(counts)
     vec = vector(counts, idf)
-    story_id = _best_story(store, article.id, moment, vec)
+    heaviest = top_terms(vec, INDEX_TERMS)
+    story_id = _best_story(store, article.id, moment, vec, heaviest)
     first_of_day = store.join_story(
         article.id,
         story_id,
         moment=moment,
         terms=list(counts),
         vector=vec,
-        index_terms=top_terms(vec, INDEX_TERMS),
+        index_terms=heaviest,
         centroid_terms=CENTROID_TERMS,
         count_terms=batch is None,
     )
@@ -276,11 +285,13 @@ def assign_story(
     return story_id
 
 
-def _best_story(store: Store, article_id: int, moment: datetime, vec: dict[str, float]) -> int:
+def _best_story(
+    store: Store, article_id: int, moment: datetime, vec: dict[str, float], heaviest: list[str]
+) -> int:
     if not vec:
         return article_id
     candidates = store.story_candidates(
-        top_terms(vec, INDEX_TERMS),
+        heaviest,
         since=moment - WINDOW,
         until=moment + WINDOW,
         limit=CANDIDATE_LIMIT,

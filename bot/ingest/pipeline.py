@@ -171,7 +171,7 @@ async def _store_batches(
     feed again in full, and the articles stored by then are found stored; saved first, it
     would have the server answer "not modified" for entries that were never stored.
     """
-    articles = [_as_stored(article) for article in articles]
+    articles = [_titled(article) for article in articles]
     fresh = [article for article in articles if not store.has_article(article.url)]
     run = preparer.start(fresh)
     ready: dict[str, Prepared] = {}
@@ -186,7 +186,7 @@ async def _store_batches(
         with store.batch():
             counts = BatchCounts(store)
             for article in batch:
-                _store(article, store, result, ready.pop(article.url, None), counts)
+                _store(_hashed(article), store, result, ready.pop(article.url, None), counts)
             counts.flush()
             if polled is not None and start + BATCH >= count:
                 store.put_feed_state(*polled)
@@ -199,7 +199,7 @@ def _store(
     ready: Prepared | None = None,
     counts: BatchCounts | None = None,
 ) -> None:
-    article = _as_stored(article)
+    """Store one article as `_as_stored` made it."""
     stored = store.article_by_url(article.url)
     if stored is not None:
         _revise(stored, article, store, result)
@@ -219,13 +219,19 @@ def _store(
 def _as_stored(article: Article) -> Article:
     """`article` as it is stored: its title without an update marker ("UPDATED: ..."), which
     becomes a flag, and the hash of its text as the source gave it (see `Article.entry_hash`)."""
+    return _hashed(_titled(article))
+
+
+def _titled(article: Article) -> Article:
     title, marked = split_update_marker(article.title)
-    return replace(
-        article,
-        title=title,
-        update_marker=marked,
-        entry_hash=article.entry_hash or content_hash(article.text),
-    )
+    return replace(article, title=title, update_marker=marked)
+
+
+def _hashed(article: Article) -> Article:
+    # hashed just before it is stored, which hashes the same text again (a cache hit)
+    if article.entry_hash:
+        return article
+    return replace(article, entry_hash=content_hash(article.text))
 
 
 def _revise(stored: Article, entry: Article, store: Store, result: IngestResult) -> None:
