@@ -38,10 +38,12 @@ Polled = tuple[FeedState, str | None]
 
 LABEL_CHARS = 200
 
-BATCH = 100
+BATCH = 200
 """Articles stored per transaction. One commit per article (and its story, its index entries
-and its search terms) cost more than the rest of storing it; a hundred keep a batch to a
-fraction of a second of holding SQLite's write lock, which commands wait for."""
+and its search terms) cost more than the rest of storing it; 200 keep a batch to about half a
+second of holding SQLite's write lock, and the event loop runs between two batches. (On 10k
+articles, batches of 100 wrote 780 MB to disk, of 250 490 MB: each commit rewrites the pages
+of the document counts it touched.)"""
 
 
 @dataclass(slots=True)
@@ -190,6 +192,8 @@ async def _store_batches(
             counts.flush()
             if polled is not None and start + BATCH >= count:
                 store.put_feed_state(*polled)
+        # commands and digests wait for the event loop while a batch is stored
+        await asyncio.sleep(0)
 
 
 def _store(
