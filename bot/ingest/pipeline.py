@@ -188,7 +188,9 @@ async def _store_batches(
         with store.batch():
             counts = BatchCounts(store)
             for article in batch:
-                _store(_hashed(article), store, result, ready.pop(article.url, None), counts)
+                prepared = ready.pop(article.url, None)
+                article = _hashed(article, prepared.text_hash if prepared else None)
+                _store(article, store, result, prepared, counts)
             counts.flush()
             if polled is not None and start + BATCH >= count:
                 store.put_feed_state(*polled)
@@ -210,7 +212,7 @@ def _store(
         return
     if ready is None:
         ready = prepare(article)
-    stored, added = store.add_article(article, ready.briefing)
+    stored, added = store.add_article(article, ready.briefing, text_hash=ready.text_hash)
     if added:
         # grouping into stories is per-article work too: done once here, reused by digests
         assign_story(store, stored, ready.terms, counts)
@@ -231,11 +233,11 @@ def _titled(article: Article) -> Article:
     return replace(article, title=title, update_marker=marked)
 
 
-def _hashed(article: Article) -> Article:
+def _hashed(article: Article, text_hash: str | None = None) -> Article:
     # hashed just before it is stored, which hashes the same text again (a cache hit)
     if article.entry_hash:
         return article
-    return replace(article, entry_hash=content_hash(article.text))
+    return replace(article, entry_hash=text_hash or content_hash(article.text))
 
 
 def _revise(stored: Article, entry: Article, store: Store, result: IngestResult) -> None:

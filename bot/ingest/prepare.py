@@ -1,4 +1,5 @@
-"""What ingest computes from an article alone, before storing it: its briefing and its terms.
+"""What ingest computes from an article alone, before storing it: its briefing, its terms and
+the hash of its text.
 
 Summarising is most of the CPU an article costs, and it needs nothing but the article, so a big
 batch (a JSON Lines file, a first poll of a long feed) is summarised in worker processes on the
@@ -18,6 +19,8 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -27,6 +30,7 @@ from types import TracebackType
 
 from bot.cluster import terms
 from bot.models import Article, Briefing
+from bot.store.rows import content_hash
 from bot.summarize import summarize
 
 log = logging.getLogger(__name__)
@@ -51,6 +55,8 @@ class Prepared:
 
     briefing: Briefing
     terms: dict[str, float]
+    text_hash: str
+    """`bot.store.content_hash` of its text: how the store tells copies apart."""
 
 
 def prepare(article: Article) -> Prepared:
@@ -58,12 +64,26 @@ def prepare(article: Article) -> Prepared:
     return Prepared(
         summarize(article.text, article.title or None, language=article.language),
         terms(article.title, article.text, article.language),
+        content_hash(article.text),
     )
 
 
 def prepare_all(articles: Sequence[Article]) -> list[Prepared]:
     """`prepare` for each of `articles`: one worker task."""
     return [prepare(article) for article in articles]
+
+
+def _watch_parent() -> None:
+    """In a worker: end when the process that started it is gone (killed with SIGKILL, it
+    cannot say so), rather than live on as an orphan."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 def default_workers() -> int:
@@ -119,7 +139,9 @@ class Preparer:
                 # spawned, not forked: a fork of a process with threads (the event loop's
                 # executors, a client library's) may inherit a lock held by one of them
                 context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+                self._pool = ProcessPoolExecutor(
+                    self.workers, mp_context=context, initializer=_watch_parent
+                )
             return asyncio.get_running_loop().run_in_executor(self._pool, prepare_all, articles)
         except (BrokenProcessPool, RuntimeError, OSError) as exc:
             self._broken(exc)
