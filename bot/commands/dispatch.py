@@ -21,10 +21,13 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
+from bot.commands.cache import NotKeptError, kept_only
 from bot.commands.handlers import (
+    KEPT_READS,
     READ_HANDLERS,
     WRITE_HANDLERS,
     CommandContext,
+    ReadHandler,
     Reply,
     with_model,
 )
@@ -170,8 +173,10 @@ async def run(
     try:
         read = READ_HANDLERS.get(spec.name)
         if read is not None:
-            loop = asyncio.get_running_loop()
-            reply = await loop.run_in_executor(executor, read, ctx, request.args)
+            reply = _kept(ctx, spec.name, read, request.args)
+            if reply is None:
+                loop = asyncio.get_running_loop()
+                reply = await loop.run_in_executor(executor, read, ctx, request.args)
             reply = await with_model(ctx, spec.name, reply)
         else:
             reply = await WRITE_HANDLERS[spec.name](ctx, request.args)
@@ -187,6 +192,19 @@ async def run(
         # one failing command must not leave the user without an answer
         log.exception("/%s failed in %s", spec.name, ctx.channel)
         return Reply(f"Sorry, /{spec.name} failed. Please try again in a moment.", ok=False)
+
+
+def _kept(ctx: CommandContext, name: str, read: ReadHandler, args: str) -> Reply | None:
+    """The reply of read command `name` when the context's cache keeps its result (or no
+    result is needed, as for a usage error), made on the event loop without a thread hop;
+    None when a worker thread must compute it."""
+    if ctx.reads is None or name not in KEPT_READS:
+        return None
+    try:
+        with kept_only():
+            return read(ctx, args)
+    except NotKeptError:
+        return None
 
 
 async def handle(ctx: CommandContext, line: str) -> Reply:
