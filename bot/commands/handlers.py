@@ -39,7 +39,7 @@ from bot.ingest.http import FetchPolicy
 from bot.ingest.outlets import OutletNames
 from bot.ingest.pipeline import subscribe_feed
 from bot.ingest.urls import canonical_url
-from bot.models import Answer, ChannelRef, Digest, Subscription
+from bot.models import Answer, ChannelRef, Digest, Story, Subscription
 from bot.store import Store
 
 if TYPE_CHECKING:
@@ -117,7 +117,11 @@ class CommandContext:
 
     @property
     def zone(self) -> ZoneInfo:
-        return channel_zone(self.store, self.settings, self.channel)
+        return _read(
+            self,
+            ("zone", self.channel),
+            lambda: channel_zone(self.store, self.settings, self.channel),
+        )
 
 
 def channel_zone(store: Store, settings: Settings, channel: ChannelRef) -> ZoneInfo:
@@ -172,20 +176,22 @@ def brief(ctx: CommandContext, topic: str = "") -> Reply:
     topic = unquote(topic)
     if len(topic) > MAX_TOPIC_CHARS:
         return usage("brief", "That topic is too long.")
-    terms = ctx.store.get_channel(ctx.channel).filter
-    hidden = ctx.store.hidden_sources(ctx.channel, ctx.settings.feeds.urls)
-    stories = _read(
-        ctx,
-        ("brief", topic, tuple(terms), tuple(hidden)),
-        lambda: latest_stories(
+
+    def read() -> tuple[tuple[str, ...], list[Story]]:
+        # the channel's filter and sources are read with the stories: a change to either is a
+        # write, after which nothing kept is used
+        terms = tuple(ctx.store.get_channel(ctx.channel).filter)
+        hidden = ctx.store.hidden_sources(ctx.channel, ctx.settings.feeds.urls)
+        return terms, latest_stories(
             ctx.store,
             limit=BRIEF_STORIES,
             topic=topic,
             terms=terms,
             hidden=hidden,
             now=ctx.clock(),
-        ),
-    )
+        )
+
+    terms, stories = _read(ctx, ("brief", ctx.channel, topic), read)
     if not stories:
         # name the filter: a user who sees "nothing matches" must know what narrowed it
         if topic:
@@ -573,9 +579,7 @@ async def filter_(ctx: CommandContext, args: str = "") -> Reply:
             f"{MAX_FILTER_TERM_CHARS} characters.",
         )
     ctx.store.put_channel(replace(settings, filter=terms))
-    return Reply(
-        f"From now on only {describe_filter(terms)} reach this channel.", ephemeral=False
-    )
+    return Reply(f"From now on only {describe_filter(terms)} reach this channel.", ephemeral=False)
 
 
 # Read commands whose result the context's `reads` keeps: the dispatcher looks there on the
