@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -42,6 +43,11 @@ log = logging.getLogger(__name__)
 MAX_COMMAND_CHARS = 2000
 # Worker threads for read-only commands: a few, since more would fight the loop for the GIL.
 WORKERS = 2
+# A worker thread computing a read keeps the interpreter lock until the switch interval has
+# passed (5 ms by default) each time the event loop, back from a socket or database call, asks
+# for it: in a burst every ack waited that long several times over. The dispatcher's pool
+# shares the interpreter with the loop, so it shortens the interval to this (never lengthens).
+SWITCH_INTERVAL = 0.0005
 RESTARTING = "newsbrief is restarting; try again in a minute."
 
 # Lone surrogates (from a terminal's undecodable bytes, or a JSON "\ud800") and noncharacters
@@ -137,9 +143,13 @@ class Dispatcher:
         self._context = context
         self._stopping = stopping
         self._secrets = [s for s in secrets if s]
-        self._executor = executor or ThreadPoolExecutor(
-            max_workers=WORKERS, thread_name_prefix="newsbrief-command"
-        )
+        if executor is None:
+            executor = ThreadPoolExecutor(
+                max_workers=WORKERS, thread_name_prefix="newsbrief-command"
+            )
+            if sys.getswitchinterval() > SWITCH_INTERVAL:
+                sys.setswitchinterval(SWITCH_INTERVAL)
+        self._executor = executor
 
     async def dispatch(self, request: CommandRequest) -> Reply:
         """Run `request` and return its reply; never raises."""
