@@ -27,7 +27,8 @@ from bot.store import Store
 
 T = TypeVar("T")
 
-SIZE = 512  # results kept: a few hundred topics and questions of replies (~10 kB each)
+# results kept: a /brief keeps its stories' articles (tens of kB), an /ask its citations
+SIZE = 256
 TTL = 60.0  # seconds a result is kept at most, however quiet the store
 
 _KEPT_ONLY: ContextVar[bool] = ContextVar("kept_only", default=False)
@@ -71,8 +72,6 @@ class ReadCache:
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: OrderedDict[Hashable, tuple[object, float, object]] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
 
     def get(self, store: Store, key: Hashable, compute: Callable[[], T]) -> T:
         """`compute()`'s result for `key`: the kept one while `store` has not changed since,
@@ -87,11 +86,9 @@ class ReadCache:
             entry = self._entries.get(key)
             if entry is not None and entry[0] == version and now - entry[1] <= self._ttl:
                 self._entries.move_to_end(key)
-                self.hits += 1
                 return entry[2]  # type: ignore[return-value]
             if _KEPT_ONLY.get():
                 raise NotKeptError
-            self.misses += 1
         value = compute()
         if store.data_version() == version:
             with self._lock:
@@ -100,7 +97,3 @@ class ReadCache:
                 while len(self._entries) > self._size:
                     self._entries.popitem(last=False)
         return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
