@@ -21,6 +21,7 @@ import pytest
 
 from adapters.slack import SlackAdapter
 from bot.cluster import assign_story
+from bot.commands import ReadCache
 from bot.commands.dispatch import WORKERS
 from bot.config import Secrets, Settings, SlackSettings
 from bot.engine import Engine
@@ -169,3 +170,24 @@ async def test_a_burst_of_commands_is_answered_in_full_on_the_same_threads(
         # once, and nothing more after 100 commands than after 50
         assert counts[0] <= before + WORKERS
         assert counts[1] == counts[0]
+
+
+def test_a_read_that_overlaps_a_write_is_not_kept(store: Store) -> None:
+    cache = ReadCache()
+    reads = []
+
+    def count() -> int:
+        reads.append(1)
+        return store.count_articles()
+
+    def count_while_storing() -> int:
+        # an article stored while the read runs (the poller, on the event loop's thread)
+        _add(store, _article(1, "Zebracorn sanctuary opens first enclosure"))
+        return count()
+
+    before = cache.get(store, ("count",), count_while_storing)
+    after = cache.get(store, ("count",), count)
+    assert after == before  # counted afresh, not kept from the read the write overlapped
+    assert len(reads) == 2
+    assert cache.get(store, ("count",), count) == after
+    assert len(reads) == 2  # kept now: nothing wrote since
