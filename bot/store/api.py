@@ -64,6 +64,13 @@ class Store(ArticleRoom, SearchRoom, StoryRoom, SourceRoom, ChannelRoom):
     def schema_version(self) -> int:
         raise NotImplementedError
 
+    def data_version(self) -> object | None:
+        """A value that changes whenever anything this store reads may have changed (a write
+        by this process or by another), for caches of reads valid until the next write; None
+        when the backend cannot tell cheaply, or a write transaction is open: cache nothing.
+        """
+        return None
+
     def check_file(self) -> None:
         """Raise `StoreFaultError` when the database opened can no longer be written where it
         was (a removed or replaced SQLite file); nothing to check on a server."""

@@ -226,6 +226,22 @@ class SqliteStore(Fts5Search, Store):
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
+    def data_version(self) -> object | None:
+        """``PRAGMA data_version`` (moves when another connection, of this process or another,
+        commits) with this connection's ``total_changes`` (moves with each row it writes).
+
+        None inside a write transaction: readers share this connection and would see rows not
+        yet committed, which a rollback could take back without moving either count.
+        """
+        conn = self.conn
+        if conn.in_transaction:
+            return None
+        try:
+            data = conn.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error:
+            return None
+        return (int(data), conn.total_changes)
+
     def _migrate(self) -> None:
         current = self.schema_version
         if current > len(MIGRATIONS):
