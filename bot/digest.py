@@ -20,10 +20,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.models import Article, Briefing, ChannelRef, Digest, Story
-from bot.store import Store
+from bot.store import Store, StoryOutline
 from bot.summarize import summarize
 from bot.summarize.story import MAX_STORY_REPORTS, summarize_story
-from bot.updates import select_updates, views_of
+from bot.updates import mark_update, select_updates, views_of
 
 # Most undelivered articles looked at for one digest; the newest win. Bounds the work for a
 # channel that has not had a digest for a long time.
@@ -54,19 +54,19 @@ def build_digest(
     moment = now or datetime.now(UTC)
     settings = store.get_channel(channel)
     hidden = store.hidden_sources(channel, shared)
-    fresh = store.undelivered_articles(channel, limit=CANDIDATE_LIMIT, hidden=hidden)
+    picked = store.undelivered_ids(channel, limit=CANDIDATE_LIMIT, hidden=hidden)
     # reports it was sent that were revised since bring their story back (bot/updates.py)
-    fresh += store.revised_articles(channel, limit=CANDIDATE_LIMIT, hidden=hidden)
+    picked += store.revised_ids(channel, limit=CANDIDATE_LIMIT, hidden=hidden)
     if exclude:
-        fresh = [a for a in fresh if a.id not in exclude]
-    fresh = [a for a in fresh if matches_filter(a, settings.filter)]
-    ranked, settled = _select(store, channel, _ranked(store, fresh, now=moment), max_stories)
-    stories = ranked[:max_stories]
+        picked = [(i, sid) for i, sid in picked if i not in exclude]
+    if settings.filter:
+        picked = _filtered(store, picked, settings.filter)
+    stories, settled, more = _chosen(store, channel, picked, shown=max_stories, now=moment)
     since = store.last_delivery(channel)
     return Digest(
         stories=tuple(stories),
         generated_at=moment,
-        overview=overview(stories, since, more=len(ranked) - len(stories)),
+        overview=overview(stories, since, more=more),
         since=since,
         settled=tuple(settled),
     )
@@ -162,6 +162,60 @@ def _select(
     return stories, settled
 
 
+def _chosen(
+    store: Store,
+    channel: ChannelRef,
+    picked: Sequence[tuple[int, int]],
+    *,
+    shown: int,
+    now: datetime,
+) -> tuple[list[Story], list[Article], int]:
+    """The `shown` best stories of the `picked` (article id, story id) pairs as `channel`
+    should get them, the settled reports, and how many more stories it would get.
+
+    The same choice as `_select` over `_ranked` of the articles, made on each story's outline
+    (outlets, newest report, longest text, counted in the database): only the stories the
+    channel was sent before (to tell what is new to it) and those shown are read whole, and
+    only those shown get briefings across reports.
+    """
+    order: dict[int, int] = {}
+    for position, (_, sid) in enumerate(picked):
+        order.setdefault(sid, position)
+    outlines = store.story_outlines(list(order), channel)
+    ranked = sorted(
+        (sid for sid in order if sid in outlines),
+        key=lambda sid: -_score_of(outlines[sid], now),
+    )
+    # a story the channel was sent before comes back only with what is new to it, if anything
+    known = [sid for sid in ranked if outlines[sid].sent]
+    members = store.story_articles(known) if known else {}
+    groups = [members[sid] for sid in known if members[sid]]
+    updates, settled = select_updates(store, channel, _lead_stories(store, groups))
+    home = {a.id: sid for sid in known for a in members[sid]}
+    update_of = {home[u.articles[0].id]: u for u in updates}
+    del members, groups, updates
+    chosen = [sid for sid in ranked if not outlines[sid].sent or sid in update_of]
+    top = chosen[:shown]
+    whole = [sid for sid in top if sid not in update_of]
+    wanted = store.story_articles(whole) if whole else {}
+    built = dict(zip(whole, _stories(store, [wanted[sid] for sid in whole]), strict=True))
+    stories = [update_of[sid] if sid in update_of else mark_update(built[sid]) for sid in top]
+    return stories, settled, len(chosen) - len(top)
+
+
+def _filtered(
+    store: Store, picked: Sequence[tuple[int, int]], terms: Sequence[str]
+) -> list[tuple[int, int]]:
+    """The pairs of `picked` whose article matches a channel's keyword filter, read a few
+    hundred articles at a time."""
+    kept: list[tuple[int, int]] = []
+    for start in range(0, len(picked), 500):
+        part = picked[start : start + 500]
+        found = store.get_articles([i for i, _ in part])
+        kept += [(i, sid) for i, sid in part if i in found and matches_filter(found[i], terms)]
+    return kept
+
+
 def _lead_stories(store: Store, groups: Sequence[Sequence[Article]]) -> list[Story]:
     """Each group of reports as a Story with its best report's own briefing."""
     leads = [best_article(group) for group in groups]
@@ -239,8 +293,16 @@ def _score(articles: Sequence[Article], now: datetime) -> float:
     # of one event are three reports), never as one outlet called ""
     outlets = len({a.source or a.origin or a.url for a in articles})
     newest = max((a.published or a.fetched_at) for a in articles)
+    return _rank_score(outlets, newest, max(len(a.text) for a in articles), now)
+
+
+def _score_of(outline: StoryOutline, now: datetime) -> float:
+    """`_score` of a story from its outline (the store counts outlets the same way)."""
+    return _rank_score(outline.outlets, outline.newest, outline.length, now)
+
+
+def _rank_score(outlets: int, newest: datetime, length: int, now: datetime) -> float:
     age_h = max(0.0, (now - _aware(newest)).total_seconds() / 3600)
-    length = max(len(a.text) for a in articles)
     return (
         SOURCE_WEIGHT * math.log2(1 + outlets)
         + RECENCY_WEIGHT * math.pow(0.5, age_h / RECENCY_HALF_LIFE_H)

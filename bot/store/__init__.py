@@ -23,7 +23,7 @@ from bot.store.api import Store
 from bot.store.articles import LLM_COUNTERS
 from bot.store.channels import MAX_VIEW_BULLETS
 from bot.store.postgres import PostgresStore
-from bot.store.rows import FeatureStats, SeenArticle, StoryView, content_hash
+from bot.store.rows import FeatureStats, SeenArticle, StoryOutline, StoryView, content_hash
 from bot.store.schema import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS
 from bot.store.search import Match
 from bot.store.sqlite import SqliteStore, leftovers
@@ -52,6 +52,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreFaultError",
+    "StoryOutline",
     "StoryView",
     "content_hash",
     "is_postgres",

@@ -15,7 +15,15 @@ from typing import Any
 
 from bot.models import Article, ChannelRef, StoryCentroid
 from bot.store.db import Database, Room, chunks, marks
-from bot.store.rows import A_COLUMNS, FeatureStats, StoryView, to_article, to_day, to_iso
+from bot.store.rows import (
+    A_COLUMNS,
+    FeatureStats,
+    StoryOutline,
+    StoryView,
+    to_article,
+    to_day,
+    to_iso,
+)
 
 FEATURE_DAYS_KEPT = 30
 """Days of feature counts kept behind the newest day signed; grouping reads only a few."""
@@ -70,6 +78,46 @@ class StoryRoom(Room):
             rows.sort(key=lambda r: (r["published"] or r["fetched_at"], r["id"]))
             for row in rows:
                 found[int(row["sid"])].append(to_article(row))
+        return found
+
+    def story_outlines(
+        self, story_ids: Sequence[int], channel: ChannelRef | None = None
+    ) -> dict[int, StoryOutline]:
+        """What ranking each story needs of all its stored articles (see `story_articles`),
+        counted in the database: no text leaves it.
+
+        Args:
+            channel: whose deliveries `StoryOutline.sent` tells; none for None.
+        """
+        found: dict[int, StoryOutline] = {}
+        platform, name = (channel.platform, channel.channel) if channel else ("", "")
+        sent = (
+            "CASE WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.article_id = a.id"
+            " AND d.platform = ? AND d.channel = ?) THEN 1 ELSE 0 END"
+            if channel
+            else "0"
+        )
+        # an article's outlet as `bot.digest` counts it: source, else origin, else URL
+        columns = (
+            "coalesce(nullif(a.source, ''), nullif(a.origin, ''), a.url) AS outlet,"
+            f" coalesce(a.published, a.fetched_at) AS at, length(a.text) AS chars, {sent} AS sent"
+        )
+        for chunk in chunks(story_ids):
+            places = marks(chunk)
+            asked = [platform, name] if channel else []
+            rows = self.db.execute(
+                "SELECT m.sid, count(DISTINCT m.outlet), max(m.at), max(m.chars), max(m.sent)"
+                f" FROM (SELECT a.story_id AS sid, {columns} FROM articles a"
+                f" WHERE a.story_id IN ({places})"
+                f" UNION ALL SELECT a.id AS sid, {columns} FROM articles a"
+                f" WHERE a.id IN ({places}) AND a.story_id IS NULL) AS m GROUP BY m.sid",
+                (*asked, *chunk, *asked, *chunk),
+            ).fetchall()
+            for row in rows:
+                sid = int(row[0])
+                found[sid] = StoryOutline(
+                    sid, int(row[1]), datetime.fromisoformat(row[2]), int(row[3]), bool(row[4])
+                )
         return found
 
     # Story grouping ---------------------------------------------------------------------
