@@ -90,12 +90,14 @@ class ChannelRoom(Room):
         if hidden:
             where.append(f"(a.origin IS NULL OR a.origin NOT IN ({marks(hidden)}))")
             params.extend(hidden)
+        # the story id as it is in the index articles_newest: a coalesce() of it would be
+        # computed from the article's row, which SQLite then reads (text and all)
         rows = self.db.execute(
-            f"SELECT a.id, coalesce(a.story_id, a.id) FROM articles a WHERE {' AND '.join(where)}"
+            f"SELECT a.id, a.story_id FROM articles a WHERE {' AND '.join(where)}"
             f" ORDER BY {NEWEST_FIRST} LIMIT ?",
             (*params, limit),
         ).fetchall()
-        return [(int(r[0]), int(r[1])) for r in rows]
+        return [(i, i if sid is None else sid) for i, sid in rows]
 
     def revised_ids(
         self, channel: ChannelRef, limit: int = 500, *, hidden: Sequence[str] = ()

@@ -84,41 +84,72 @@ class StoryRoom(Room):
         self, story_ids: Sequence[int], channel: ChannelRef | None = None
     ) -> dict[int, StoryOutline]:
         """What ranking each story needs of all its stored articles (see `story_articles`),
-        counted in the database: no text leaves it.
+        counted in the database from the index articles_outline: no text leaves it.
 
         Args:
             channel: whose deliveries `StoryOutline.sent` tells; none for None.
         """
-        found: dict[int, StoryOutline] = {}
-        platform, name = (channel.platform, channel.channel) if channel else ("", "")
-        sent = (
-            "CASE WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.article_id = a.id"
-            " AND d.platform = ? AND d.channel = ?) THEN 1 ELSE 0 END"
-            if channel
-            else "0"
-        )
+        # whether a member was sent is only looked up for a channel that was sent anything
+        sent = "0"
+        asked: tuple[str, ...] = ()
+        if channel is not None and self._was_sent_any(channel):
+            sent = (
+                "CASE WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.article_id = a.id"
+                " AND d.platform = ? AND d.channel = ?) THEN 1 ELSE 0 END"
+            )
+            asked = (channel.platform, channel.channel)
         # an article's outlet as `bot.digest` counts it: source, else origin, else URL
-        columns = (
-            "coalesce(nullif(a.source, ''), nullif(a.origin, ''), a.url) AS outlet,"
-            f" coalesce(a.published, a.fetched_at) AS at, length(a.text) AS chars, {sent} AS sent"
-        )
-        for chunk in chunks(story_ids):
-            places = marks(chunk)
-            asked = [platform, name] if channel else []
+        outlet = "coalesce(nullif(a.source, ''), nullif(a.origin, ''), a.url)"
+        found: dict[int, StoryOutline] = {}
+        # chunks of thousands: each statement has a cost of its own, and the limits on
+        # parameters are far above (32766 on SQLite, 65535 on PostgreSQL)
+        for chunk in chunks(story_ids, 5000):
+            # grouped members and ungrouped articles apart: a story's members come in the
+            # index's order, grouped without sorting
             rows = self.db.execute(
-                "SELECT m.sid, count(DISTINCT m.outlet), max(m.at), max(m.chars), max(m.sent)"
-                f" FROM (SELECT a.story_id AS sid, {columns} FROM articles a"
-                f" WHERE a.story_id IN ({places})"
-                f" UNION ALL SELECT a.id AS sid, {columns} FROM articles a"
-                f" WHERE a.id IN ({places}) AND a.story_id IS NULL) AS m GROUP BY m.sid",
-                (*asked, *chunk, *asked, *chunk),
+                f"SELECT a.story_id, count(DISTINCT {outlet}),"
+                f" max(coalesce(a.published, a.fetched_at)), max(length(a.text)), max({sent})"
+                f" FROM articles a WHERE a.story_id IN ({marks(chunk)}) GROUP BY a.story_id",
+                (*asked, *chunk),
+            ).fetchall()
+            single = self.db.execute(
+                f"SELECT a.id, {outlet}, coalesce(a.published, a.fetched_at), length(a.text),"
+                f" {sent} FROM articles a WHERE a.id IN ({marks(chunk)}) AND a.story_id IS NULL",
+                (*asked, *chunk),
             ).fetchall()
             for row in rows:
                 sid = int(row[0])
                 found[sid] = StoryOutline(
                     sid, int(row[1]), datetime.fromisoformat(row[2]), int(row[3]), bool(row[4])
                 )
+            both = [int(r[0]) for r in single if int(r[0]) in found]
+            extra: dict[int, list[Any]] = {}
+            if both:
+                # an ungrouped article whose id other articles have as their story (rare):
+                # its outlet counted once with theirs
+                for row in self.db.execute(
+                    f"SELECT a.story_id, {outlet} FROM articles a"
+                    f" WHERE a.story_id IN ({marks(both)})",
+                    both,
+                ):
+                    extra.setdefault(int(row[0]), []).append(row)
+            for row in single:
+                sid = int(row[0])
+                outlets = {str(row[1])} | {str(r[1]) for r in extra.get(sid, ())}
+                at, length, shown = datetime.fromisoformat(row[2]), int(row[3]), bool(row[4])
+                if sid in found:
+                    other = found[sid]
+                    at, length = max(at, other.newest), max(length, other.length)
+                    shown = shown or other.sent
+                found[sid] = StoryOutline(sid, len(outlets), at, length, shown)
         return found
+
+    def _was_sent_any(self, channel: ChannelRef) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM deliveries WHERE platform = ? AND channel = ? LIMIT 1",
+            (channel.platform, channel.channel),
+        ).fetchone()
+        return row is not None
 
     # Story grouping ---------------------------------------------------------------------
 
