@@ -34,7 +34,7 @@ from bot.store.search import words_match
 
 GOAL_RATIO = 1.2
 CHANNEL = ChannelRef("bench", "digest")
-QUERIES = ("council", "storm damage", "quarterly profit rose")
+QUERIES = ("council", "council vote", "striking workers")
 
 
 def old_digest(store: Store, now: datetime, shown: int = 10) -> tuple[list[Story], int]:

@@ -3,7 +3,9 @@
 Each article's briefing and story id were computed once at ingest; a digest reads them, and
 for each story of several reports it shows, puts their briefings together into one. A story
 the channel was sent before comes back only as an update with what is new to it
-(`bot.updates`).
+(`bot.updates`). The candidate stories are ranked on their outlines, which the store counts
+without reading a text (`Store.story_outlines`); only the stories shown, and those the channel
+was sent before, are read whole.
 
 Example:
     digest = build_digest(store, ChannelRef("console", "terminal"), max_stories=10)
