@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -56,14 +56,12 @@ def build_digest(
     moment = now or datetime.now(UTC)
     settings = store.get_channel(channel)
     hidden = store.hidden_sources(channel, shared)
-    picked = store.undelivered_ids(channel, limit=CANDIDATE_LIMIT, hidden=hidden)
-    # reports it was sent that were revised since bring their story back (bot/updates.py)
-    picked += store.revised_ids(channel, limit=CANDIDATE_LIMIT, hidden=hidden)
-    if exclude:
-        picked = [(i, sid) for i, sid in picked if i not in exclude]
-    if settings.filter:
-        picked = _filtered(store, picked, settings.filter)
-    stories, settled, more = _chosen(store, channel, picked, shown=max_stories, now=moment)
+    ranked, in_order, outlines, scores = _ranked_outlines(
+        store, channel, hidden=hidden, exclude=exclude, terms=settings.filter, now=moment
+    )
+    stories, settled, more = _chosen(
+        store, channel, (ranked, in_order), outlines, scores, shown=max_stories
+    )
     since = store.last_delivery(channel)
     return Digest(
         stories=tuple(stories),
@@ -164,32 +162,81 @@ def _select(
     return stories, settled
 
 
+def _ranked_outlines(
+    store: Store,
+    channel: ChannelRef,
+    *,
+    hidden: Sequence[str],
+    exclude: Collection[int],
+    terms: Sequence[str],
+    now: datetime,
+) -> tuple[list[int], Callable[[], list[int]] | None, dict[int, StoryOutline], dict[int, float]]:
+    """The candidate stories of `channel`'s digest, best first, as `_ranked` ranks the stories
+    of the candidate articles but without reading their texts; then a function that ranks
+    them again with ties in `_ranked`'s order (None when they are in it already); and each
+    story's outline and score.
+
+    Stories of equal score come in the order of their first candidate in `_ranked`; finding
+    that order lists every candidate, which is only done when such a tie decides something
+    (see `_chosen`).
+    """
+    # reports it was sent that were revised since bring their story back (bot/updates.py)
+    revised = store.revised_ids(channel, limit=CANDIDATE_LIMIT, hidden=hidden)
+    order: dict[int, int] | None = None
+    if exclude or terms:
+        picked = store.undelivered_ids(channel, limit=CANDIDATE_LIMIT, hidden=hidden) + revised
+        if exclude:
+            picked = [(i, sid) for i, sid in picked if i not in exclude]
+        if terms:
+            picked = _filtered(store, picked, terms)
+        order = _first_places(picked)
+        outlines = store.story_outlines(list(order), channel)
+    else:
+        # every candidate is taken: the store outlines their stories without listing them
+        outlines = store.undelivered_outlines(channel, CANDIDATE_LIMIT, hidden=hidden)
+        more_ids = list(dict.fromkeys(sid for _, sid in revised if sid not in outlines))
+        outlines.update(store.story_outlines(more_ids, channel))
+    scores = {sid: _score_of(outline, now) for sid, outline in outlines.items()}
+
+    def ranked(places: Iterable[int]) -> list[int]:
+        return sorted((sid for sid in places if sid in scores), key=lambda sid: -scores[sid])
+
+    def in_order() -> list[int]:
+        picked = store.undelivered_ids(channel, limit=CANDIDATE_LIMIT, hidden=hidden) + revised
+        return ranked(_first_places(picked))
+
+    if order is not None:
+        return ranked(order), None, outlines, scores
+    return ranked(scores), in_order, outlines, scores
+
+
 def _chosen(
     store: Store,
     channel: ChannelRef,
-    picked: Sequence[tuple[int, int]],
+    ranking: tuple[list[int], Callable[[], list[int]] | None],
+    outlines: Mapping[int, StoryOutline],
+    scores: Mapping[int, float],
     *,
     shown: int,
-    now: datetime,
 ) -> tuple[list[Story], list[Article], int]:
-    """The `shown` best stories of the `picked` (article id, story id) pairs as `channel`
-    should get them, the settled reports, and how many more stories it would get.
+    """The `shown` best of the ranked stories as `channel` should get them, the settled
+    reports, and how many more stories it would get.
 
-    The same choice as `_select` over `_ranked` of the articles, made on each story's outline
-    (outlets, newest report, longest text, counted in the database): only the stories the
-    channel was sent before (to tell what is new to it) and those shown are read whole, and
-    only those shown get briefings across reports.
+    The same choice as `_select` over `_ranked` of the candidates, made on each story's
+    outline: only the stories the channel was sent before (to tell what is new to it) and
+    those shown are read whole, and only those shown get briefings across reports.
+
+    Args:
+        ranking: the stories best first, and a function that ranks them with ties in
+            `_ranked`'s order, when they may not be (`_ranked_outlines`).
     """
-    order: dict[int, int] = {}
-    for position, (_, sid) in enumerate(picked):
-        order.setdefault(sid, position)
-    outlines = store.story_outlines(list(order), channel)
-    ranked = sorted(
-        (sid for sid in order if sid in outlines),
-        key=lambda sid: -_score_of(outlines[sid], now),
-    )
+    ranked, in_order = ranking
     # a story the channel was sent before comes back only with what is new to it, if anything
     known = [sid for sid in ranked if outlines[sid].sent]
+    if in_order is not None and _tied([scores[sid] for sid in known], len(known)):
+        # their order is the order of the settled reports
+        ranked, in_order = in_order(), None
+        known = [sid for sid in ranked if outlines[sid].sent]
     members = store.story_articles(known) if known else {}
     groups = [members[sid] for sid in known if members[sid]]
     updates, settled = select_updates(store, channel, _lead_stories(store, groups))
@@ -197,12 +244,30 @@ def _chosen(
     update_of = {home[u.articles[0].id]: u for u in updates}
     del members, groups, updates
     chosen = [sid for sid in ranked if not outlines[sid].sent or sid in update_of]
+    if in_order is not None and _tied([scores[sid] for sid in chosen], shown):
+        chosen = [sid for sid in in_order() if not outlines[sid].sent or sid in update_of]
     top = chosen[:shown]
     whole = [sid for sid in top if sid not in update_of]
     wanted = store.story_articles(whole) if whole else {}
     built = dict(zip(whole, _stories(store, [wanted[sid] for sid in whole]), strict=True))
     stories = [update_of[sid] if sid in update_of else mark_update(built[sid]) for sid in top]
     return stories, settled, len(chosen) - len(top)
+
+
+def _tied(scores: Sequence[float], first: int) -> bool:
+    """Whether one of the `first` of `scores` (best first) is equal to another of them."""
+    top = set(scores[:first])
+    return len(top) < min(first, len(scores)) or any(
+        score in top for score in scores[first : first + 1]
+    )
+
+
+def _first_places(picked: Sequence[tuple[int, int]]) -> dict[int, int]:
+    """Each story of the (article id, story id) pairs `picked`, with where it first comes."""
+    order: dict[int, int] = {}
+    for position, (_, sid) in enumerate(picked):
+        order.setdefault(sid, position)
+    return order
 
 
 def _filtered(

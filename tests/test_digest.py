@@ -153,3 +153,32 @@ def test_a_digest_reads_whole_only_the_stories_it_shows(tmp_path: Path) -> None:
     # every candidate read whole would hold each stored text at least once (twice, as the
     # candidates and as their stories' members)
     assert stored > 4_000_000 and peak < stored / 2, (peak, stored)
+
+
+def test_stories_of_equal_rank_come_in_the_order_of_their_reports(db_target: str) -> None:
+    store = open_store(db_target)
+    when = datetime(2025, 3, 1, tzinfo=UTC)
+    for number in (3, 1, 2):
+        # one outlet, one time, texts of one length: every story scores the same
+        text = f"Story number {number} happened here today, the outlet said."
+        article = Article(
+            url=f"https://same.example/{number}",
+            title=f"Story {number}",
+            source="Same Outlet",
+            text=text,
+            published=when,
+            fetched_at=when,
+        )
+        store.add_article(article, Briefing(article.title, (Bullet(text),)))
+    now = when + timedelta(hours=1)
+    digest = build_digest(store, CHANNEL, max_stories=2, now=now)
+    fresh = store.undelivered_articles(CHANNEL)
+    assert [s.lead.url for s in digest.stories] == [
+        s.lead.url for s in rank_stories(store, fresh, now=now)[:2]
+    ]
+    # reports of one time come fuller first, then as they were stored
+    assert [s.lead.url for s in digest.stories] == [
+        "https://same.example/3",
+        "https://same.example/1",
+    ]
+    assert digest.overview.endswith("(1 more not shown).")
