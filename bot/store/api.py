@@ -75,6 +75,10 @@ class Store(ArticleRoom, SearchRoom, StoryRoom, SourceRoom, ChannelRoom):
         """Raise `StoreFaultError` when the database opened can no longer be written where it
         was (a removed or replaced SQLite file); nothing to check on a server."""
 
+    def release_memory(self) -> None:
+        """Drop what the connection caches beyond what it needs (after a big read); nothing
+        to drop on a server."""
+
     def write_problem(self) -> str | None:
         """Why the database cannot be written, or None (for health checks)."""
         raise NotImplementedError

@@ -196,6 +196,10 @@ class SqliteStore(Fts5Search, Store):
         """Raise `StoreFaultError` when the file opened is no longer the one at `path`."""
         self.db.check_file()
 
+    def release_memory(self) -> None:
+        """Free the pages SQLite caches for this connection beyond what it is using."""
+        self.conn.execute("PRAGMA shrink_memory")
+
     def write_problem(self) -> str | None:
         """Why the database cannot be written, or None: its file is gone or replaced, or a
         probe write on a connection of its own fails (a full disk, a read-only file)."""
