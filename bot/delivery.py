@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from bot.digest import build_digest, digest_article_ids, digest_of
 from bot.errors import DeliveryError, StoreFaultError
+from bot.memory import release_memory
 from bot.models import ChannelRef, Digest, DigestRun, Receipt
 from bot.store import Store
 from bot.updates import views_of
@@ -383,7 +384,11 @@ class Delivery:
         )
         if run is None:
             return Outcome("skipped", detail="claimed by another sender")
-        return await self._deliver(run, courier, self._build(channel, moment), moment)
+        outcome = await self._deliver(run, courier, self._build(channel, moment), moment)
+        # what building it took is garbage now: give it back, so an idle bot is not as large
+        # as its biggest digest made it (the start-up digest over a full store)
+        release_memory(self.store)
+        return outcome
 
     def _build(self, channel: ChannelRef, now: datetime) -> Digest:
         # articles a failed or unfinished digest of this channel still carries are its to

@@ -3,7 +3,9 @@
 Each article's briefing and story id were computed once at ingest; a digest reads them, and
 for each story of several reports it shows, puts their briefings together into one. A story
 the channel was sent before comes back only as an update with what is new to it
-(`bot.updates`).
+(`bot.updates`). The candidate stories are ranked on their outlines, which the store counts
+without reading a text (`Store.story_outlines`); only the stories shown, and those the channel
+was sent before, are read whole.
 
 Example:
     digest = build_digest(store, ChannelRef("console", "terminal"), max_stories=10)
@@ -15,15 +17,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.models import Article, Briefing, ChannelRef, Digest, Story
-from bot.store import Store
+from bot.store import Store, StoryOutline
 from bot.summarize import summarize
 from bot.summarize.story import MAX_STORY_REPORTS, summarize_story
-from bot.updates import select_updates, views_of
+from bot.updates import mark_update, select_updates, views_of
 
 # Most undelivered articles looked at for one digest; the newest win. Bounds the work for a
 # channel that has not had a digest for a long time.
@@ -54,19 +56,17 @@ def build_digest(
     moment = now or datetime.now(UTC)
     settings = store.get_channel(channel)
     hidden = store.hidden_sources(channel, shared)
-    fresh = store.undelivered_articles(channel, limit=CANDIDATE_LIMIT, hidden=hidden)
-    # reports it was sent that were revised since bring their story back (bot/updates.py)
-    fresh += store.revised_articles(channel, limit=CANDIDATE_LIMIT, hidden=hidden)
-    if exclude:
-        fresh = [a for a in fresh if a.id not in exclude]
-    fresh = [a for a in fresh if matches_filter(a, settings.filter)]
-    ranked, settled = _select(store, channel, _ranked(store, fresh, now=moment), max_stories)
-    stories = ranked[:max_stories]
+    ranked, in_order, outlines, scores = _ranked_outlines(
+        store, channel, hidden=hidden, exclude=exclude, terms=settings.filter, now=moment
+    )
+    stories, settled, more = _chosen(
+        store, channel, (ranked, in_order), outlines, scores, shown=max_stories
+    )
     since = store.last_delivery(channel)
     return Digest(
         stories=tuple(stories),
         generated_at=moment,
-        overview=overview(stories, since, more=len(ranked) - len(stories)),
+        overview=overview(stories, since, more=more),
         since=since,
         settled=tuple(settled),
     )
@@ -162,6 +162,127 @@ def _select(
     return stories, settled
 
 
+def _ranked_outlines(
+    store: Store,
+    channel: ChannelRef,
+    *,
+    hidden: Sequence[str],
+    exclude: Collection[int],
+    terms: Sequence[str],
+    now: datetime,
+) -> tuple[list[int], Callable[[], list[int]] | None, dict[int, StoryOutline], dict[int, float]]:
+    """The candidate stories of `channel`'s digest, best first, as `_ranked` ranks the stories
+    of the candidate articles but without reading their texts; then a function that ranks
+    them again with ties in `_ranked`'s order (None when they are in it already); and each
+    story's outline and score.
+
+    Stories of equal score come in the order of their first candidate in `_ranked`; finding
+    that order lists every candidate, which is only done when such a tie decides something
+    (see `_chosen`).
+    """
+    # reports it was sent that were revised since bring their story back (bot/updates.py)
+    revised = store.revised_ids(channel, limit=CANDIDATE_LIMIT, hidden=hidden)
+    order: dict[int, int] | None = None
+    if exclude or terms:
+        picked = store.undelivered_ids(channel, limit=CANDIDATE_LIMIT, hidden=hidden) + revised
+        if exclude:
+            picked = [(i, sid) for i, sid in picked if i not in exclude]
+        if terms:
+            picked = _filtered(store, picked, terms)
+        order = _first_places(picked)
+        outlines = store.story_outlines(list(order), channel)
+    else:
+        # every candidate is taken: the store outlines their stories without listing them
+        outlines = store.undelivered_outlines(channel, CANDIDATE_LIMIT, hidden=hidden)
+        more_ids = list(dict.fromkeys(sid for _, sid in revised if sid not in outlines))
+        outlines.update(store.story_outlines(more_ids, channel))
+    scores = {sid: _score_of(outline, now) for sid, outline in outlines.items()}
+
+    def ranked(places: Iterable[int]) -> list[int]:
+        return sorted((sid for sid in places if sid in scores), key=lambda sid: -scores[sid])
+
+    def in_order() -> list[int]:
+        picked = store.undelivered_ids(channel, limit=CANDIDATE_LIMIT, hidden=hidden) + revised
+        return ranked(_first_places(picked))
+
+    if order is not None:
+        return ranked(order), None, outlines, scores
+    return ranked(scores), in_order, outlines, scores
+
+
+def _chosen(
+    store: Store,
+    channel: ChannelRef,
+    ranking: tuple[list[int], Callable[[], list[int]] | None],
+    outlines: Mapping[int, StoryOutline],
+    scores: Mapping[int, float],
+    *,
+    shown: int,
+) -> tuple[list[Story], list[Article], int]:
+    """The `shown` best of the ranked stories as `channel` should get them, the settled
+    reports, and how many more stories it would get.
+
+    The same choice as `_select` over `_ranked` of the candidates, made on each story's
+    outline: only the stories the channel was sent before (to tell what is new to it) and
+    those shown are read whole, and only those shown get briefings across reports.
+
+    Args:
+        ranking: the stories best first, and a function that ranks them with ties in
+            `_ranked`'s order, when they may not be (`_ranked_outlines`).
+    """
+    ranked, in_order = ranking
+    # a story the channel was sent before comes back only with what is new to it, if anything
+    known = [sid for sid in ranked if outlines[sid].sent]
+    if in_order is not None and _tied([scores[sid] for sid in known], len(known)):
+        # their order is the order of the settled reports
+        ranked, in_order = in_order(), None
+        known = [sid for sid in ranked if outlines[sid].sent]
+    members = store.story_articles(known) if known else {}
+    groups = [members[sid] for sid in known if members[sid]]
+    updates, settled = select_updates(store, channel, _lead_stories(store, groups))
+    home = {a.id: sid for sid in known for a in members[sid]}
+    update_of = {home[u.articles[0].id]: u for u in updates}
+    del members, groups, updates
+    chosen = [sid for sid in ranked if not outlines[sid].sent or sid in update_of]
+    if in_order is not None and _tied([scores[sid] for sid in chosen], shown):
+        chosen = [sid for sid in in_order() if not outlines[sid].sent or sid in update_of]
+    top = chosen[:shown]
+    whole = [sid for sid in top if sid not in update_of]
+    wanted = store.story_articles(whole) if whole else {}
+    built = dict(zip(whole, _stories(store, [wanted[sid] for sid in whole]), strict=True))
+    stories = [update_of[sid] if sid in update_of else mark_update(built[sid]) for sid in top]
+    return stories, settled, len(chosen) - len(top)
+
+
+def _tied(scores: Sequence[float], first: int) -> bool:
+    """Whether one of the `first` of `scores` (best first) is equal to another of them."""
+    top = set(scores[:first])
+    return len(top) < min(first, len(scores)) or any(
+        score in top for score in scores[first : first + 1]
+    )
+
+
+def _first_places(picked: Sequence[tuple[int, int]]) -> dict[int, int]:
+    """Each story of the (article id, story id) pairs `picked`, with where it first comes."""
+    order: dict[int, int] = {}
+    for position, (_, sid) in enumerate(picked):
+        order.setdefault(sid, position)
+    return order
+
+
+def _filtered(
+    store: Store, picked: Sequence[tuple[int, int]], terms: Sequence[str]
+) -> list[tuple[int, int]]:
+    """The pairs of `picked` whose article matches a channel's keyword filter, read a few
+    hundred articles at a time."""
+    kept: list[tuple[int, int]] = []
+    for start in range(0, len(picked), 500):
+        part = picked[start : start + 500]
+        found = store.get_articles([i for i, _ in part])
+        kept += [(i, sid) for i, sid in part if i in found and matches_filter(found[i], terms)]
+    return kept
+
+
 def _lead_stories(store: Store, groups: Sequence[Sequence[Article]]) -> list[Story]:
     """Each group of reports as a Story with its best report's own briefing."""
     leads = [best_article(group) for group in groups]
@@ -239,8 +360,16 @@ def _score(articles: Sequence[Article], now: datetime) -> float:
     # of one event are three reports), never as one outlet called ""
     outlets = len({a.source or a.origin or a.url for a in articles})
     newest = max((a.published or a.fetched_at) for a in articles)
+    return _rank_score(outlets, newest, max(len(a.text) for a in articles), now)
+
+
+def _score_of(outline: StoryOutline, now: datetime) -> float:
+    """`_score` of a story from its outline (the store counts outlets the same way)."""
+    return _rank_score(outline.outlets, outline.newest, outline.length, now)
+
+
+def _rank_score(outlets: int, newest: datetime, length: int, now: datetime) -> float:
     age_h = max(0.0, (now - _aware(newest)).total_seconds() / 3600)
-    length = max(len(a.text) for a in articles)
     return (
         SOURCE_WEIGHT * math.log2(1 + outlets)
         + RECENCY_WEIGHT * math.pow(0.5, age_h / RECENCY_HALF_LIFE_H)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.alerts import Alerts, PostNotice
-from bot.commands import CommandContext, Dispatcher, channel_zone
+from bot.commands import CommandContext, Dispatcher, ReadCache, channel_zone
 from bot.config import Settings
 from bot.delivery import Courier, Delivery, Outcome, now_slot
 from bot.digest import build_digest
@@ -167,6 +167,8 @@ class Engine:
             self.writer = ModelWriter.from_settings(settings, store)
         self.delivery.writer = self.writer
         self.digests = Digests(store, settings, self.delivery)
+        # /brief and /ask results, kept until the store changes (see bot.commands.cache)
+        self.reads = ReadCache()
         s = settings.secrets
         self.commands = Dispatcher(
             self._context,
@@ -204,6 +206,7 @@ class Engine:
             delivery=self.delivery,
             names=self.policies.names,
             writer=self.writer,
+            reads=self.reads,
         )
 
     def stop(self) -> None:

@@ -112,7 +112,7 @@ def select_updates(
     seen = store.seen_articles(channel, ids)
     known = [s for s in stories if any(a.id in seen for a in s.articles)]
     if not known:
-        return [_marked(s) for s in stories], []
+        return [mark_update(s) for s in stories], []
     sent_before = {id(s) for s in known}
     member_ids = [a.id for s in known for a in s.articles if a.id is not None]
     story_of = store.story_ids(member_ids)
@@ -132,7 +132,7 @@ def select_updates(
     settled: list[Article] = []
     for story in stories:
         if id(story) not in sent_before:
-            shown.append(_marked(story))
+            shown.append(mark_update(story))
             continue
         # revised reports first: a correction of what the channel was shown matters most to
         # it, and its re-summarised headline carries the correction
@@ -159,7 +159,9 @@ def _is_new(article: Article, seen: dict[int, SeenArticle]) -> bool:
     return article.revision > seen[article.id].revision
 
 
-def _marked(story: Story) -> Story:
+def mark_update(story: Story) -> Story:
+    """`story` marked as an update when one of its reports carries its source's update
+    marker."""
     if any(a.update_marker for a in story.articles):
         return replace(story, update=True)
     return story

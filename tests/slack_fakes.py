@@ -48,6 +48,7 @@ class FakeSlack:
 
     calls: list[Call] = field(default_factory=list)
     responses: list[dict[str, Any]] = field(default_factory=list)
+    responded: list[str] = field(default_factory=list)  # the id of each response's URL
     ws_received: list[dict[str, Any]] = field(default_factory=list)
     # method -> how many more times to answer 429; method -> the answers of its next calls,
     # in order: an error code, or "" for success
@@ -210,6 +211,7 @@ class FakeSlack:
 
     async def _response(self, request: web.Request) -> web.Response:
         self.responses.append(await request.json())
+        self.responded.append(request.match_info["id"])
         return web.Response(text="ok")
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:

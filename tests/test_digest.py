@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import random
+import tracemalloc
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.cluster import assign_story
-from bot.digest import build_digest
+from bot.digest import CANDIDATE_LIMIT, build_digest, mark_delivered, rank_stories
 from bot.ingest.http import FetchPolicy
 from bot.ingest.pipeline import ingest
-from bot.models import Article, ChannelRef
-from bot.store import open_store
+from bot.models import Article, Briefing, Bullet, ChannelRef
+from bot.store import Store, open_store
+from bot.updates import select_updates
 from tests.conftest import write_dev_events
 
 CHANNEL = ChannelRef("console", "terminal")
@@ -54,3 +57,128 @@ async def test_stories_of_more_outlets_rank_first_then_the_newest(
     store.record_deliveries(CHANNEL, [a.id for s in digest.stories for a in s.articles if a.id])
     later = build_digest(store, CHANNEL, now=newest + timedelta(hours=7))
     assert later.empty and later.overview.startswith("Nothing new since ")
+
+
+def _many_stories(store: Store, stories: int, *, words: int = 60) -> datetime:
+    """`stories` stories of 1-4 reports each from a few outlets (some unnamed), at times that
+    tie now and then, with texts of different lengths (some not ASCII); returns the newest
+    time. Every report is stored with a briefing and joined to its story."""
+    rng = random.Random(5)
+    start = datetime(2025, 3, 1, tzinfo=UTC)
+    newest = start
+    for number in range(stories):
+        when = start + timedelta(hours=rng.choice((1, 2, 3, 5, 8)) * (number // 3))
+        story_id = None
+        for report in range(rng.choice((1, 1, 2, 3, 4))):
+            outlet = rng.choice(("Daily Post", "Morning Star", "", "", "Courier"))
+            filler = " ".join(f"word{rng.randrange(10_000)}" for _ in range(words * (1 + report)))
+            accent = "é" * rng.randrange(0, 40)  # one character, two bytes
+            article = Article(
+                url=f"https://news.example/{number}/{report}",
+                title=f"Event {number} reported {report}",
+                source=outlet,
+                text=f"Event {number} happened, report {report} says. {accent} {filler}.",
+                published=when + timedelta(minutes=rng.choice((0, 0, 30))),
+                fetched_at=when,
+                origin=f"https://feed{rng.randrange(3)}.example/rss",
+            )
+            lead = Bullet(f"Event {number} happened, report {report} says.")
+            stored, _ = store.add_article(article, Briefing(article.title, (lead,)))
+            assert stored.id is not None
+            story_id = story_id or stored.id
+            store.join_story(
+                stored.id,
+                story_id,
+                moment=when,
+                terms=[],
+                vector={},
+                index_terms=[],
+                centroid_terms=0,
+            )
+            newest = max(newest, article.published or when)
+    return newest
+
+
+def test_a_digest_ranks_and_settles_as_ranking_every_story_whole_would(db_target: str) -> None:
+    store = open_store(db_target)
+    newest = _many_stories(store, 60)
+    now = newest + timedelta(hours=2)
+    # sent before: two stories whole, then one gets a new report and the other nothing new
+    first = build_digest(store, CHANNEL, max_stories=2, now=now - timedelta(hours=30))
+    mark_delivered(store, CHANNEL, first)
+    grown = first.stories[0]
+    late = Article(
+        url="https://late.example/1",
+        title="A late report of the first story",
+        source="Late Herald",
+        text="Something new: 42 people were moved out overnight, officials said today.",
+        published=newest,
+        fetched_at=newest,
+    )
+    stored, _ = store.add_article(late, Briefing(late.title, (Bullet(late.text),)))
+    assert stored.id is not None and grown.lead.id is not None
+    store.join_story(
+        stored.id,
+        store.story_ids([grown.lead.id])[grown.lead.id],
+        moment=newest,
+        terms=[],
+        vector={},
+        index_terms=[],
+        centroid_terms=0,
+    )
+    hidden = store.hidden_sources(CHANNEL, ())
+    fresh = store.undelivered_articles(CHANNEL, limit=CANDIDATE_LIMIT, hidden=hidden)
+    whole, settled = select_updates(store, CHANNEL, rank_stories(store, fresh, now=now))
+
+    digest = build_digest(store, CHANNEL, max_stories=7, now=now)
+    shown = [(s.update, s.briefing, [a.id for a in s.articles]) for s in digest.stories]
+    assert shown == [(s.update, s.briefing, [a.id for a in s.articles]) for s in whole[:7]]
+    assert digest.stories[0].update or any(s.update for s in digest.stories)
+    assert [a.id for a in digest.settled] == [a.id for a in settled]
+    assert digest.overview.endswith(f"({len(whole) - 7} more not shown).")
+
+
+def test_a_digest_reads_whole_only_the_stories_it_shows(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "many.db")
+    newest = _many_stories(store, 300, words=400)
+    stored = store.db.execute("SELECT sum(length(text)) FROM articles").fetchone()[0]
+    build_digest(store, CHANNEL, max_stories=5, now=newest)  # the summariser's caches filled
+    tracemalloc.start()
+    try:
+        digest = build_digest(store, CHANNEL, max_stories=5, now=newest)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(digest.stories) == 5 and "(295 more not shown)" in digest.overview
+    # every candidate read whole would hold each stored text at least once (twice, as the
+    # candidates and as their stories' members)
+    assert stored > 4_000_000 and peak < stored / 2, (peak, stored)
+
+
+def test_stories_of_equal_rank_come_in_the_order_of_their_reports(db_target: str) -> None:
+    store = open_store(db_target)
+    when = datetime(2025, 3, 1, tzinfo=UTC)
+    for number in (3, 1, 2):
+        # one outlet, one time, texts of one length: every story scores the same
+        text = f"Story number {number} happened here today, the outlet said."
+        article = Article(
+            url=f"https://same.example/{number}",
+            title=f"Story {number}",
+            source="Same Outlet",
+            text=text,
+            published=when,
+            fetched_at=when,
+        )
+        store.add_article(article, Briefing(article.title, (Bullet(text),)))
+    now = when + timedelta(hours=1)
+    digest = build_digest(store, CHANNEL, max_stories=2, now=now)
+    fresh = store.undelivered_articles(CHANNEL)
+    assert [s.lead.url for s in digest.stories] == [
+        s.lead.url for s in rank_stories(store, fresh, now=now)[:2]
+    ]
+    # reports of one time come fuller first, then as they were stored
+    assert [s.lead.url for s in digest.stories] == [
+        "https://same.example/3",
+        "https://same.example/1",
+    ]
+    assert digest.overview.endswith("(1 more not shown).")

@@ -37,6 +37,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from adapters.slack.render import SlackMessage, escape_mrkdwn, to_slack_messages, to_slack_reply
 from bot.commands import SPECS, Reply, request, respond_in_time
@@ -127,11 +128,16 @@ class _QuietClientToken(logging.Filter):
 
 
 class _SlackResponder:
-    """Answers one slash command: in the ack, or "working on it" and then `respond()`."""
+    """Answers one slash command: in the ack, or "working on it" and then through the
+    command's ``response_url``, on the adapter's one HTTP session when there is one (bolt's
+    `respond()` opens and closes a session, and its connector, for every message)."""
 
-    def __init__(self, ack: AsyncAck, respond: AsyncRespond) -> None:
+    def __init__(
+        self, ack: AsyncAck, respond: AsyncRespond, session: aiohttp.ClientSession | None
+    ) -> None:
         self._ack = ack
         self._respond = respond
+        self._session = session
 
     async def answer(self, reply: Reply, *, private: bool) -> None:
         first, *rest = to_slack_reply(reply, reply.zone)
@@ -146,9 +152,20 @@ class _SlackResponder:
         await self._send(to_slack_reply(reply, reply.zone), private)
 
     async def _send(self, messages: list[SlackMessage], private: bool) -> None:
+        url = self._respond.response_url
         for message in messages:
             try:
-                await self._respond(response_type=_visibility(private), **message)
+                if self._session is None or url is None:
+                    await self._respond(response_type=_visibility(private), **message)
+                    continue
+                body: dict[str, Any] = {"text": message["text"]}
+                if message["blocks"]:
+                    body["blocks"] = message["blocks"]
+                body["response_type"] = _visibility(private)
+                sent = await AsyncWebhookClient(url, session=self._session).send_dict(body)
+                if sent.status_code != 200:
+                    log.warning("slack: response_url post refused: HTTP %s", sent.status_code)
+                    return
             except Exception as exc:  # the response_url expired or refused: nothing to retry
                 log.warning("slack: response_url post failed: %s", type(exc).__name__)
                 return
@@ -235,6 +252,8 @@ class SlackAdapter:
         self._app_token = secrets.slack_app_token
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
+        # follow-ups to response URLs: one session for the process, opened at start
+        self._session: aiohttp.ClientSession | None = None
         self.port: int | None = None
 
     async def start(self) -> None:
@@ -245,6 +264,8 @@ class SlackAdapter:
             PlatformError: Slack refused a token, or could not be reached.
         """
         await self._check_tokens()
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
         if self.settings.mode == "http":
             http = web.Application()
             http.router.add_post(self.settings.path, self._on_http)
@@ -326,6 +347,9 @@ class SlackAdapter:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     # ---- slash commands -------------------------------------------------------------------
 
@@ -339,7 +363,7 @@ class SlackAdapter:
         await respond_in_time(
             self.engine.commands.dispatch,
             wanted,
-            _SlackResponder(ack, respond),
+            _SlackResponder(ack, respond, self._session),
             budget=self._ack_budget,
         )
 

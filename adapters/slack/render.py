@@ -14,6 +14,8 @@ Example:
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any, TypedDict
@@ -130,11 +132,34 @@ def _date(moment: datetime | None, tz: tzinfo) -> str:
     return moment.astimezone(tz).strftime("%d %b %Y %H:%M")
 
 
+# Blocks of stories rendered lately, by the story object itself: /brief answers a burst from
+# the same kept stories (`bot.commands.cache`), which need escaping and fitting only once.
+_RENDERED_SIZE = 256
+_rendered: OrderedDict[tuple[int, str], tuple[Story, list[Block]]] = OrderedDict()
+_rendered_lock = threading.Lock()
+
+
 def story_blocks(story: Story, tz: tzinfo) -> list[Block]:
     """One story: a section (linked headline, bullets), then a context line (sources, time).
 
     An update of a story sent before starts with "Updated:" and its context line with "Update".
     """
+    key = (id(story), str(tz))
+    with _rendered_lock:
+        kept = _rendered.get(key)
+        # the story is held with its blocks, so its id names no other story meanwhile
+        if kept is not None and kept[0] is story:
+            _rendered.move_to_end(key)
+            return list(kept[1])
+    blocks = _story_blocks(story, tz)
+    with _rendered_lock:
+        _rendered[key] = (story, blocks)
+        while len(_rendered) > _RENDERED_SIZE:
+            _rendered.popitem(last=False)
+    return list(blocks)
+
+
+def _story_blocks(story: Story, tz: tzinfo) -> list[Block]:
     lead = story.lead
     headline = _fit(story.briefing.headline or lead.title or "(untitled)", MAX_HEADLINE_CHARS)
     url = _link_url(lead.url)

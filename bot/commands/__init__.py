@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+from bot.commands.cache import ReadCache
 from bot.commands.dispatch import (
     MAX_COMMAND_CHARS,
     CommandRequest,
@@ -42,6 +43,7 @@ __all__ = [
     "CommandSpec",
     "Dispatcher",
     "Param",
+    "ReadCache",
     "Reply",
     "Responder",
     "channel_zone",

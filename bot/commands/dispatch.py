@@ -17,14 +17,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
+from bot.commands.cache import NotKeptError, kept_only
 from bot.commands.handlers import (
+    KEPT_READS,
     READ_HANDLERS,
     WRITE_HANDLERS,
     CommandContext,
+    ReadHandler,
     Reply,
     with_model,
 )
@@ -39,6 +43,11 @@ log = logging.getLogger(__name__)
 MAX_COMMAND_CHARS = 2000
 # Worker threads for read-only commands: a few, since more would fight the loop for the GIL.
 WORKERS = 2
+# A worker thread computing a read keeps the interpreter lock until the switch interval has
+# passed (5 ms by default) each time the event loop, back from a socket or database call, asks
+# for it: in a burst every ack waited that long several times over. The dispatcher's pool
+# shares the interpreter with the loop, so it shortens the interval to this (never lengthens).
+SWITCH_INTERVAL = 0.0005
 RESTARTING = "newsbrief is restarting; try again in a minute."
 
 # Lone surrogates (from a terminal's undecodable bytes, or a JSON "\ud800") and noncharacters
@@ -134,9 +143,13 @@ class Dispatcher:
         self._context = context
         self._stopping = stopping
         self._secrets = [s for s in secrets if s]
-        self._executor = executor or ThreadPoolExecutor(
-            max_workers=WORKERS, thread_name_prefix="newsbrief-command"
-        )
+        if executor is None:
+            executor = ThreadPoolExecutor(
+                max_workers=WORKERS, thread_name_prefix="newsbrief-command"
+            )
+            if sys.getswitchinterval() > SWITCH_INTERVAL:
+                sys.setswitchinterval(SWITCH_INTERVAL)
+        self._executor = executor
 
     async def dispatch(self, request: CommandRequest) -> Reply:
         """Run `request` and return its reply; never raises."""
@@ -170,8 +183,10 @@ async def run(
     try:
         read = READ_HANDLERS.get(spec.name)
         if read is not None:
-            loop = asyncio.get_running_loop()
-            reply = await loop.run_in_executor(executor, read, ctx, request.args)
+            reply = _kept(ctx, spec.name, read, request.args)
+            if reply is None:
+                loop = asyncio.get_running_loop()
+                reply = await loop.run_in_executor(executor, read, ctx, request.args)
             reply = await with_model(ctx, spec.name, reply)
         else:
             reply = await WRITE_HANDLERS[spec.name](ctx, request.args)
@@ -187,6 +202,19 @@ async def run(
         # one failing command must not leave the user without an answer
         log.exception("/%s failed in %s", spec.name, ctx.channel)
         return Reply(f"Sorry, /{spec.name} failed. Please try again in a moment.", ok=False)
+
+
+def _kept(ctx: CommandContext, name: str, read: ReadHandler, args: str) -> Reply | None:
+    """The reply of read command `name` when the context's cache keeps its result (or no
+    result is needed, as for a usage error), made on the event loop without a thread hop;
+    None when a worker thread must compute it."""
+    if ctx.reads is None or name not in KEPT_READS:
+        return None
+    try:
+        with kept_only():
+            return read(ctx, args)
+    except NotKeptError:
+        return None
 
 
 async def handle(ctx: CommandContext, line: str) -> Reply:

@@ -17,12 +17,13 @@ import shlex
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.alerts import DIGEST, FEED
 from bot.ask import answer_question
+from bot.commands.cache import ReadCache
 from bot.commands.specs import SPEC, SPECS
 from bot.config import Settings
 from bot.delivery import Delivery, Outcome, PostDigest, now_slot, send_digest
@@ -38,7 +39,7 @@ from bot.ingest.http import FetchPolicy
 from bot.ingest.outlets import OutletNames
 from bot.ingest.pipeline import subscribe_feed
 from bot.ingest.urls import canonical_url
-from bot.models import Answer, ChannelRef, Digest, Subscription
+from bot.models import Answer, ChannelRef, Digest, Story, Subscription
 from bot.store import Store
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ MAX_SUBSCRIPTIONS = 50
 MAX_SOURCE_ID = 2**63 - 1
 
 
+T = TypeVar("T")
 UTC_ZONE = ZoneInfo("UTC")
 BRIEF_MODEL_SECONDS = 10.0  # /brief waits this long for model briefings, then shows extracts
 
@@ -96,6 +98,8 @@ class CommandContext:
             sent part by part exactly once, retried, and waited for by a shutdown).
         names: the operator's outlet names, built once from ``[feeds] names``.
         writer: the optional language model (``[llm]``) for briefings and answers.
+        reads: the process's cache of /brief and /ask results, kept until the store changes;
+            None reads afresh every time.
     """
 
     store: Store
@@ -109,10 +113,15 @@ class CommandContext:
     delivery: Delivery | None = None
     writer: ModelWriter | None = None
     names: OutletNames | None = None
+    reads: ReadCache | None = None
 
     @property
     def zone(self) -> ZoneInfo:
-        return channel_zone(self.store, self.settings, self.channel)
+        return _read(
+            self,
+            ("zone", self.channel),
+            lambda: channel_zone(self.store, self.settings, self.channel),
+        )
 
 
 def channel_zone(store: Store, settings: Settings, channel: ChannelRef) -> ZoneInfo:
@@ -127,6 +136,13 @@ def channel_zone(store: Store, settings: Settings, channel: ChannelRef) -> ZoneI
 
 ReadHandler = Callable[[CommandContext, str], Reply]
 WriteHandler = Callable[[CommandContext, str], Awaitable[Reply]]
+
+
+def _read(ctx: CommandContext, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+    """`compute()`, or its result kept from an earlier identical read of an unchanged store."""
+    if ctx.reads is None:
+        return compute()
+    return ctx.reads.get(ctx.store, key, compute)
 
 
 def usage(name: str, problem: str = "") -> Reply:
@@ -160,11 +176,22 @@ def brief(ctx: CommandContext, topic: str = "") -> Reply:
     topic = unquote(topic)
     if len(topic) > MAX_TOPIC_CHARS:
         return usage("brief", "That topic is too long.")
-    terms = ctx.store.get_channel(ctx.channel).filter
-    hidden = ctx.store.hidden_sources(ctx.channel, ctx.settings.feeds.urls)
-    stories = latest_stories(
-        ctx.store, limit=BRIEF_STORIES, topic=topic, terms=terms, hidden=hidden, now=ctx.clock()
-    )
+
+    def read() -> tuple[tuple[str, ...], list[Story]]:
+        # the channel's filter and sources are read with the stories: a change to either is a
+        # write, after which nothing kept is used
+        terms = tuple(ctx.store.get_channel(ctx.channel).filter)
+        hidden = ctx.store.hidden_sources(ctx.channel, ctx.settings.feeds.urls)
+        return terms, latest_stories(
+            ctx.store,
+            limit=BRIEF_STORIES,
+            topic=topic,
+            terms=terms,
+            hidden=hidden,
+            now=ctx.clock(),
+        )
+
+    terms, stories = _read(ctx, ("brief", ctx.channel, topic), read)
     if not stories:
         # name the filter: a user who sees "nothing matches" must know what narrowed it
         if topic:
@@ -211,7 +238,7 @@ def ask(ctx: CommandContext, question: str = "") -> Reply:
         return usage("ask", "Ask a question.")
     if len(question) > MAX_QUESTION_CHARS:
         return usage("ask", f"That question is too long (over {MAX_QUESTION_CHARS} characters).")
-    answer = answer_question(ctx.store, question)
+    answer = _read(ctx, ("ask", question), lambda: answer_question(ctx.store, question))
     if not answer.answered:
         return Reply("I found nothing in the stored articles that answers that.", answer=answer)
     articles = len({c.article_id for c in answer.citations})
@@ -552,11 +579,12 @@ async def filter_(ctx: CommandContext, args: str = "") -> Reply:
             f"{MAX_FILTER_TERM_CHARS} characters.",
         )
     ctx.store.put_channel(replace(settings, filter=terms))
-    return Reply(
-        f"From now on only {describe_filter(terms)} reach this channel.", ephemeral=False
-    )
+    return Reply(f"From now on only {describe_filter(terms)} reach this channel.", ephemeral=False)
 
 
+# Read commands whose result the context's `reads` keeps: the dispatcher looks there on the
+# event loop first, and hops to a worker thread only for what is not kept.
+KEPT_READS = frozenset({"brief", "ask"})
 READ_HANDLERS: dict[str, ReadHandler] = {
     "brief": brief,
     "ask": ask,

@@ -24,7 +24,7 @@ from bot.errors import StoreError, StoreFaultError
 from bot.store.api import Store
 from bot.store.articles import LLM_COUNTERS
 from bot.store.channels import MAX_VIEW_BULLETS
-from bot.store.rows import FeatureStats, SeenArticle, StoryView, content_hash
+from bot.store.rows import FeatureStats, SeenArticle, StoryOutline, StoryView, content_hash
 from bot.store.schema import POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS
 from bot.store.search import Match
 from bot.store.sqlite import SqliteStore, leftovers
@@ -47,6 +47,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreFaultError",
+    "StoryOutline",
     "StoryView",
     "content_hash",
     "database_errors",

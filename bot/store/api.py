@@ -75,9 +75,20 @@ class Store(ArticleRoom, SearchRoom, StoryRoom, SourceRoom, ChannelRoom):
         """
         return self.db.transaction()
 
+    def data_version(self) -> object | None:
+        """A value that changes whenever anything this store reads may have changed (a write
+        by this process or by another), for caches of reads valid until the next write; None
+        when the backend cannot tell cheaply, or a write transaction is open: cache nothing.
+        """
+        return None
+
     def check_file(self) -> None:
         """Raise `StoreFaultError` when the database opened can no longer be written where it
         was (a removed or replaced SQLite file); nothing to check on a server."""
+
+    def release_memory(self) -> None:
+        """Drop what the connection caches beyond what it needs (after a big read); nothing
+        to drop on a server."""
 
     def write_problem(self) -> str | None:
         """Why the database cannot be written, or None (for health checks)."""

@@ -192,6 +192,17 @@ class ArticleRoom(Room):
         ).fetchone()
         return to_article(row) if row else None
 
+    def get_articles(self, article_ids: Sequence[int]) -> dict[int, Article]:
+        """The stored articles of `article_ids` (those still stored), by id."""
+        found: dict[int, Article] = {}
+        for chunk in chunks(article_ids):
+            rows = self.db.execute(
+                f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks(chunk)})",
+                tuple(chunk),
+            ).fetchall()
+            found.update((int(r["id"]), to_article(r)) for r in rows)
+        return found
+
     def count_articles(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM articles").fetchone()[0])
 

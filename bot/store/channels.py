@@ -77,29 +77,71 @@ class ChannelRoom(Room):
         ).fetchall()
         return [to_article(r) for r in rows]
 
+    def undelivered_ids(
+        self, channel: ChannelRef, limit: int = 500, *, hidden: Sequence[str] = ()
+    ) -> list[tuple[int, int]]:
+        """(article id, story id) of the articles `undelivered_articles` gives, in its order,
+        without reading their texts into Python (a digest ranks them before it loads any)."""
+        where = [
+            "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.article_id = a.id"
+            " AND d.platform = ? AND d.channel = ?)"
+        ]
+        params: list[Any] = [channel.platform, channel.channel]
+        if hidden:
+            where.append(f"(a.origin IS NULL OR a.origin NOT IN ({marks(hidden)}))")
+            params.extend(hidden)
+        # the story id as it is in the index articles_newest: a coalesce() of it would be
+        # computed from the article's row, which SQLite then reads (text and all)
+        rows = self.db.execute(
+            f"SELECT a.id, a.story_id FROM articles a WHERE {' AND '.join(where)}"
+            f" ORDER BY {NEWEST_FIRST} LIMIT ?",
+            (*params, limit),
+        ).fetchall()
+        return [(i, i if sid is None else sid) for i, sid in rows]
+
+    def revised_ids(
+        self, channel: ChannelRef, limit: int = 500, *, hidden: Sequence[str] = ()
+    ) -> list[tuple[int, int]]:
+        """(article id, story id) of the articles `revised_articles` gives, in its order."""
+        return [(i, s) for i, s, _ in self._revised(channel, limit, hidden, "")]
+
     def revised_articles(
         self, channel: ChannelRef, limit: int = 500, *, hidden: Sequence[str] = ()
     ) -> list[Article]:
         """Articles delivered to `channel` that were revised after it was shown them, newest
         first (an article delivered before revisions were tracked was shown revision 0)."""
+        return [to_article(row) for _, _, row in self._revised(channel, limit, hidden, A_COLUMNS)]
+
+    def _revised(
+        self, channel: ChannelRef, limit: int, hidden: Sequence[str], columns: str
+    ) -> list[tuple[int, int, Any]]:
+        """(id, story id, row with `columns`) of the articles `revised_articles` gives.
+
+        Few articles are ever revised: they are found by the partial index articles_revised
+        and ordered here, not by walking every article newest first (which the planner
+        prefers for the ORDER BY, and which reads every article the channel was sent).
+        """
         params: list[Any] = [channel.platform, channel.channel]
         where = ""
         if hidden:
             where = f" AND (a.origin IS NULL OR a.origin NOT IN ({marks(hidden)}))"
             params.extend(hidden)
-        # few articles are ever revised: CROSS JOIN keeps them (the partial index
-        # articles_revised) the outer loop, rather than every article the channel was sent
+        extra = f", {columns}" if columns else ""
         rows = self.db.execute(
-            f"SELECT {A_COLUMNS} FROM articles a"
+            "SELECT a.id AS article_id, coalesce(a.story_id, a.id) AS sid,"
+            " coalesce(a.published, a.fetched_at) AS at, length(a.text) AS chars"
+            f"{extra} FROM articles a"
             f" {self.db_fixed_join} deliveries d ON d.article_id = a.id AND d.platform = ?"
             " AND d.channel = ?"
             " LEFT JOIN article_views v ON v.platform = d.platform AND v.channel = d.channel"
             " AND v.article_id = a.id"
-            f" WHERE a.revision > 0 AND a.revision > coalesce(v.revision, 0){where}"
-            f" ORDER BY {NEWEST_FIRST} LIMIT ?",
-            (*params, limit),
+            f" WHERE a.revision > 0 AND a.revision > coalesce(v.revision, 0){where}",
+            params,
         ).fetchall()
-        return [to_article(r) for r in rows]
+        # NEWEST_FIRST: newest first, then the longer text, then the lower id
+        rows.sort(key=lambda r: r["article_id"])
+        rows.sort(key=lambda r: (r["at"], r["chars"]), reverse=True)
+        return [(int(r["article_id"]), int(r["sid"]), r) for r in rows[:limit]]
 
     def seen_articles(
         self, channel: ChannelRef, article_ids: Sequence[int]

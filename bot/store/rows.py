@@ -75,6 +75,20 @@ class SeenArticle(NamedTuple):
     """The story it was shown in (None when delivered before views were kept)."""
 
 
+class StoryOutline(NamedTuple):
+    """What ranking a story needs of its stored reports, without their texts."""
+
+    story_id: int
+    outlets: int
+    """Distinct outlets (a report of no named outlet counts by its origin, else its URL)."""
+    newest: datetime
+    """The newest report's published time (fetch time when it has none)."""
+    length: int
+    """The longest report's text, in characters."""
+    sent: bool
+    """Whether a report of it was delivered to the channel asked about."""
+
+
 class FeatureStats(NamedTuple):
     """Document counts of story grouping over some days."""
 

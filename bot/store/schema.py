@@ -315,6 +315,21 @@ SQLITE_MIGRATIONS: tuple[str, ...] = (
         until TEXT NOT NULL DEFAULT ''
     ) WITHOUT ROWID;
     """,
+    # 9: a digest ranks its candidate stories from two covering indexes and reads no article
+    # row (the columns it needs lie after the text in a row, so reading one reads the text):
+    # the articles newest first (NEWEST_FIRST, in bot/store/articles.py) with their story and
+    # origin, and each story's members' outlets, times and text lengths (`story_outlines`).
+    # Each holds the index it replaces as its first columns.
+    """
+    DROP INDEX articles_recent;
+    DROP INDEX articles_story;
+    CREATE INDEX articles_newest ON articles
+        (coalesce(published, fetched_at) DESC, length(text) DESC, id, story_id, origin);
+    CREATE INDEX articles_outline ON articles (
+        story_id, coalesce(nullif(source, ''), nullif(origin, ''), url),
+        coalesce(published, fetched_at), length(text)
+    );
+    """,
 )
 
 # PostgreSQL starts at SQLite's schema of version 7, in one script. Text columns compare as
@@ -566,4 +581,12 @@ FOR EACH ROW EXECUTE FUNCTION article_postings_keep();
 ANALYZE article_postings;
 """
 
-POSTGRES_MIGRATIONS: tuple[str, ...] = (_POSTGRES_1, _POSTGRES_2, _POSTGRES_3)
+# 4: the articles newest first, as a digest and /brief order them (NEWEST_FIRST): the
+# longer text first among reports of one time, without reading every text to sort them
+_POSTGRES_4 = """
+DROP INDEX articles_recent;
+CREATE INDEX articles_newest ON articles
+    ((coalesce(published, fetched_at)) DESC, (length(text)) DESC, id) INCLUDE (story_id, origin);
+"""
+
+POSTGRES_MIGRATIONS: tuple[str, ...] = (_POSTGRES_1, _POSTGRES_2, _POSTGRES_3, _POSTGRES_4)

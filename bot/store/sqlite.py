@@ -234,6 +234,10 @@ class SqliteStore(Fts5Search, Store):
         """Raise `StoreFaultError` when the file opened is no longer the one at `path`."""
         self.db.check_file()
 
+    def release_memory(self) -> None:
+        """Free the pages SQLite caches for this connection beyond what it is using."""
+        self.conn.execute("PRAGMA shrink_memory")
+
     def write_problem(self) -> str | None:
         """Why the database cannot be written, or None: its file is gone or replaced, or a
         probe write on a connection of its own fails (a full disk, a read-only file)."""
@@ -263,6 +267,22 @@ class SqliteStore(Fts5Search, Store):
     @property
     def schema_version(self) -> int:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def data_version(self) -> object | None:
+        """``PRAGMA data_version`` (moves when another connection, of this process or another,
+        commits) with this connection's ``total_changes`` (moves with each row it writes).
+
+        None inside a write transaction: readers share this connection and would see rows not
+        yet committed, which a rollback could take back without moving either count.
+        """
+        conn = self.conn
+        if conn.in_transaction:
+            return None
+        try:
+            data = conn.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error:
+            return None
+        return (int(data), conn.total_changes)
 
     def _migrate(self) -> None:
         current = self.schema_version

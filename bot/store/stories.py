@@ -14,8 +14,17 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.models import Article, ChannelRef, StoryCentroid
+from bot.store.articles import NEWEST_FIRST
 from bot.store.db import Database, Room, chunks, marks
-from bot.store.rows import A_COLUMNS, FeatureStats, StoryView, to_article, to_day, to_iso
+from bot.store.rows import (
+    A_COLUMNS,
+    FeatureStats,
+    StoryOutline,
+    StoryView,
+    to_article,
+    to_day,
+    to_iso,
+)
 
 FEATURE_DAYS_KEPT = 30
 """Days of feature counts kept behind the newest day signed; grouping reads only a few."""
@@ -98,6 +107,125 @@ class StoryRoom(Room):
             for row in rows:
                 found[int(row["sid"])].append(to_article(row))
         return found
+
+    def story_outlines(
+        self, story_ids: Sequence[int], channel: ChannelRef | None = None
+    ) -> dict[int, StoryOutline]:
+        """What ranking each story needs of all its stored articles (see `story_articles`),
+        counted in the database from the index articles_outline: no text leaves it.
+
+        Args:
+            channel: whose deliveries `StoryOutline.sent` tells; none for None.
+        """
+        found: dict[int, StoryOutline] = {}
+        # chunks of thousands: each statement has a cost of its own, and the limits on
+        # parameters are far above (32766 on SQLite, 65535 on PostgreSQL)
+        for chunk in chunks(story_ids, 5000):
+            places = marks(chunk)
+            found.update(
+                self._outlines(
+                    channel, f"({places})", list(chunk), f"({places})", list(chunk), "", []
+                )
+            )
+        return found
+
+    def undelivered_outlines(
+        self, channel: ChannelRef, limit: int, *, hidden: Sequence[str] = ()
+    ) -> dict[int, StoryOutline]:
+        """`story_outlines` of the stories of the articles `undelivered_ids` gives, in one
+        statement: the candidates never leave the database."""
+        where = [
+            "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.article_id = a.id"
+            " AND d.platform = ? AND d.channel = ?)"
+        ]
+        params: list[Any] = [channel.platform, channel.channel]
+        if hidden:
+            where.append(f"(a.origin IS NULL OR a.origin NOT IN ({marks(hidden)}))")
+            params.extend(hidden)
+        picked = (
+            "WITH picked AS MATERIALIZED (SELECT a.id, a.story_id FROM articles a"
+            f" WHERE {' AND '.join(where)} ORDER BY {NEWEST_FIRST} LIMIT ?) "
+        )
+        return self._outlines(
+            channel,
+            "(SELECT story_id FROM picked)",
+            [],
+            "(SELECT id FROM picked WHERE story_id IS NULL)",
+            [],
+            picked,
+            [*params, limit],
+        )
+
+    def _outlines(
+        self,
+        channel: ChannelRef | None,
+        grouped: str,
+        grouped_args: list[Any],
+        single: str,
+        single_args: list[Any],
+        head: str,
+        head_args: list[Any],
+    ) -> dict[int, StoryOutline]:
+        """The outlines of the stories whose id is in `grouped` (an SQL list or subquery) and
+        of the ungrouped articles in `single`, after the WITH clause `head`."""
+        # whether a member was sent is only looked up for a channel that was sent anything
+        sent = "0"
+        asked: tuple[str, ...] = ()
+        if channel is not None and self._was_sent_any(channel):
+            sent = (
+                "CASE WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.article_id = a.id"
+                " AND d.platform = ? AND d.channel = ?) THEN 1 ELSE 0 END"
+            )
+            asked = (channel.platform, channel.channel)
+        # an article's outlet as `bot.digest` counts it: source, else origin, else URL
+        outlet = "coalesce(nullif(a.source, ''), nullif(a.origin, ''), a.url)"
+        # grouped members and ungrouped articles apart, so a story's members come in the
+        # index's order, grouped without sorting; an ungrouped one names its outlet
+        rows = self.db.execute(
+            f"{head}SELECT a.story_id, count(DISTINCT {outlet}),"
+            f" max(coalesce(a.published, a.fetched_at)), max(length(a.text)), max({sent}),"
+            f" NULL FROM articles a WHERE a.story_id IN {grouped} GROUP BY a.story_id"
+            f" UNION ALL SELECT a.id, 1, coalesce(a.published, a.fetched_at), length(a.text),"
+            f" {sent}, {outlet} FROM articles a WHERE a.id IN {single} AND a.story_id IS NULL",
+            (*head_args, *asked, *grouped_args, *asked, *single_args),
+        ).fetchall()
+        found: dict[int, StoryOutline] = {}
+        singles = []
+        for row in rows:
+            if row[5] is not None:
+                singles.append(row)
+                continue
+            sid = int(row[0])
+            found[sid] = StoryOutline(
+                sid, int(row[1]), datetime.fromisoformat(row[2]), int(row[3]), bool(row[4])
+            )
+        both = [int(r[0]) for r in singles if int(r[0]) in found]
+        extra: dict[int, set[str]] = {}
+        if both:
+            # an ungrouped article whose id other articles have as their story (rare): its
+            # outlet counted once with theirs
+            for row in self.db.execute(
+                f"SELECT a.story_id, {outlet} FROM articles a WHERE a.story_id IN ({marks(both)})",
+                both,
+            ):
+                extra.setdefault(int(row[0]), set()).add(str(row[1]))
+        for row in singles:
+            sid = int(row[0])
+            at, length, shown = datetime.fromisoformat(row[2]), int(row[3]), bool(row[4])
+            outlets = {str(row[5])} | extra.get(sid, set())
+            if sid in found:
+                other = found[sid]
+                at, length = max(at, other.newest), max(length, other.length)
+                shown = shown or other.sent
+            found[sid] = StoryOutline(sid, len(outlets), at, length, shown)
+        return found
+
+    def _was_sent_any(self, channel: ChannelRef) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM deliveries WHERE platform = ? AND channel = ? LIMIT 1",
+            (channel.platform, channel.channel),
+        ).fetchone()
+        return row is not None
 
     # Story grouping ---------------------------------------------------------------------
 
