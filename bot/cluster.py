@@ -41,6 +41,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.models import Article, StoryCentroid
 from bot.store import Store
+from bot.store.rows import to_day
 from bot.text import words
 
 TITLE_WEIGHT = 3.0
@@ -123,7 +124,9 @@ def dot(left: Mapping[str, float], right: Mapping[str, float]) -> float:
     """The dot product of two sparse vectors."""
     if len(left) > len(right):
         left, right = right, left
-    return sum(w * right.get(t, 0.0) for t, w in left.items())
+    # only the shared terms add anything (most are not shared): the same sum, in the same
+    # order, as over every term with 0.0 for a missing one
+    return sum(w * right[t] for t, w in left.items() if t in right)
 
 
 def decay(gap: timedelta) -> float:
@@ -136,37 +139,121 @@ def top_terms(vec: Mapping[str, float], count: int) -> list[str]:
     return sorted(vec, key=lambda t: (-vec[t], t))[:count]
 
 
+class _Window:
+    """Document counts over one span of days: articles in all, and per term read so far."""
+
+    __slots__ = ("counts", "known", "total")
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.counts: dict[str, int] = {}
+        self.known: set[str] = set()
+
+
+class BatchCounts:
+    """The document counts grouping reads and writes during one ingest batch (one transaction).
+
+    The articles of a batch share most of their days and words: each reads only the terms the
+    batch has not met yet, and their counts are added up here and written once, at `flush`,
+    instead of a row per term and article. What `Idf` reads stays what the store would say:
+    its counts plus those not written yet.
+
+    Only valid inside the transaction it was made for, where no one else writes; `flush`
+    before it commits.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._windows: dict[tuple[str, str], _Window] = {}
+        self._pending: dict[str, dict[str, int]] = {}
+
+    def window(self, first: str, last: str) -> _Window:
+        return self._windows.setdefault((first, last), _Window())
+
+    def pending(self, found: Iterable[str]) -> list[str]:
+        """Those of `found` with counts not written yet."""
+        waiting = self._pending
+        return [term for term in found if term in waiting]
+
+    def unwritten(self, term: str, first: str, last: str) -> int:
+        """Articles counted for `term` on the days `first` to `last` but not written yet."""
+        days = self._pending.get(term)
+        return sum(n for day, n in days.items() if first <= day <= last) if days else 0
+
+    def filed(self, day: str, features: Iterable[str], first_of_day: bool) -> None:
+        """An article with `features` was grouped on `day`; `first_of_day`: the store forgot
+        the counts of days long past on the way, so they are forgotten here too."""
+        unique = set(features)
+        for term in unique:
+            days = self._pending.setdefault(term, {})
+            days[day] = days.get(day, 0) + 1
+        if first_of_day:
+            # counts not written yet of the days just forgotten must go too
+            self.flush()
+            self._store.prune_features(day)
+            self._windows.clear()
+            return
+        for (first, last), window in self._windows.items():
+            if first <= day <= last:
+                window.total += 1
+                for term in unique & window.known:
+                    window.counts[term] = window.counts.get(term, 0) + 1
+
+    def flush(self) -> None:
+        """Write the counts added up so far."""
+        rows = [(t, d, n) for t, days in self._pending.items() for d, n in days.items()]
+        self._store.add_feature_counts(sorted(rows))
+        self._pending.clear()
+
+
 class Idf:
     """Inverse document frequencies around one moment, from the store's per-day counts."""
 
-    def __init__(self, store: Store, moment: datetime) -> None:
+    def __init__(self, store: Store, moment: datetime, batch: BatchCounts | None = None) -> None:
         self._store = store
+        self._batch = batch
         self._since, self._until = moment - timedelta(days=IDF_DAYS), moment
-        self._total = 0
-        self._counts: dict[str, int] = {}
-        self._known: set[str] = set()
+        self._span = (to_day(self._since), to_day(self._until))
+        self._counts = batch.window(*self._span) if batch is not None else _Window()
 
     def load(self, found: Iterable[str]) -> None:
         """Read the counts of the terms not read yet (one query per 500)."""
-        missing = [t for t in dict.fromkeys(found) if t not in self._known]
+        window = self._counts
+        missing = [t for t in dict.fromkeys(found) if t not in window.known]
         if not missing:
             return
         total, counts = self._store.feature_stats(missing, since=self._since, until=self._until)
-        self._total = total
-        self._counts.update(counts)
-        self._known.update(missing)
+        if self._batch is not None:
+            batch = self._batch
+            for term in batch.pending(missing):
+                extra = batch.unwritten(term, *self._span)
+                if extra:
+                    counts[term] = counts.get(term, 0) + extra
+        window.total = total
+        window.counts.update(counts)
+        window.known.update(missing)
 
     def __call__(self, term: str) -> float:
-        df = self._counts.get(term, 0)
-        return math.log((self._total + PRIOR_ARTICLES) / (df + PRIOR_DF))
+        df = self._counts.counts.get(term, 0)
+        return math.log((self._counts.total + PRIOR_ARTICLES) / (df + PRIOR_DF))
 
 
-def assign_story(store: Store, article: Article) -> int:
+def assign_story(
+    store: Store,
+    article: Article,
+    counts: Mapping[str, float] | None = None,
+    batch: BatchCounts | None = None,
+) -> int:
     """Put a stored article into a story, and record what later articles compare against.
 
     The article joins the nearby story whose centroid is most similar (decayed by time) if that
     is at least `MIN_SIMILARITY`, else starts its own story, whose id is its own id. Calling it
     again for the same article changes nothing.
+
+    Args:
+        counts: the article's `terms`, when they were computed already (bot/ingest/prepare.py).
+        batch: the counts of the articles grouped before it in this transaction, which
+            also adds up this one's (see `BatchCounts`).
 
     Raises:
         ValueError: `article` has no id (it was not stored).
@@ -176,28 +263,35 @@ def assign_story(store: Store, article: Article) -> int:
     if store.has_signature(article.id):
         return store.story_ids([article.id]).get(article.id, article.id)
     moment = grouping_time(article)
-    counts = terms(article.title, article.text, article.language)
-    idf = Idf(store, moment)
+    if counts is None:
+        counts = terms(article.title, article.text, article.language)
+    idf = Idf(store, moment, batch)
     idf.load(counts)
     vec = vector(counts, idf)
-    story_id = _best_story(store, article.id, moment, vec)
-    store.join_story(
+    heaviest = top_terms(vec, INDEX_TERMS)
+    story_id = _best_story(store, article.id, moment, vec, heaviest)
+    first_of_day = store.join_story(
         article.id,
         story_id,
         moment=moment,
         terms=list(counts),
         vector=vec,
-        index_terms=top_terms(vec, INDEX_TERMS),
+        index_terms=heaviest,
         centroid_terms=CENTROID_TERMS,
+        count_terms=batch is None,
     )
+    if batch is not None:
+        batch.filed(to_day(moment), counts, first_of_day)
     return story_id
 
 
-def _best_story(store: Store, article_id: int, moment: datetime, vec: dict[str, float]) -> int:
+def _best_story(
+    store: Store, article_id: int, moment: datetime, vec: dict[str, float], heaviest: list[str]
+) -> int:
     if not vec:
         return article_id
     candidates = store.story_candidates(
-        top_terms(vec, INDEX_TERMS),
+        heaviest,
         since=moment - WINDOW,
         until=moment + WINDOW,
         limit=CANDIDATE_LIMIT,

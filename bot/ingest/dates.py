@@ -30,9 +30,7 @@ EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 #: How far past the fetch time a date may be (time zones, clocks a little ahead).
 AHEAD = timedelta(days=1)
 #: Languages whose month and day names dates are read in, when feedparser cannot read them.
-LANGUAGES = (
-    "en de fr es it pt nl pl cs sk sl hr ro hu sv da nb fi el ru uk tr ca".split()
-)
+LANGUAGES = "en de fr es it pt nl pl cs sk sl hr ro hu sv da nb fi el ru uk tr ca".split()
 # dateparser keeps the locale that worked last, which is not safe to share between threads
 _PARSER_LOCK = threading.Lock()
 

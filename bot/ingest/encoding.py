@@ -54,8 +54,20 @@ _SPACES = re.compile(rb"\s+")
 _TEXT_MARKUP = re.compile(r"<!\[CDATA\[|\]\]>|<[^<>]*>|https?://[^\s<>\"']+|&#?\w+;")
 #: The labels browsers treat as Windows-1252 (WHATWG Encoding): its extra characters (curly
 #: quotes, the euro sign) are what "ISO-8859-1" pages really hold.
-_LATIN1_LABELS = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii",
-                            "ascii", "iso_8859-1", "cp819", "ibm819"})
+_LATIN1_LABELS = frozenset(
+    {
+        "iso-8859-1",
+        "iso8859-1",
+        "latin-1",
+        "latin1",
+        "l1",
+        "us-ascii",
+        "ascii",
+        "iso_8859-1",
+        "cp819",
+        "ibm819",
+    }
+)
 
 # mojibake: UTF-8 read as Windows-1252 ("Ã©", "â€™"), UTF-8 Cyrillic read as Latin-1 ("Ð¾")
 _UTF8_AS_LATIN = re.compile(r"[ÃÂ][\u0080-\u00bf\u2018-\u203a\u20ac]|â€|[ÐÑ][\u0080-\u00bf]")

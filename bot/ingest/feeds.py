@@ -82,9 +82,7 @@ _BLOCK_TAGS = frozenset(
     "ul ol li dl dt dd table tr h1 h2 h3 h4 h5 h6 hr address details summary".split()
 )
 # a photo's caption is not the article's text (a page's <figcaption>, as Media RSS captions)
-_DROP_TAGS = (
-    "script", "style", "noscript", "template", "iframe", "object", "embed", "figcaption"
-)
+_DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed", "figcaption")
 _SPACES = re.compile(r"\s+")
 _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 _TITLE_CHARS = 90

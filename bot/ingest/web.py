@@ -218,9 +218,7 @@ def _charset(content_type: str) -> str | None:
     return None
 
 
-async def fetch_page(
-    url: str, policy: FetchPolicy, *, captions: Collection[str] = ()
-) -> Article:
+async def fetch_page(url: str, policy: FetchPolicy, *, captions: Collection[str] = ()) -> Article:
     """Fetch a web page and extract its article.
 
     Args:

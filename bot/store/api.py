@@ -7,11 +7,13 @@ and their faults, the schema, and full-text search (`bot.store.search`).
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 
 from bot.store.articles import ArticleRoom
 from bot.store.channels import ChannelRoom
+from bot.store.db import Database
 from bot.store.rows import to_iso, utc_now
 from bot.store.search import SearchRoom
 from bot.store.sources import SourceRoom
@@ -63,6 +65,15 @@ class Store(ArticleRoom, SearchRoom, StoryRoom, SourceRoom, ChannelRoom):
     @property
     def schema_version(self) -> int:
         raise NotImplementedError
+
+    def batch(self) -> AbstractContextManager[Database]:
+        """One transaction around many writes (an ingest batch): each write inside still
+        succeeds or fails whole (it is a savepoint), and all are committed at the end of the
+        block, in one commit instead of one each.
+
+        Keep it short and synchronous: SQLite's other writers wait for it.
+        """
+        return self.db.transaction()
 
     def data_version(self) -> object | None:
         """A value that changes whenever anything this store reads may have changed (a write

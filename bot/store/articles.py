@@ -38,14 +38,17 @@ class ArticleRoom(Room):
         transaction); SQLite's triggers do it there."""
 
     def add_article(
-        self, article: Article, briefing: Briefing | None = None
+        self, article: Article, briefing: Briefing | None = None, *, text_hash: str | None = None
     ) -> tuple[Article, bool]:
         """Store `article` (and its briefing) unless its URL or its text is already stored.
+
+        Args:
+            text_hash: `content_hash` of its text, when the caller has it already.
 
         Returns:
             The stored article (with its id) and whether it was new.
         """
-        digest = content_hash(article.text)
+        digest = text_hash or content_hash(article.text)
         with self.transaction() as conn:
             added = conn.execute(
                 "INSERT INTO articles"

@@ -206,14 +206,18 @@ class PostgresDatabase:
     @contextmanager
     def transaction(self) -> Iterator[PostgresDatabase]:
         """BEGIN ... COMMIT on a connection pinned to this thread, rolled back on any
-        exception.
+        exception; inside another transaction of the thread, a savepoint.
 
         Raises:
             StoreFaultError: the server cannot be reached or refused the write; nothing of it
                 was saved.
         """
-        if getattr(self._local, "conn", None) is not None:
-            raise StoreError("a store transaction is already open on this thread")
+        pinned = getattr(self._local, "conn", None)
+        if pinned is not None:
+            # inside this thread's transaction (a batch): a savepoint, committed with it
+            with pinned.transaction():
+                yield self
+            return
         try:
             with self.pool.connection() as conn:
                 self._local.conn = conn

@@ -6,6 +6,7 @@ Dates are stored as ISO-8601 TEXT in UTC on SQLite and PostgreSQL alike (``2025-
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -97,8 +98,12 @@ class FeatureStats(NamedTuple):
     """How many of them have each feature asked about (features in none are left out)."""
 
 
+@functools.lru_cache(maxsize=256)
 def content_hash(text: str) -> str:
-    """A hash of the words of `text`, so re-wrapped or re-spaced copies count as one."""
+    """A hash of the words of `text`, so re-wrapped or re-spaced copies count as one.
+
+    Ingest asks it of one text several times (the entry's hash, then the stored text's), so
+    the last few are remembered."""
     words = " ".join(_WORDS.findall(text.lower()))
     return hashlib.sha256(words.encode("utf-8")).hexdigest()
 

@@ -29,6 +29,33 @@ from bot.store.rows import (
 FEATURE_DAYS_KEPT = 30
 """Days of feature counts kept behind the newest day signed; grouping reads only a few."""
 
+CENTROIDS_KEPT = 1024
+"""Decoded story centroids remembered by the process: each takes about 10 KB as Python
+objects, and an article is compared with the recent stories only."""
+
+_centroids: dict[tuple[int, int], dict[str, float]] = {}
+"""Decoded centroids by (story id, size): a story's centroid changes only with its size, so
+the JSON of the twenty candidates each article is compared with is parsed once, not for every
+article of the day. Shared by the stores of a process (keyed by story id, which one database
+gives once)."""
+
+
+def _centroid(story_id: int, size: int, text: str) -> dict[str, float]:
+    key = (story_id, size)
+    found = _centroids.get(key)
+    if found is None:
+        found = _remember(key, json.loads(text))
+    return found
+
+
+def _remember(key: tuple[int, int], centroid: dict[str, float]) -> dict[str, float]:
+    if len(_centroids) >= CENTROIDS_KEPT:
+        # forget the oldest half: the recent stories are the ones compared with
+        for old in list(_centroids)[: CENTROIDS_KEPT // 2]:
+            del _centroids[old]
+    _centroids[key] = centroid
+    return centroid
+
 
 class StoryRoom(Room):
     """Story grouping's index and counts, story members, and story views."""
@@ -212,8 +239,10 @@ class StoryRoom(Room):
         vector: Mapping[str, float],
         index_terms: Sequence[str],
         centroid_terms: int,
-    ) -> None:
-        """Record that an article joined (or started) a story, in one transaction.
+        count_terms: bool = True,
+    ) -> bool:
+        """Record that an article joined (or started) a story, in one transaction; True when
+        it was the first of its day, which forgets the counts of days long past.
 
         The article's story id, its terms (counted for the document frequencies of its UTC
         day), the story's centroid (read and updated inside the transaction, so two writers
@@ -224,6 +253,8 @@ class StoryRoom(Room):
             moment: the article's time for grouping; its UTC day files the terms and postings.
             vector: the article's unit TF-IDF vector, added to the story's centroid.
             centroid_terms: how many of the heaviest terms the centroid keeps.
+            count_terms: False when the caller adds the terms to the day's counts itself,
+                later in the same transaction (`add_feature_counts`), as a batch does.
         """
         day = to_day(moment)
         stamp = to_iso(moment)
@@ -240,40 +271,42 @@ class StoryRoom(Room):
                 " terms = excluded.terms",
                 (article_id, day, json.dumps(unique, ensure_ascii=False)),
             )
-            self._count_features(conn, day, unique, 1)
+            pruned = self._count_features(conn, day, unique if count_terms else (), 1)
             row = conn.execute(
                 "SELECT first_at, last_at, size, centroid FROM stories WHERE id = ?", (story_id,)
             ).fetchone()
             centroid: dict[str, float] = dict(vector)
             first, last, size = stamp, stamp, 1
             if row is not None:
-                for term, weight in json.loads(row["centroid"]).items():
+                old_size = int(row["size"])
+                for term, weight in _centroid(story_id, old_size, row["centroid"]).items():
                     centroid[term] = centroid.get(term, 0.0) + weight
                 first, last = min(row["first_at"], stamp), max(row["last_at"], stamp)
-                size = int(row["size"]) + 1
+                size = old_size + 1
             kept = sorted(centroid.items(), key=lambda kv: (-kv[1], kv[0]))[:centroid_terms]
+            stored = {t: round(w, 5) for t, w in kept}
             conn.execute(
                 "INSERT INTO stories (id, first_at, last_at, size, centroid)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
                 " first_at = excluded.first_at, last_at = excluded.last_at,"
                 " size = excluded.size, centroid = excluded.centroid",
-                (
-                    story_id,
-                    first,
-                    last,
-                    size,
-                    json.dumps({t: round(w, 5) for t, w in kept}, ensure_ascii=False),
-                ),
+                (story_id, first, last, size, json.dumps(stored, ensure_ascii=False)),
             )
+            _remember((story_id, size), stored)
             conn.executemany(
                 "INSERT INTO story_postings (term, day, story_id) VALUES (?, ?, ?)"
                 " ON CONFLICT DO NOTHING",
                 [(term, day, story_id) for term in index_terms],
             )
             conn.execute("UPDATE articles SET story_id = ? WHERE id = ?", (story_id, article_id))
+        return pruned
 
     @staticmethod
-    def _count_features(conn: Database, day: str, features: Sequence[str], step: int) -> None:
+    def _count_features(conn: Database, day: str, features: Sequence[str], step: int) -> bool:
+        """Count an article (`step` 1, or -1 to take one back) on `day`, and add `step` to the
+        counts of its `features` there; True when it was the first of its day, whose counts of
+        days long past were forgotten."""
+        pruned = False
         cur = conn.execute(
             "INSERT INTO signature_days (day, articles) VALUES (?, ?)"
             " ON CONFLICT (day) DO UPDATE"
@@ -284,16 +317,23 @@ class StoryRoom(Room):
         if step > 0 and int(cur.fetchone()[0]) == step:
             # the first article of a day: forget counts far older than it (a backfill of old
             # days prunes nothing newer than itself)
-            cutoff = (date.fromisoformat(day) - timedelta(days=FEATURE_DAYS_KEPT)).isoformat()
-            conn.execute("DELETE FROM feature_counts WHERE day < ?", (cutoff,))
+            _prune_features(conn, day)
+            pruned = True
         else:
             cur.fetchall()
-        conn.executemany(
-            "INSERT INTO feature_counts (feature, day, count) VALUES (?, ?, ?)"
-            " ON CONFLICT (feature, day) DO UPDATE"
-            " SET count = feature_counts.count + excluded.count",
-            [(f, day, step) for f in features],
-        )
+        _add_feature_counts(conn, [(f, day, step) for f in features])
+        return pruned
+
+    def add_feature_counts(self, counts: Sequence[tuple[str, str, int]]) -> None:
+        """Add each (feature, day, count) to the document counts: the terms of the articles a
+        batch filed with ``count_terms=False``, summed."""
+        with self.transaction() as conn:
+            _add_feature_counts(conn, counts)
+
+    def prune_features(self, day: str) -> None:
+        """Forget the counts of the days `FEATURE_DAYS_KEPT` or more before `day`."""
+        with self.transaction() as conn:
+            _prune_features(conn, day)
 
     def feature_stats(
         self, features: Sequence[str], *, since: datetime, until: datetime
@@ -357,7 +397,7 @@ class StoryRoom(Room):
                 first_at=datetime.fromisoformat(rows[i][1]),
                 last_at=datetime.fromisoformat(rows[i][2]),
                 size=int(rows[i][3]),
-                centroid=json.loads(rows[i][4]),
+                centroid=_centroid(i, int(rows[i][3]), rows[i][4]),
             )
             for i in ids
             if i in rows
@@ -371,3 +411,19 @@ class StoryRoom(Room):
         return row is not None
 
     # Briefings --------------------------------------------------------------------------
+
+
+def _add_feature_counts(conn: Database, counts: Sequence[tuple[str, str, int]]) -> None:
+    if counts:
+        conn.executemany(
+            "INSERT INTO feature_counts (feature, day, count) VALUES (?, ?, ?)"
+            " ON CONFLICT (feature, day) DO UPDATE"
+            " SET count = feature_counts.count + excluded.count",
+            counts,
+        )
+
+
+def _prune_features(conn: Database, day: str) -> None:
+    # a backfill of old days prunes nothing newer than itself
+    cutoff = (date.fromisoformat(day) - timedelta(days=FEATURE_DAYS_KEPT)).isoformat()
+    conn.execute("DELETE FROM feature_counts WHERE day < ?", (cutoff,))

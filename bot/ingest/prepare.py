@@ -1,0 +1,206 @@
+"""What ingest computes from an article alone, before storing it: its briefing, its terms and
+the hash of its text.
+
+Summarising is most of the CPU an article costs, and it needs nothing but the article, so a big
+batch (a JSON Lines file, a first poll of a long feed) is summarised in worker processes on the
+other cores while the event loop's thread stores and groups the batch before it; the terms
+story grouping compares (`bot.cluster.terms`) come back with each briefing, so they are computed
+once. Small batches (a routine poll of a few new entries) are prepared in the process: starting
+a worker costs more than it saves there, and a machine with one core has no other core to use.
+
+Example:
+    async with Preparer() as preparer:
+        ready = await preparer.prepare(articles)   # one Prepared per article, in order
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from types import TracebackType
+
+from bot.cluster import terms
+from bot.models import Article, Briefing
+from bot.store.rows import content_hash
+from bot.summarize import summarize
+
+log = logging.getLogger(__name__)
+
+POOL_FROM = 64
+"""Fewest articles in one call worth sending to worker processes (starting one costs about half
+a second, summarising 64 articles about a tenth)."""
+
+CHUNK = 50
+"""Articles per task sent to a worker: enough that pickling and the round trip are a few
+percent of the work, few enough that storing starts as soon as the first task is back."""
+
+MAX_WORKERS = 4
+
+AHEAD = 3
+"""Tasks sent to each worker ahead of the one being stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An article's briefing and the weighted terms of its title and lead."""
+
+    briefing: Briefing
+    terms: dict[str, float]
+    text_hash: str
+    """`bot.store.content_hash` of its text: how the store tells copies apart."""
+
+
+def prepare(article: Article) -> Prepared:
+    """The briefing and terms of one article (pure: the same article gives the same result)."""
+    return Prepared(
+        summarize(article.text, article.title or None, language=article.language),
+        terms(article.title, article.text, article.language),
+        content_hash(article.text),
+    )
+
+
+def prepare_all(articles: Sequence[Article]) -> list[Prepared]:
+    """`prepare` for each of `articles`: one worker task."""
+    return [prepare(article) for article in articles]
+
+
+def _watch_parent() -> None:
+    """In a worker: end when the process that started it is gone (killed with SIGKILL, it
+    cannot say so), rather than live on as an orphan."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+def default_workers() -> int:
+    """The cores this process may use, less the one the event loop's thread stores on."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(0, min(MAX_WORKERS, cores - 1))
+
+
+class Preparer:
+    """Prepares articles in worker processes when there are enough of them, else in the process.
+
+    The pool is started on first use and kept until `close`; a pool that breaks (a worker killed
+    by the kernel for memory) is dropped and the articles prepared in the process instead, so
+    ingest never fails for it.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = default_workers() if workers is None else workers
+        self._pool: Executor | None = None
+
+    async def __aenter__(self) -> Preparer:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def start(self, articles: Sequence[Article]) -> Run | None:
+        """Start preparing `articles` in the workers, when that is worth it; None when they are
+        to be prepared here (few articles, no worker)."""
+        if self.workers < 1 or len(articles) < POOL_FROM:
+            return None
+        return Run(self, articles)
+
+    def submit(self, articles: Sequence[Article]) -> asyncio.Future[list[Prepared]] | None:
+        """One task for the workers; None when there is no pool (any more)."""
+        if self.workers < 1:
+            return None
+        try:
+            if self._pool is None:
+                # spawned, not forked: a fork of a process with threads (the event loop's
+                # executors, a client library's) may inherit a lock held by one of them
+                context = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(
+                    self.workers, mp_context=context, initializer=_watch_parent
+                )
+            return asyncio.get_running_loop().run_in_executor(self._pool, prepare_all, articles)
+        except (BrokenProcessPool, RuntimeError, OSError) as exc:
+            self._broken(exc)
+            return None
+
+    async def prepare(self, articles: Sequence[Article]) -> list[Prepared]:
+        """`prepare` of each article, in order."""
+        run = self.start(articles)
+        if run is None:
+            return prepare_all(articles)
+        done: list[Prepared] = []
+        while run.left:
+            done.extend((await run.next())[1])
+        return done
+
+    async def result(
+        self, task: asyncio.Future[list[Prepared]] | None, articles: Sequence[Article]
+    ) -> list[Prepared]:
+        """One task's result, or `articles` prepared here if its worker failed."""
+        if task is not None:
+            try:
+                return await task
+            except (BrokenProcessPool, OSError) as exc:
+                self._broken(exc)
+        return prepare_all(articles)
+
+    def _broken(self, exc: BaseException) -> None:
+        log.warning("summarising in worker processes failed (%s); going on in this one", exc)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        self.workers = 0
+
+
+class Run:
+    """Articles being prepared by the workers in tasks of `CHUNK`, in order, with a few tasks
+    sent ahead of the one awaited: enough to keep every worker busy, few enough that neither
+    the articles sent nor the results waiting pile up in memory."""
+
+    def __init__(self, preparer: Preparer, articles: Sequence[Article]) -> None:
+        self._preparer = preparer
+        self._chunks = deque(articles[i : i + CHUNK] for i in range(0, len(articles), CHUNK))
+        self._sent: deque[tuple[Sequence[Article], asyncio.Future[list[Prepared]] | None]]
+        self._sent = deque()
+        self._fill()
+
+    @property
+    def left(self) -> int:
+        """Tasks not collected yet."""
+        return len(self._chunks) + len(self._sent)
+
+    async def next(self) -> tuple[Sequence[Article], list[Prepared]]:
+        """The next task's articles and what was prepared of them."""
+        chunk, task = self._sent.popleft()
+        done = await self._preparer.result(task, chunk)
+        self._fill()
+        return chunk, done
+
+    def _fill(self) -> None:
+        while self._chunks and len(self._sent) < AHEAD * max(1, self._preparer.workers):
+            chunk = self._chunks.popleft()
+            self._sent.append((chunk, self._preparer.submit(chunk)))
