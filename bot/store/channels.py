@@ -59,14 +59,7 @@ class ChannelRoom(Room):
             hidden: sources whose articles are not for this channel (see `hidden_sources`).
             since: only articles published (or fetched) at or after this time.
         """
-        where = [
-            "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.article_id = a.id"
-            " AND d.platform = ? AND d.channel = ?)"
-        ]
-        params: list[Any] = [channel.platform, channel.channel]
-        if hidden:
-            where.append(f"(a.origin IS NULL OR a.origin NOT IN ({marks(hidden)}))")
-            params.extend(hidden)
+        where, params = undelivered_to(channel, hidden)
         if since is not None:
             where.append("coalesce(a.published, a.fetched_at) >= ?")
             params.append(to_iso(since))
@@ -82,14 +75,7 @@ class ChannelRoom(Room):
     ) -> list[tuple[int, int]]:
         """(article id, story id) of the articles `undelivered_articles` gives, in its order,
         without reading their texts into Python (a digest ranks them before it loads any)."""
-        where = [
-            "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.article_id = a.id"
-            " AND d.platform = ? AND d.channel = ?)"
-        ]
-        params: list[Any] = [channel.platform, channel.channel]
-        if hidden:
-            where.append(f"(a.origin IS NULL OR a.origin NOT IN ({marks(hidden)}))")
-            params.extend(hidden)
+        where, params = undelivered_to(channel, hidden)
         # the story id as it is in the index articles_newest: a coalesce() of it would be
         # computed from the article's row, which SQLite then reads (text and all)
         rows = self.db.execute(
@@ -672,3 +658,17 @@ def _insert_views(
                 to_iso(when),
             ),
         )
+
+
+def undelivered_to(channel: ChannelRef, hidden: Sequence[str]) -> tuple[list[str], list[Any]]:
+    """The conditions (on articles ``a``) and their parameters for the articles not delivered
+    to `channel` and not from its `hidden` sources."""
+    where = [
+        "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.article_id = a.id"
+        " AND d.platform = ? AND d.channel = ?)"
+    ]
+    params: list[Any] = [channel.platform, channel.channel]
+    if hidden:
+        where.append(f"(a.origin IS NULL OR a.origin NOT IN ({marks(hidden)}))")
+        params.extend(hidden)
+    return where, params

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.models import Article, ChannelRef, StoryCentroid
 from bot.store.articles import NEWEST_FIRST
+from bot.store.channels import undelivered_to
 from bot.store.db import Database, Room, chunks, marks
 from bot.store.rows import (
     A_COLUMNS,
@@ -134,14 +135,7 @@ class StoryRoom(Room):
     ) -> dict[int, StoryOutline]:
         """`story_outlines` of the stories of the articles `undelivered_ids` gives, in one
         statement: the candidates never leave the database."""
-        where = [
-            "NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.article_id = a.id"
-            " AND d.platform = ? AND d.channel = ?)"
-        ]
-        params: list[Any] = [channel.platform, channel.channel]
-        if hidden:
-            where.append(f"(a.origin IS NULL OR a.origin NOT IN ({marks(hidden)}))")
-            params.extend(hidden)
+        where, params = undelivered_to(channel, hidden)
         picked = (
             "WITH picked AS MATERIALIZED (SELECT a.id, a.story_id FROM articles a"
             f" WHERE {' AND '.join(where)} ORDER BY {NEWEST_FIRST} LIMIT ?) "
