@@ -158,8 +158,10 @@ class BatchCounts:
     instead of a row per term and article. What `Idf` reads stays what the store would say:
     its counts plus those not written yet.
 
-    Only valid inside the transaction it was made for, where no one else writes; `flush`
-    before it commits.
+    Only valid inside the transaction it was made for; `flush` before it commits. On SQLite
+    no one else writes meanwhile; on PostgreSQL another replica's batch committed meanwhile is
+    seen from the next batch on (its articles are missing from these counts until then, which
+    moves an idf by a fraction of a percent).
     """
 
     def __init__(self, store: Store) -> None:
