@@ -23,7 +23,7 @@ from bot.errors import SourceError
 from bot.ingest import feeds, files, web
 from bot.ingest.http import FetchPolicy, fetch
 from bot.ingest.outlets import OutletNames
-from bot.ingest.prepare import Prepared, Preparer, prepare
+from bot.ingest.prepare import Prepared, Preparer, Run, prepare
 from bot.ingest.urls import canonical_url
 from bot.models import Article, FeedState
 from bot.store import Store, content_hash
@@ -127,26 +127,38 @@ async def _ingest(
             units.extend(files.iter_files(path))
             if path.is_dir() and not any(True for _ in files.iter_files(path)):
                 result.failures.append((target, "no .txt, .md, .json or .jsonl files in it"))
+    ahead: tuple[Path, _Staged] | None = None
     for done, unit in enumerate(units, start=1):
         if progress:
             progress(done, len(units), str(unit))
         polled: Polled | None = None
-        try:
-            if isinstance(unit, Path):
-                items = files.read_file(unit, now=clock())
-            else:
-                items, polled = await _read_url(unit, store, policy, clock(), result, feeds_only)
-        except SourceError as exc:
-            items = [exc]
-        origin = unit.resolve().as_uri() if isinstance(unit, Path) else unit
-        articles: list[Article] = []
-        for item in items:
-            if isinstance(item, SourceError):
-                result.failures.append((item.url, item.reason))
-                log.warning("source failed: %s (%s)", item.url, item.reason)
-            else:
-                articles.append(_renamed(replace(item, origin=item.origin or origin), names))
-        await _store_batches(articles, store, result, preparer, polled)
+        if ahead is not None and ahead[0] == unit:
+            staged, ahead = ahead[1], None
+        else:
+            try:
+                if isinstance(unit, Path):
+                    items = files.read_file(unit, now=clock())
+                else:
+                    items, polled = await _read_url(
+                        unit, store, policy, clock(), result, feeds_only
+                    )
+            except SourceError as exc:
+                items = [exc]
+            staged = _stage(unit, items, names, store, preparer)
+        for error in staged.errors:
+            result.failures.append((error.url, error.reason))
+            log.warning("source failed: %s (%s)", error.url, error.reason)
+        following = units[done] if done < len(units) else None
+
+        def read_ahead(path: str | Path | None = following) -> None:
+            # the next file is read and sent to the workers while this one's last batch is
+            # stored, so they have its first articles ready when it is its turn
+            nonlocal ahead
+            if isinstance(path, Path):
+                items = files.read_file(path, now=clock())
+                ahead = (path, _stage(path, items, names, store, preparer))
+
+        await _store_batches(staged, store, result, polled, read_ahead)
     for source, note in result.notes:
         log.info("source %s: %s", source, note)
     return result
@@ -158,26 +170,60 @@ def _renamed(article: Article, names: OutletNames | None) -> Article:
     return replace(article, source=name) if name else article
 
 
+@dataclass(slots=True)
+class _Staged:
+    """One source's articles as they will be stored, the new ones on their way through the
+    workers (`run`, None when they are prepared here), and its bad records."""
+
+    articles: list[Article]
+    run: Run | None
+    waiting: set[str]
+    errors: list[SourceError]
+
+
+def _stage(
+    unit: str | Path,
+    items: Sequence[Article | SourceError],
+    names: OutletNames | None,
+    store: Store,
+    preparer: Preparer,
+) -> _Staged:
+    origin = unit.resolve().as_uri() if isinstance(unit, Path) else unit
+    articles = [
+        _titled(_renamed(replace(item, origin=item.origin or origin), names))
+        for item in items
+        if not isinstance(item, SourceError)
+    ]
+    fresh = [article for article in articles if not store.has_article(article.url)]
+    run = preparer.start(fresh)
+    return _Staged(
+        articles,
+        run,
+        {article.url for article in fresh} if run is not None else set(),
+        [item for item in items if isinstance(item, SourceError)],
+    )
+
+
 async def _store_batches(
-    articles: Sequence[Article],
+    staged: _Staged,
     store: Store,
     result: IngestResult,
-    preparer: Preparer,
     polled: Polled | None = None,
+    before_last: Callable[[], None] | None = None,
 ) -> None:
-    """Store `articles` in transactions of `BATCH`, and then the feed's state (`polled`).
+    """Store `staged` articles in transactions of `BATCH`, and then the feed's state (`polled`).
 
     The new ones are summarised first (`bot.ingest.prepare`: in worker processes for a big
     batch, while the batches before are stored). The feed's state (its ETag, when it was
     polled) is committed with the last of its articles: a process killed before that polls the
     feed again in full, and the articles stored by then are found stored; saved first, it
     would have the server answer "not modified" for entries that were never stored.
+
+    Args:
+        before_last: called once the last batch's articles are prepared, before it is stored.
     """
-    articles = [_titled(article) for article in articles]
-    fresh = [article for article in articles if not store.has_article(article.url)]
-    run = preparer.start(fresh)
+    articles, run, waiting = staged.articles, staged.run, staged.waiting
     ready: dict[str, Prepared] = {}
-    waiting = {article.url for article in fresh} if run is not None else set()
     count = len(articles)
     for start in range(0, max(count, 1), BATCH):
         batch = articles[start : start + BATCH]
@@ -185,6 +231,9 @@ async def _store_batches(
             chunk, done = await run.next()
             ready.update(zip((a.url for a in chunk), done, strict=True))
             waiting.difference_update(a.url for a in chunk)
+        last = start + BATCH >= count
+        if last and before_last is not None:
+            before_last()
         with store.batch():
             counts = BatchCounts(store)
             for article in batch:
@@ -192,7 +241,7 @@ async def _store_batches(
                 article = _hashed(article, prepared.text_hash if prepared else None)
                 _store(article, store, result, prepared, counts)
             counts.flush()
-            if polled is not None and start + BATCH >= count:
+            if polled is not None and last:
                 store.put_feed_state(*polled)
         # commands and digests wait for the event loop while a batch is stored
         await asyncio.sleep(0)
@@ -375,10 +424,7 @@ async def subscribe_feed(
     if poll.error:
         raise SourceError(url, poll.error)
     result = IngestResult(notes=[(target, note) for note in poll.notes])
-    articles = [
-        _renamed(replace(article, origin=article.origin or target), names)
-        for article in poll.articles
-    ]
     async with Preparer() as preparer:
-        await _store_batches(articles, store, result, preparer, (poll.state, poll.title))
+        staged = _stage(target, poll.articles, names, store, preparer)
+        await _store_batches(staged, store, result, (poll.state, poll.title))
     return target, poll.title, result
