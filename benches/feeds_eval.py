@@ -118,7 +118,7 @@ def archive_hash(path: Path = FEEDS_PATH) -> str:
 def _rss(title: str, items: str, extra: str = "", ns: str = "", site: str = "") -> str:
     site = site or f"https://{_slug(title)}.example/"
     return (
-        f"<rss version=\"2.0\"{ns}><channel><title>{title}</title>"
+        f'<rss version="2.0"{ns}><channel><title>{title}</title>'
         f"<link>{site}</link>{extra}{items}</channel></rss>"
     )
 
@@ -128,17 +128,28 @@ def _slug(text: str) -> str:
 
 
 _RU = [
-    ("Как пережить зиму без отопления", "Жители трёх районов города остались без тепла после "
-     "аварии на теплотрассе. Ремонтные бригады работают круглосуточно, сообщили в мэрии."),
-    ("В Москве открылась новая станция метро", "Станция соединила два района на юге города. "
-     "По словам властей, пассажиропоток составит сорок тысяч человек в сутки."),
+    (
+        "Как пережить зиму без отопления",
+        "Жители трёх районов города остались без тепла после "
+        "аварии на теплотрассе. Ремонтные бригады работают круглосуточно, сообщили в мэрии.",
+    ),
+    (
+        "В Москве открылась новая станция метро",
+        "Станция соединила два района на юге города. "
+        "По словам властей, пассажиропоток составит сорок тысяч человек в сутки.",
+    ),
 ]
 _JA = [
-    ("東京で新しい美術館が開館", "東京都心に新しい美術館が開館し、初日から多くの来場者が訪れた。"
-     "館長は地域の文化の拠点にしたいと話した。"),
-    ("大雪で新幹線が運転を見合わせ",
-     "記録的な大雪の影響で、東北新幹線は一部区間で運転を見合わせた。"
-     "運転再開の見通しは立っていない。"),
+    (
+        "東京で新しい美術館が開館",
+        "東京都心に新しい美術館が開館し、初日から多くの来場者が訪れた。"
+        "館長は地域の文化の拠点にしたいと話した。",
+    ),
+    (
+        "大雪で新幹線が運転を見合わせ",
+        "記録的な大雪の影響で、東北新幹線は一部区間で運転を見合わせた。"
+        "運転再開の見通しは立っていない。",
+    ),
 ]
 
 
@@ -148,7 +159,7 @@ def _encoded_feed(pairs: list[tuple[str, str]], site: str) -> str:
         f"<pubDate>Tue, 05 Mar 2024 10:0{i}:00 +0000</pubDate><description>{d}</description></item>"
         for i, (t, d) in enumerate(pairs)
     )
-    return f"<rss version=\"2.0\"><channel><title>{site}</title><link>https://{site}/</link>{items}</channel></rss>"
+    return f'<rss version="2.0"><channel><title>{site}</title><link>https://{site}/</link>{items}</channel></rss>'
 
 
 def synthetic_cases() -> list[Case]:
@@ -157,25 +168,45 @@ def synthetic_cases() -> list[Case]:
     ru_titles = tuple(t for t, _ in _RU)
     ja_titles = tuple(t for t, _ in _JA)
     cases.append(
-        Case("koi8-r-undeclared", _encoded_feed(_RU, "gazeta.example").encode("koi8_r"),
-             titles=ru_titles, synthetic=True)
+        Case(
+            "koi8-r-undeclared",
+            _encoded_feed(_RU, "gazeta.example").encode("koi8_r"),
+            titles=ru_titles,
+            synthetic=True,
+        )
     )
     cases.append(
-        Case("windows-1251-undeclared", _encoded_feed(_RU, "vesti.example").encode("cp1251"),
-             titles=ru_titles, synthetic=True)
+        Case(
+            "windows-1251-undeclared",
+            _encoded_feed(_RU, "vesti.example").encode("cp1251"),
+            titles=ru_titles,
+            synthetic=True,
+        )
     )
     cases.append(
-        Case("euc-jp-undeclared", _encoded_feed(_JA, "shimbun.example").encode("euc_jp"),
-             titles=ja_titles, synthetic=True)
+        Case(
+            "euc-jp-undeclared",
+            _encoded_feed(_JA, "shimbun.example").encode("euc_jp"),
+            titles=ja_titles,
+            synthetic=True,
+        )
     )
     cases.append(
-        Case("shift-jis-undeclared", _encoded_feed(_JA, "nikkan.example").encode("shift_jis"),
-             titles=ja_titles, synthetic=True)
+        Case(
+            "shift-jis-undeclared",
+            _encoded_feed(_JA, "nikkan.example").encode("shift_jis"),
+            titles=ja_titles,
+            synthetic=True,
+        )
     )
     utf16 = '<?xml version="1.0" encoding="utf-16"?>' + _encoded_feed(_RU, "utf16.example")
     cases.append(
-        Case("utf-16le-bom", codecs.BOM_UTF16_LE + utf16.encode("utf-16-le"),
-             titles=ru_titles, synthetic=True)
+        Case(
+            "utf-16le-bom",
+            codecs.BOM_UTF16_LE + utf16.encode("utf-16-le"),
+            titles=ru_titles,
+            synthetic=True,
+        )
     )
     cases.append(
         Case("utf-16be-no-bom", utf16.encode("utf-16-be"), titles=ru_titles, synthetic=True)
@@ -219,24 +250,28 @@ def synthetic_cases() -> list[Case]:
         "<link>https://www.nytimes.example/2024/spain</link>"
         "<description>Prime Minister Pedro Sánchez said voters would go to the polls in July "
         "after his party lost ground in regional elections on Sunday.</description>"
-        "<media:content medium=\"image\" url=\"https://img.example/1.jpg\"/>"
+        '<media:content medium="image" url="https://img.example/1.jpg"/>'
         "<media:credit>Reuters</media:credit>"
         "<media:description>Prime Minister Pedro Sánchez of Spain in Madrid last month."
         "</media:description></item>"
         "<item><title>Floods close roads in the north</title>"
         "<link>https://www.abc.example/news/floods</link>"
         "<media:group><media:description>A flooded road near the river on Monday "
-        "morning.</media:description><media:content medium=\"image\" "
-        "url=\"https://img.example/2.jpg\"/></media:group>"
+        'morning.</media:description><media:content medium="image" '
+        'url="https://img.example/2.jpg"/></media:group>'
         "<description>Emergency services closed dozens of roads after record rain, and "
         "residents of low-lying towns were told to leave their homes.</description></item>"
     )
     cases.append(
         Case(
             "media-captions",
-            _rss("NYT > World News", caption, ns=f' xmlns:media="{MRSS}"',
-                 extra="<copyright>Copyright 2024 The New York Times Company</copyright>",
-                 site="https://www.nytimes.example/section/world").encode(),
+            _rss(
+                "NYT > World News",
+                caption,
+                ns=f' xmlns:media="{MRSS}"',
+                extra="<copyright>Copyright 2024 The New York Times Company</copyright>",
+                site="https://www.nytimes.example/section/world",
+            ).encode(),
             news=True,
             outlets=("The New York Times", "nytimes.example"),
             synthetic=True,
@@ -247,20 +282,25 @@ def synthetic_cases() -> list[Case]:
         "<link>https://www.theguardian.example/politics/budget</link>"
         "<description>&lt;p&gt;Cabinet ministers disagreed on Tuesday over whether to loosen "
         "borrowing limits before the autumn statement.&lt;/p&gt; &lt;a "
-        "href=\"https://www.theguardian.example/politics/budget\"&gt;Continue reading..."
+        'href="https://www.theguardian.example/politics/budget"&gt;Continue reading...'
         "&lt;/a&gt;</description></item>"
         "<item><title>Heat records broken across Europe</title>"
         "<link>https://www.theguardian.example/environment/heat</link>"
         "<description>&lt;p&gt;Temperatures passed 40C in three countries for the first time "
-        "in June, forecasters said.&lt;/p&gt;&lt;p&gt;The post &lt;a href=\"x\"&gt;Heat "
-        "records broken&lt;/a&gt; appeared first on &lt;a href=\"y\"&gt;The Site&lt;/a&gt;."
+        'in June, forecasters said.&lt;/p&gt;&lt;p&gt;The post &lt;a href="x"&gt;Heat '
+        'records broken&lt;/a&gt; appeared first on &lt;a href="y"&gt;The Site&lt;/a&gt;.'
         "&lt;/p&gt;</description></item>"
     )
     cases.append(
-        Case("continue-reading",
-             _rss("World news | The Guardian", guardian, site="https://www.theguardian.example/")
-             .encode(),
-             news=True, outlets=("The Guardian",), synthetic=True)
+        Case(
+            "continue-reading",
+            _rss(
+                "World news | The Guardian", guardian, site="https://www.theguardian.example/"
+            ).encode(),
+            news=True,
+            outlets=("The Guardian",),
+            synthetic=True,
+        )
     )
     sections = (
         "<item><title>Typhoon nears Okinawa</title><link>https://japantoday.example/n/1</link>"
@@ -268,19 +308,29 @@ def synthetic_cases() -> list[Case]:
         "the weather agency said.</description></item>"
     )
     cases.append(
-        Case("section-title",
-             _rss("Japan Today - Category World", sections, site="https://japantoday.example/")
-             .encode(),
-             news=True, outlets=("Japan Today",), synthetic=True)
+        Case(
+            "section-title",
+            _rss(
+                "Japan Today - Category World", sections, site="https://japantoday.example/"
+            ).encode(),
+            news=True,
+            outlets=("Japan Today",),
+            synthetic=True,
+        )
     )
     week = sections.replace("japantoday.example", "theweek.example")
     feed_word = _rss("TheWeek feed", week, site="https://theweek.example/")
     cases.append(
-        Case("feed-word-title", feed_word.encode(), news=True,
-             outlets=("TheWeek", "The Week", "theweek.example"), synthetic=True)
+        Case(
+            "feed-word-title",
+            feed_word.encode(),
+            news=True,
+            outlets=("TheWeek", "The Week", "theweek.example"),
+            synthetic=True,
+        )
     )
     linkless = (
-        "<item><title>Entry without a link</title><guid isPermaLink=\"false\">item-1</guid>"
+        '<item><title>Entry without a link</title><guid isPermaLink="false">item-1</guid>'
         "<description>This entry has a guid that is not a URL and no link at all.</description>"
         "</item><item><title>Entry with nothing but text</title><pubDate>Tue, 05 Mar 2024 "
         "10:00:00 +0000</pubDate><description>No link and no guid either; only a title, a "

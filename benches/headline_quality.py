@@ -36,10 +36,14 @@ def main() -> None:
     took = time.perf_counter() - start
     print(f"{len(rows)} BBC articles, title dropped; ROUGE F1 against the real headline")
     print(f"{'system':<22} {'R1':>6} {'RL':>6} {'words':>6}")
-    print(f"{'first ten words':<22} {mean(base, 'rouge1'):6.2f} {mean(base, 'rougeL'):6.2f} "
-          f"{mean(base, 'words'):6.1f}")
-    print(f"{'ours':<22} {mean(mine, 'rouge1'):6.2f} {mean(mine, 'rougeL'):6.2f} "
-          f"{mean(mine, 'words'):6.1f}")
+    print(
+        f"{'first ten words':<22} {mean(base, 'rouge1'):6.2f} {mean(base, 'rougeL'):6.2f} "
+        f"{mean(base, 'words'):6.1f}"
+    )
+    print(
+        f"{'ours':<22} {mean(mine, 'rouge1'):6.2f} {mean(mine, 'rougeL'):6.2f} "
+        f"{mean(mine, 'words'):6.1f}"
+    )
     for metric in HEADLINE_METRICS:
         delta, low, high = bootstrap(mine, base, metric)
         print(f"ours - baseline {metric}: {delta:+.2f} [{low:+.2f}, {high:+.2f}] (95% bootstrap)")
@@ -48,8 +52,10 @@ def main() -> None:
         picked = [i for i, r in enumerate(rows) if r.category == category]
         b = [base[i] for i in picked]
         m = [mine[i] for i in picked]
-        print(f"  {category:<14} R1 {mean(m, 'rouge1'):6.2f} vs {mean(b, 'rouge1'):6.2f}   "
-              f"RL {mean(m, 'rougeL'):6.2f} vs {mean(b, 'rougeL'):6.2f}   n={len(picked)}")
+        print(
+            f"  {category:<14} R1 {mean(m, 'rouge1'):6.2f} vs {mean(b, 'rouge1'):6.2f}   "
+            f"RL {mean(m, 'rougeL'):6.2f} vs {mean(b, 'rougeL'):6.2f}   n={len(picked)}"
+        )
     print(f"(summarising took {took:.1f} s)")
     print("\nsample (real headline -> ours):")
     for i in sorted(random.Random(7).sample(range(len(rows)), min(sample, len(rows)))):

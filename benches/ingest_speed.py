@@ -83,7 +83,7 @@ def child_project(folder: Path, db: Path) -> dict[str, float]:
     before = _usage()["written_mb"]
     start = time.perf_counter()
     with Store.open(db) as store:
-        result = asyncio.run(ingest([str(folder)], store, FetchPolicy()))
+        result = asyncio.run(ingest([str(folder)], store, FetchPolicy(), workers=default_workers()))
     elapsed = time.perf_counter() - start
     if result.failures:
         raise SystemExit(f"ingest failed: {result.failures[:3]}")

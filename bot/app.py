@@ -18,6 +18,7 @@ from bot.engine import Engine, Policies
 from bot.errors import PlatformError
 from bot.ingest.http import FetchPolicy
 from bot.ingest.pipeline import IngestResult, Progress, ingest
+from bot.ingest.prepare import default_workers
 from bot.leader import leadership_for
 from bot.logs import quiet_libraries
 from bot.models import ChannelRef
@@ -42,7 +43,14 @@ async def ingest_sources(
     settings: Settings, store: Store, sources: list[str], progress: Progress | None = None
 ) -> IngestResult:
     policies = Policies.from_settings(settings)
-    return await ingest(sources, store, policies.fetch, progress=progress, names=policies.names)
+    return await ingest(
+        sources,
+        store,
+        policies.fetch,
+        progress=progress,
+        names=policies.names,
+        workers=default_workers(),
+    )
 
 
 async def run_console(

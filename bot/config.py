@@ -403,7 +403,7 @@ def _validate(settings: Settings, problems: list[tuple[str, str]]) -> None:
         key, sep, name = entry.rpartition("=")
         if not sep or not key.strip() or not name.strip():
             problems.append(
-                ("feeds.names", f"{entry!r} is not \"KEY = Name\" (KEY a feed URL or a host)")
+                ("feeds.names", f'{entry!r} is not "KEY = Name" (KEY a feed URL or a host)')
             )
     if settings.digest.missed_grace < 0:
         problems.append(("digest.missed_grace", "must be 0 or more seconds"))

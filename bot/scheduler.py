@@ -34,6 +34,7 @@ from bot.ingest.feeds import is_due
 from bot.ingest.http import FetchPolicy
 from bot.ingest.outlets import OutletNames
 from bot.ingest.pipeline import IngestResult, ingest
+from bot.ingest.prepare import default_workers
 from bot.leader import Leadership, SoloLeadership
 from bot.models import ChannelRef, ChannelSettings
 from bot.store import Store
@@ -196,9 +197,7 @@ class Scheduler:
 
                 self._aps.add_job(
                     self.refresh_schedules,
-                    IntervalTrigger(
-                        seconds=self.settings.replicas.schedule_refresh, timezone=UTC
-                    ),
+                    IntervalTrigger(seconds=self.settings.replicas.schedule_refresh, timezone=UTC),
                     id=REFRESH_JOB,
                     replace_existing=True,
                     max_instances=1,
@@ -420,7 +419,13 @@ class Scheduler:
                     break  # the rest are being polled by other replicas
                 try:
                     result = await ingest(
-                        urls, self.store, self.policy, now=self.clock, feeds_only=True, names=names
+                        urls,
+                        self.store,
+                        self.policy,
+                        now=self.clock,
+                        feeds_only=True,
+                        names=names,
+                        workers=default_workers(),
                     )
                 except BaseException:
                     # cut short (shutdown): free them now; those polled already are not due

@@ -154,7 +154,6 @@ def light_stem(word: str) -> str:
     return word
 
 
-
 # Snowball's algorithms (PyStemmer: the Snowball project's own C code) by the ISO 639-1 codes
 # articles carry; anything else is stemmed as English, which leaves most foreign words as they are.
 _LANGUAGES = {

@@ -117,8 +117,8 @@ async def test_a_big_file_summarised_in_workers_reads_as_small_files_stored_inli
     for start in range(0, len(records), 20):  # under POOL_FROM: prepared in the process
         write_jsonl(small / f"part-{start:04d}.jsonl", records[start : start + 20])
     with Store.open(tmp_path / "big.db") as one, Store.open(tmp_path / "small.db") as two:
-        done = await ingest([str(big)], one, FetchPolicy())
-        again = await ingest([str(small)], two, FetchPolicy())
+        done = await ingest([str(big)], one, FetchPolicy(), workers=1)
+        again = await ingest([str(small)], two, FetchPolicy(), workers=1)
         assert len(done.added) == len(again.added) == len(records)
         assert seen(one) == seen(two)
         # reports of one event are one story however they were stored
@@ -175,13 +175,12 @@ def _feed(count: int) -> str:
 
 INGEST = """
 import asyncio, sys
-from bot.ingest.feeds import MAX_FEED_ENTRIES
 from bot.ingest.http import FetchPolicy
 from bot.ingest.pipeline import ingest
 from bot.store import Store
 with Store.open(sys.argv[1]) as store:
     policy = FetchPolicy(allow_private=True)
-    result = asyncio.run(ingest([sys.argv[2]], store, policy, feeds_only=True))
+    result = asyncio.run(ingest([sys.argv[2]], store, policy, feeds_only=True, workers=1))
     print(len(result.added), len(result.unchanged), flush=True)
 """
 
@@ -217,8 +216,8 @@ def test_a_feed_ingest_killed_between_batches_stores_every_entry_once_on_restart
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL, "the ingest ended before it could be killed"
     assert BATCH <= at_kill < total
-    # its summarising workers (if the machine has a core to spare) do not outlive it
-    assert _all_gone(workers), "a worker process outlived the killed ingest"
+    # its summarising worker does not outlive it
+    assert workers and _all_gone(workers), "a worker process outlived the killed ingest"
     # what was committed is whole: each stored article has its briefing and its story
     with sqlite3.connect(db) as conn:
         stored, briefed, grouped = conn.execute(

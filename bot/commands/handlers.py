@@ -38,6 +38,7 @@ from bot.errors import SourceError
 from bot.ingest.http import FetchPolicy
 from bot.ingest.outlets import OutletNames
 from bot.ingest.pipeline import subscribe_feed
+from bot.ingest.prepare import default_workers
 from bot.ingest.urls import canonical_url
 from bot.models import Answer, ChannelRef, Digest, Story, Subscription
 from bot.store import Store
@@ -367,7 +368,7 @@ async def subscribe(ctx: CommandContext, text: str = "") -> Reply:
     names = ctx.names or OutletNames.from_settings(ctx.settings.feeds.names)
     try:
         feed, title, result = await subscribe_feed(
-            url, ctx.store, ctx.policy, now=ctx.clock(), names=names
+            url, ctx.store, ctx.policy, now=ctx.clock(), names=names, workers=default_workers()
         )
     except SourceError as exc:
         return Reply(f"Could not subscribe to {_without_password(url)}: {exc.reason}.", ok=False)

@@ -90,16 +90,21 @@ async def ingest(
     now: Callable[[], datetime] | None = None,
     feeds_only: bool = False,
     names: OutletNames | None = None,
+    workers: int = 0,
 ) -> IngestResult:
     """Read every target (file, folder, page URL or feed URL) and store what is new.
 
     Args:
+        workers: worker processes that summarise big batches (`bot.ingest.prepare`); 0
+            summarises in this process. The bot passes `default_workers()`; a script that
+            passes more must keep its top level under ``if __name__ == "__main__":``, since
+            each worker imports the script again (Python's multiprocessing rule).
         feeds_only: the URLs are known to be feeds (configured or subscribed): poll them as
             feeds, so a failure is counted in the feed's state and backed off.
         names: the operator's outlet names (``[feeds] names``), which win over what the
             sources call themselves.
     """
-    async with Preparer() as preparer:
+    async with Preparer(workers) as preparer:
         return await _ingest(targets, store, policy, preparer, progress, now, feeds_only, names)
 
 
@@ -393,6 +398,7 @@ async def subscribe_feed(
     *,
     now: datetime | None = None,
     names: OutletNames | None = None,
+    workers: int = 0,
 ) -> tuple[str, str | None, IngestResult]:
     """Check that `url` is a feed (or a page that names one), store its articles.
 
@@ -424,7 +430,7 @@ async def subscribe_feed(
     if poll.error:
         raise SourceError(url, poll.error)
     result = IngestResult(notes=[(target, note) for note in poll.notes])
-    async with Preparer() as preparer:
+    async with Preparer(workers) as preparer:
         staged = _stage(target, poll.articles, names, store, preparer)
         await _store_batches(staged, store, result, (poll.state, poll.title))
     return target, poll.title, result

@@ -9,7 +9,7 @@ once. Small batches (a routine poll of a few new entries) are prepared in the pr
 a worker costs more than it saves there, and a machine with one core has no other core to use.
 
 Example:
-    async with Preparer() as preparer:
+    async with Preparer(default_workers()) as preparer:
         ready = await preparer.prepare(articles)   # one Prepared per article, in order
 """
 
@@ -104,8 +104,8 @@ class Preparer:
     ingest never fails for it.
     """
 
-    def __init__(self, workers: int | None = None) -> None:
-        self.workers = default_workers() if workers is None else workers
+    def __init__(self, workers: int = 0) -> None:
+        self.workers = workers
         self._pool: Executor | None = None
 
     async def __aenter__(self) -> Preparer:

@@ -113,7 +113,6 @@ _NEEDS_MORE = re.compile(
 _DANGLING_AND = re.compile(r"[\s,;]+(?:and|or|but|nor|yet|so)$", re.IGNORECASE)
 
 
-
 def word_count(text: str) -> int:
     return len(text.split())
 

@@ -118,7 +118,6 @@ _NOT_SPEAKERS = frozenset(
 )
 
 
-
 # A sentence that only announces what follows ("The president went on to explain how he sees
 # security guarantees."): the sentences after it say it, and it says nothing alone.
 _SIGNPOST = re.compile(
@@ -257,6 +256,8 @@ def _tokens_of(language: str) -> _Tokens:
     if found is None:
         found = _TOKENS[language] = _Tokens(language)
     return found
+
+
 _KINDS = _Kinds()
 
 
@@ -392,7 +393,14 @@ def _analyse(text: str, language: str = "en") -> list[_Sentence]:
             words = sentence.count(" ") + 1
             out.append(
                 _Sentence(
-                    sentence, len(out), p_index, tokens, entities, words, in_quote, may_name,
+                    sentence,
+                    len(out),
+                    p_index,
+                    tokens,
+                    entities,
+                    words,
+                    in_quote,
+                    may_name,
                     caption,
                 )
             )

@@ -164,7 +164,8 @@ _VERB = (
 # ", according to a TUC report." / ", Jack Straw told the Commons on Tuesday." at the end.
 _TAIL = re.compile(
     r",\s+(?:according\s+to\s+[^,;]{2,80}"
-    r"|(?:[\w'’.&-]+\s+){1,8}?(?:has\s+|have\s+|had\s+)?(?:also\s+)?" + _VERB
+    r"|(?:[\w'’.&-]+\s+){1,8}?(?:has\s+|have\s+|had\s+)?(?:also\s+)?"
+    + _VERB
     + r"(?:\s+[\w'’.&-]+){0,6}"
     r"|" + _VERB + r"\s+(?:[\w'’.&-]+\s*){1,8})\s*[.!]?[\"”’']?\s*$"
 )
@@ -186,12 +187,16 @@ _MONTH = (
 _DAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _TIME = re.compile(
     r"\s+(?:"
-    r"(?:on|by|from|until|since|late\s+on|early\s+on)?\s*(?:(?:last|this|next)\s+)?" + _DAY
-    + r"(?:\s+(?:night|morning|afternoon|evening))?(?:,?\s+\d{1,2}\s+" + _MONTH + r")?"
+    r"(?:on|by|from|until|since|late\s+on|early\s+on)?\s*(?:(?:last|this|next)\s+)?"
+    + _DAY
+    + r"(?:\s+(?:night|morning|afternoon|evening))?(?:,?\s+\d{1,2}\s+"
+    + _MONTH
+    + r")?"
     r"|(?:earlier|later)\s+(?:this|last)\s+(?:week|month|year|season)"
     r"|(?:at|during|over|for|in)?\s*(?:last|this|next)\s+(?:week|weekend|month|year|season|"
     r"summer|winter|spring|autumn)(?:'s|’s)?"
-    r"|(?:in|on|by|from|since|until)\s+(?:late\s+|early\s+|mid-)?(?:\d{1,2}\s+)?" + _MONTH
+    r"|(?:in|on|by|from|since|until)\s+(?:late\s+|early\s+|mid-)?(?:\d{1,2}\s+)?"
+    + _MONTH
     + r"(?:\s+\d{1,2})?(?:,?\s+\d{4})?"
     r"|(?:in|by|since)\s+(?:late\s+|early\s+)?(?:19|20)\d\d"
     r"|yesterday|today|tonight|tomorrow|overnight|now|just|already|also|still|recently|"
@@ -459,8 +464,10 @@ def _ends_whole(text: str, *, before_phrase: bool = False) -> bool:
 
 
 def _balanced(text: str) -> bool:
-    return text.count('"') % 2 == 0 and text.count("“") == text.count("”") and (
-        text.count("(") == text.count(")")
+    return (
+        text.count('"') % 2 == 0
+        and text.count("“") == text.count("”")
+        and (text.count("(") == text.count(")"))
     )
 
 

@@ -67,7 +67,7 @@ _CYRILLIC = re.compile(r"[а-яА-Я]")
 
 
 def normalise_language(code: str | None) -> str | None:
-    """"de-DE", "de_AT", "DE" -> "de"; None or "" -> None."""
+    """ "de-DE", "de_AT", "DE" -> "de"; None or "" -> None."""
     if not code:
         return None
     return code.strip().lower().replace("_", "-").split("-")[0] or None
