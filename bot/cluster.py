@@ -113,7 +113,10 @@ def terms(title: str, text: str, language: str | None = None) -> dict[str, float
 
 def vector(counts: Mapping[str, float], idf: Callable[[str], float]) -> dict[str, float]:
     """A unit-length TF-IDF vector: (1 + log tf) x idf, normalised."""
-    weights = {t: (1.0 + math.log(c)) * idf(t) for t, c in counts.items() if c >= 1.0}
+    if isinstance(idf, Idf):
+        weights = idf.weights(counts)
+    else:
+        weights = {t: (1.0 + math.log(c)) * idf(t) for t, c in counts.items() if c >= 1.0}
     norm = math.sqrt(sum(w * w for w in weights.values()))
     if norm == 0.0:
         return {}
@@ -239,12 +242,25 @@ class Idf:
         df = self._counts.counts.get(term, 0)
         return math.log((self._counts.total + PRIOR_ARTICLES) / (df + PRIOR_DF))
 
+    def weights(self, counts: Mapping[str, float]) -> dict[str, float]:
+        """(1 + log tf) x idf of each term counted at least once: `vector` before it is
+        normalised, with the lookups of ``__call__`` hoisted out of the loop."""
+        known, log = self._counts.counts.get, math.log
+        articles = self._counts.total + PRIOR_ARTICLES
+        return {
+            t: (1.0 + log(c)) * log(articles / (known(t, 0) + PRIOR_DF))
+            for t, c in counts.items()
+            if c >= 1.0
+        }
+
 
 def assign_story(
     store: Store,
     article: Article,
     counts: Mapping[str, float] | None = None,
     batch: BatchCounts | None = None,
+    *,
+    fresh: bool = False,
 ) -> int:
     """Put a stored article into a story, and record what later articles compare against.
 
@@ -256,13 +272,15 @@ def assign_story(
         counts: the article's `terms`, when they were computed already (bot/ingest/prepare.py).
         batch: the counts of the articles grouped before it in this transaction, which
             also adds up this one's (see `BatchCounts`).
+        fresh: the article was stored just now and never grouped (as ingest knows): the
+            checks for an earlier grouping are skipped.
 
     Raises:
         ValueError: `article` has no id (it was not stored).
     """
     if article.id is None:
         raise ValueError("assign_story needs a stored article (with an id)")
-    if store.has_signature(article.id):
+    if not fresh and store.has_signature(article.id):
         return store.story_ids([article.id]).get(article.id, article.id)
     moment = grouping_time(article)
     if counts is None:
@@ -281,6 +299,7 @@ def assign_story(
         index_terms=heaviest,
         centroid_terms=CENTROID_TERMS,
         count_terms=batch is None,
+        fresh=fresh,
     )
     if batch is not None:
         batch.filed(to_day(moment), counts, first_of_day)

@@ -269,7 +269,7 @@ def _store(
     stored, added = store.add_article(article, ready.briefing, text_hash=ready.text_hash)
     if added:
         # grouping into stories is per-article work too: done once here, reused by digests
-        assign_story(store, stored, ready.terms, counts)
+        assign_story(store, stored, ready.terms, counts, fresh=True)
         # the text is in the store: a run of many thousands must not hold every one
         result.added.append(replace(stored, text=stored.text[:LABEL_CHARS]))
     else:

@@ -234,6 +234,7 @@ class StoryRoom(Room):
         index_terms: Sequence[str],
         centroid_terms: int,
         count_terms: bool = True,
+        fresh: bool = False,
     ) -> bool:
         """Record that an article joined (or started) a story, in one transaction; True when
         it was the first of its day, which forgets the counts of days long past.
@@ -249,14 +250,17 @@ class StoryRoom(Room):
             centroid_terms: how many of the heaviest terms the centroid keeps.
             count_terms: False when the caller adds the terms to the day's counts itself,
                 later in the same transaction (`add_feature_counts`), as a batch does.
+            fresh: the article was stored just now, so it has no earlier terms to take back.
         """
         day = to_day(moment)
         stamp = to_iso(moment)
         unique = list(dict.fromkeys(terms))
         with self.transaction() as conn:
-            old = conn.execute(
-                "SELECT day, terms FROM article_terms WHERE article_id = ?", (article_id,)
-            ).fetchone()
+            old = None
+            if not fresh:
+                old = conn.execute(
+                    "SELECT day, terms FROM article_terms WHERE article_id = ?", (article_id,)
+                ).fetchone()
             if old is not None:
                 self._count_features(conn, old["day"], json.loads(old["terms"]), -1)
             conn.execute(
@@ -368,33 +372,25 @@ class StoryRoom(Room):
             return []
         # the index narrows to the stories sharing the most terms; only their rows (and their
         # centroids, the costly part to decode) are read, and the exact time span checked
-        ranked = self.db.execute(
-            "SELECT story_id FROM story_postings"
+        rows = self.db.execute(
+            "SELECT s.id, s.first_at, s.last_at, s.size, s.centroid FROM ("
+            " SELECT story_id, count(*) AS shared FROM story_postings"
             f" WHERE term IN ({marks(terms)}) AND day BETWEEN ? AND ?"
-            " GROUP BY story_id ORDER BY count(*) DESC, story_id DESC LIMIT ?",
-            (*terms, to_day(since), to_day(until), limit),
+            " GROUP BY story_id ORDER BY shared DESC, story_id DESC LIMIT ?) p"
+            " JOIN stories s ON s.id = p.story_id"
+            " WHERE s.last_at >= ? AND s.first_at <= ?"
+            " ORDER BY p.shared DESC, p.story_id DESC",
+            (*terms, to_day(since), to_day(until), limit, to_iso(since), to_iso(until)),
         ).fetchall()
-        ids = [int(r[0]) for r in ranked]
-        if not ids:
-            return []
-        rows = {
-            int(r[0]): r
-            for r in self.db.execute(
-                "SELECT id, first_at, last_at, size, centroid FROM stories"
-                f" WHERE id IN ({marks(ids)}) AND last_at >= ? AND first_at <= ?",
-                (*ids, to_iso(since), to_iso(until)),
-            )
-        }
         return [
             StoryCentroid(
-                story_id=i,
-                first_at=datetime.fromisoformat(rows[i][1]),
-                last_at=datetime.fromisoformat(rows[i][2]),
-                size=int(rows[i][3]),
-                centroid=_centroid(i, int(rows[i][3]), rows[i][4]),
+                story_id=int(r[0]),
+                first_at=datetime.fromisoformat(r[1]),
+                last_at=datetime.fromisoformat(r[2]),
+                size=int(r[3]),
+                centroid=_centroid(int(r[0]), int(r[3]), r[4]),
             )
-            for i in ids
-            if i in rows
+            for r in rows
         ]
 
     def has_signature(self, article_id: int) -> bool:
