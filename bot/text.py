@@ -29,11 +29,22 @@ _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+# Lone surrogates (a JSON "\ud800", a terminal's undecodable bytes) and noncharacters cannot be
+# stored or sent as UTF-8.
+_UNENCODABLE = re.compile("[\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
+
+
 def strip_control(text: str, *, keep_newlines: bool = True) -> str:
     """Remove terminal escape sequences, control characters and bidirectional overrides (tabs
     become spaces)."""
     text = _CONTROL.sub("", _ANSI.sub("", text.replace("\t", " ")))
     return text if keep_newlines else text.replace("\n", " ")
+
+
+def clean_text(text: str, *, keep_newlines: bool = True) -> str:
+    """`text` safe to store and to send as UTF-8: what `strip_control` removes (NUL among it,
+    which PostgreSQL refuses), and lone surrogates and noncharacters, are gone."""
+    return strip_control(_UNENCODABLE.sub("", text), keep_newlines=keep_newlines)
 
 
 _DOMAIN = re.compile(

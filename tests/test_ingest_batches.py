@@ -149,6 +149,50 @@ async def test_grouping_in_a_batch_files_every_story_as_one_article_at_a_time_do
             assert rows
 
 
+async def test_json_escapes_no_database_can_store_are_dropped_and_the_rest_kept(
+    db_target: str, tmp_path: Path
+) -> None:
+    records = [report(n) for n in range(6)]
+    records[1]["text"] = "A lone \ud800 surrogate. " + records[1]["text"]
+    records[2]["title"] = "Nul \u0000 and \u202e override in the title"
+    records[3]["text"] = records[3]["text"] + " Ends with a noncharacter \uffff."
+    records[4]["source"] = "Outlet \udc80"
+    path = tmp_path / "escapes.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    with open_store(db_target) as store:
+        result = await ingest([str(path)], store, FetchPolicy())
+        assert not result.failures and len(result.added) == len(records)
+        stored = {a.url: a for a in store.recent_articles(20)}
+    assert stored[records[1]["url"]].text.startswith("A lone surrogate. ")
+    assert stored[records[2]["url"]].title == "Nul  and  override in the title"
+    assert stored[records[3]["url"]].text.endswith("noncharacter .")
+    assert stored[records[4]["url"]].source == "Outlet"
+
+
+async def test_an_article_the_database_refuses_is_reported_and_the_batch_goes_on(
+    tmp_path: Path,
+) -> None:
+    records = [report(n) for n in range(BATCH + 10)]
+    refused = records[7]["url"]
+    path = write_jsonl(tmp_path / "reports.jsonl", records)
+    with Store.open(tmp_path / "bot.db") as store:
+        # a real refusal by the database (as a constraint would), for one row of the batch
+        store.db.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON articles WHEN new.url = ?"
+            " BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END".replace("?", f"'{refused}'")
+        )
+        result = await ingest([str(path)], store, FetchPolicy())
+        assert [url for url, _ in result.failures] == [refused]
+        assert "refused by a trigger" in result.failures[0][1]
+        assert len(result.added) == len(records) - 1
+        assert not store.has_article(refused)
+        # every other article is whole: stored, summarised and grouped
+        ids = [a.id for a in store.recent_articles(1000) if a.id is not None]
+        assert len(store.get_briefings(ids)) == len(ids) == len(records) - 1
+        grouped = store.db.execute("SELECT count(*) FROM article_terms").fetchone()[0]
+        assert grouped == len(ids)
+
+
 def _article(n: int) -> Article:
     r = report(n)
     return Article(

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -36,7 +35,7 @@ from bot.commands.specs import SPEC, CommandSpec
 from bot.errors import StoreFaultError
 from bot.logs import mask_secrets, new_request_id
 from bot.models import ChannelRef
-from bot.text import strip_control
+from bot.text import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +49,11 @@ WORKERS = 2
 SWITCH_INTERVAL = 0.0005
 RESTARTING = "newsbrief is restarting; try again in a minute."
 
-# Lone surrogates (from a terminal's undecodable bytes, or a JSON "\ud800") and noncharacters
-# cannot be stored or sent as UTF-8: they go before anything else sees the text.
-_UNENCODABLE = re.compile("[\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
-
 
 def clean_input(text: str) -> str:
     """What a user typed, safe for every later step: no control characters, no lone
     surrogates, one line."""
-    return strip_control(_UNENCODABLE.sub("", text), keep_newlines=False).strip()
+    return clean_text(text, keep_newlines=False).strip()
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from bot.errors import SourceError
 from bot.ingest.dates import plausible
 from bot.ingest.urls import host_of
 from bot.models import Article
+from bot.text import clean_text
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
 JSON_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson"})
@@ -213,15 +214,17 @@ def _from_record(record: Any, fallback_url: str, fetched_at: datetime) -> Articl
     body = next(
         (record[k] for k in ("text", "article", "content") if isinstance(record.get(k), str)), ""
     )
-    body = _tidy(body)
+    # JSON escapes can spell anything ("\u0000", a lone "\ud800"): none of it may be stored
+    body = _tidy(clean_text(body))
     if not body:
         raise SourceError(fallback_url, "empty article: no `text`")
-    url = record.get("url") if isinstance(record.get("url"), str) else None
+    url = clean_text(record["url"]).strip() if isinstance(record.get("url"), str) else None
     published = record.get("published") or record.get("date")
     return Article(
         url=url or fallback_url,
-        title=str(record.get("title") or "").strip(),
-        source=str(record.get("source") or "").strip() or _host_outlet(url or ""),
+        title=clean_text(str(record.get("title") or ""), keep_newlines=False).strip(),
+        source=clean_text(str(record.get("source") or ""), keep_newlines=False).strip()
+        or _host_outlet(url or ""),
         text=body,
         published=_parse_date(published, fetched_at) if isinstance(published, str) else None,
         fetched_at=fetched_at,

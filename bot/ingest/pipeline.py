@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.cluster import BatchCounts, assign_story
-from bot.errors import SourceError
+from bot.errors import SourceError, StoreFaultError
 from bot.ingest import feeds, files, web
 from bot.ingest.http import FetchPolicy, fetch
 from bot.ingest.outlets import OutletNames
@@ -244,7 +244,16 @@ async def _store_batches(
             for article in batch:
                 prepared = ready.pop(article.url, None)
                 article = _hashed(article, prepared.text_hash if prepared else None)
-                _store(article, store, result, prepared, counts)
+                try:
+                    # each article whole or not at all: one the database refuses is
+                    # reported, and the rest of the batch is stored
+                    with store.transaction():
+                        _store(article, store, result, prepared, counts)
+                except StoreFaultError:
+                    raise  # the database cannot be written at all (full disk, gone)
+                except Exception as exc:
+                    log.exception("article %s could not be stored", article.url)
+                    result.failures.append((article.url, f"could not be stored: {exc}"))
             counts.flush()
             if polled is not None and last:
                 store.put_feed_state(*polled)
