@@ -1,10 +1,16 @@
-"""Ingest throughput: 10k articles through the real pipeline, beside plain SQLite inserts.
+"""Ingest throughput: real news and 10k articles through the real pipeline, beside plain inserts.
 
 Run: ``.venv/bin/python benches/ingest_speed.py [--articles 10000] [--rounds 2]``
 
-It writes N synthetic news articles (`benches.synthetic`: many outlets' reports of fewer events,
-300-600 words each) as JSON Lines files of 1,000 records, then times, in alternating rounds, each
-in a fresh child process on a fresh database file:
+Two corpora, each as JSON Lines files of 1,000 records:
+
+- **real news**: every distinct article of ``benches/data`` (2,928: the 1,479 reports of
+  ``clusters_dev.jsonl`` with their outlets, dates and links, the BBC articles of
+  ``headlines_dev.jsonl``, and the CNN/DM stories of the QA, factuality and summary sets);
+- **synthetic**: N generated articles (`benches.synthetic`: many outlets' reports of fewer
+  events, 300-600 words each), the 10k of issue 17's figure.
+
+Each is timed, in alternating rounds, in a fresh child process on a fresh database file:
 
 - **project**: ``python -m bot ingest``'s path, `bot.ingest.pipeline.ingest` over the folder into
   a new SQLite store: every article deduplicated, summarised, indexed for search and grouped
@@ -62,6 +68,62 @@ def write_corpus(folder: Path, count: int, seed: int) -> None:
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
     if out is not None:
         out.close()
+
+
+REAL_SETS = [
+    "headlines_dev.jsonl",
+    "qa_dev.jsonl",
+    "factuality_dev.jsonl",
+    "dev.jsonl",
+    "summeval.jsonl",
+]
+"""Sets of whole articles (``article``, some with ``title``) besides the grouping reports."""
+
+
+def write_real_corpus(folder: Path) -> int:
+    """Every distinct real article of ``benches/data`` as JSON Lines files; how many."""
+    data = ROOT / "benches" / "data"
+    records: list[dict[str, str | None]] = []
+    seen: set[str] = set()
+
+    def add(record: dict[str, str | None]) -> None:
+        key = str(record["text"])[:200]
+        if key not in seen:
+            seen.add(key)
+            records.append(record)
+
+    with (data / "clusters_dev.jsonl").open(encoding="utf-8") as lines:
+        for line in lines:
+            for report in json.loads(line)["articles"]:
+                add(
+                    {
+                        "url": report.get("url") or f"https://eval.invalid/{report['id']}",
+                        "title": report.get("title"),
+                        "source": report.get("outlet"),
+                        "published": report.get("date"),
+                        "text": report["text"],
+                    }
+                )
+    for name in REAL_SETS:
+        with (data / name).open(encoding="utf-8") as lines:
+            for line in lines:
+                row = json.loads(line)
+                key = row.get("article_id") or row["id"]
+                add(
+                    {
+                        "url": f"https://eval.invalid/{key}",
+                        "title": row.get("title"),
+                        "source": None,
+                        "published": None,
+                        "text": row["article"],
+                    }
+                )
+    for start in range(0, len(records), PER_FILE):
+        part = folder / f"part-{start // PER_FILE:03d}.jsonl"
+        with part.open("w", encoding="utf-8") as out:
+            for record in records[start : start + PER_FILE]:
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return len(records)
 
 
 def _usage() -> dict[str, float]:
@@ -122,12 +184,12 @@ def child_ceiling(folder: Path, db: Path) -> dict[str, float]:
                 cur = conn.execute(
                     "INSERT INTO articles (url, title, source, published, text)"
                     " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    (r["url"], r["title"], r["source"], r["published"], r["text"]),
+                    (r["url"], r.get("title"), r.get("source"), r.get("published"), r["text"]),
                 )
                 if cur.rowcount:
                     conn.execute(
                         "INSERT INTO articles_fts (rowid, title, text) VALUES (?, ?, ?)",
-                        (cur.lastrowid, r["title"], r["text"]),
+                        (cur.lastrowid, r.get("title"), r["text"]),
                     )
                     added += 1
     conn.execute("COMMIT")
@@ -173,28 +235,37 @@ def main() -> None:
         return
 
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
-        folder = Path(tmp) / "corpus"
-        folder.mkdir()
-        write_corpus(folder, args.articles, args.seed)
-        db = Path(tmp) / "bench.db"
-        runs: dict[str, list[dict[str, float]]] = {"project": [], "ceiling": []}
-        for n in range(args.rounds):
-            # alternate which side goes first, so a burst of load does not favour one
-            order = ["project", "ceiling"] if n % 2 == 0 else ["ceiling", "project"]
-            for side in order:
-                runs[side].append(run_child(side, folder, db))
-                r = runs[side][-1]
-                print(
-                    f"  round {n + 1} {side:8} {r['articles']:6.0f} articles"
-                    f" in {r['seconds']:6.1f} s",
-                    flush=True,
-                )
+        real = Path(tmp) / "real"
+        real.mkdir()
+        count = write_real_corpus(real)
+        measure(f"real news from benches/data ({count:,} articles)", real, args.rounds, None)
+        synthetic = Path(tmp) / "synthetic"
+        synthetic.mkdir()
+        write_corpus(synthetic, args.articles, args.seed)
+        measure(f"{args.articles:,} synthetic articles", synthetic, args.rounds, args.articles)
+
+
+def measure(label: str, folder: Path, rounds: int, judged: int | None) -> None:
+    """Time the project and the ceiling on `folder` in alternating rounds and print the
+    figures; `judged`: the corpus issue 17's Must and goal are about (its size)."""
+    db = folder.parent / "bench.db"
+    runs: dict[str, list[dict[str, float]]] = {"project": [], "ceiling": []}
+    for n in range(rounds):
+        # alternate which side goes first, so a burst of load does not favour one
+        order = ["project", "ceiling"] if n % 2 == 0 else ["ceiling", "project"]
+        for side in order:
+            runs[side].append(run_child(side, folder, db))
+            r = runs[side][-1]
+            print(
+                f"  round {n + 1} {side:8} {r['articles']:6.0f} articles in {r['seconds']:6.1f} s",
+                flush=True,
+            )
 
     def med(side: str, key: str) -> float:
         return statistics.median(r[key] for r in runs[side])
 
     rate = {s: med(s, "articles") / med(s, "seconds") for s in runs}
-    print(f"\ningest of {args.articles:,} articles ({args.rounds} alternating rounds, medians)")
+    print(f"\ningest of {label} ({rounds} alternating rounds, medians)")
     print(f"{'':28}{'articles/s':>12}{'peak MB':>10}{'written MB':>12}")
     labels = {"project": "project (full pipeline)", "ceiling": "ceiling (SQLite+FTS5 insert)"}
     for side in ("project", "ceiling"):
@@ -206,8 +277,10 @@ def main() -> None:
     print(
         f"ratio ceiling/project: {rate['ceiling'] / rate['project']:.1f}x the rate,"
         f" {med('project', 'written_mb') / max(med('ceiling', 'written_mb'), 1e-9):.1f}x"
-        " the bytes written"
+        " the bytes written\n"
     )
+    if judged is None:
+        return
     per10k = med("project", "written_mb") * 10_000 / max(med("project", "articles"), 1)
     must = rate["project"] >= MUST_RATE and med("project", "peak_mb") <= MUST_PEAK_MB
     goal = rate["project"] >= GOAL_RATE and per10k <= GOAL_WRITTEN_MB
