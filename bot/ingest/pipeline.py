@@ -234,7 +234,8 @@ async def _store_batches(
         batch = articles[start : start + BATCH]
         while run is not None and run.left and any(a.url in waiting for a in batch):
             chunk, done = await run.next()
-            ready.update(zip((a.url for a in chunk), done, strict=True))
+            if done is not None:
+                ready.update(zip((a.url for a in chunk), done, strict=True))
             waiting.difference_update(a.url for a in chunk)
         last = start + BATCH >= count
         if last and before_last is not None:

@@ -10,7 +10,9 @@ a worker costs more than it saves there, and a machine with one core has no othe
 
 Example:
     async with Preparer(default_workers()) as preparer:
-        ready = await preparer.prepare(articles)   # one Prepared per article, in order
+        run = preparer.start(articles)       # None: prepare each with `prepare` instead
+        while run is not None and run.left:
+            chunk, ready = await run.next()  # in order; None: prepare those here
 """
 
 from __future__ import annotations
@@ -148,26 +150,22 @@ class Preparer:
             self._broken(exc)
             return None
 
-    async def prepare(self, articles: Sequence[Article]) -> list[Prepared]:
-        """`prepare` of each article, in order."""
-        run = self.start(articles)
-        if run is None:
-            return prepare_all(articles)
-        done: list[Prepared] = []
-        while run.left:
-            done.extend((await run.next())[1])
-        return done
-
     async def result(
         self, task: asyncio.Future[list[Prepared]] | None, articles: Sequence[Article]
-    ) -> list[Prepared]:
-        """One task's result, or `articles` prepared here if its worker failed."""
-        if task is not None:
-            try:
-                return await task
-            except (BrokenProcessPool, OSError) as exc:
-                self._broken(exc)
-        return prepare_all(articles)
+    ) -> list[Prepared] | None:
+        """One task's result; None when `articles` are to be prepared where they are stored,
+        one by one (no pool, or its worker failed)."""
+        if task is None:
+            return None
+        try:
+            return await task
+        except (BrokenProcessPool, OSError) as exc:
+            self._broken(exc)
+        except Exception:
+            # one article the summariser cannot take: each is prepared again as it is stored,
+            # where a failure costs that article only
+            log.exception("summarising %d articles in a worker failed", len(articles))
+        return None
 
     def _broken(self, exc: BaseException) -> None:
         log.warning("summarising in worker processes failed (%s); going on in this one", exc)
@@ -194,8 +192,9 @@ class Run:
         """Tasks not collected yet."""
         return len(self._chunks) + len(self._sent)
 
-    async def next(self) -> tuple[Sequence[Article], list[Prepared]]:
-        """The next task's articles and what was prepared of them."""
+    async def next(self) -> tuple[Sequence[Article], list[Prepared] | None]:
+        """The next task's articles and what was prepared of them (None: nothing, see
+        `Preparer.result`)."""
         chunk, task = self._sent.popleft()
         done = await self._preparer.result(task, chunk)
         self._fill()
