@@ -122,7 +122,7 @@ def seen_discord(discord: FakeDiscord, channel: str) -> tuple[int, int]:
 
 
 def polls_cut_short(url: str, replica: Replica, feeds: list[str]) -> set[str]:
-    """The feeds `replica` (now dead) had claimed and not finished polling."""
+    """The feeds `replica` (stopped, about to be killed) has claimed and not finished polling."""
     assert replica.proc is not None
     with open_store(url) as store:
         states = store.get_feed_states(feeds)
@@ -215,11 +215,15 @@ async def test_three_replicas_a_killed_leader_each_digest_once_each_feed_polled_
                         )
 
                     await until(started, 60, "the leader starts the missed digests")
+                    # feeds the leader is polling when it dies: the fetch may have reached the
+                    # feed, but nothing of it was stored, so polling it again is right. Read
+                    # while it is stopped (alive to the others, so its claims are still its
+                    # own): once it is dead, a replica may take them over before we look
+                    assert leader.proc is not None
+                    leader.proc.send_signal(signal.SIGSTOP)
+                    cut_short = polls_cut_short(pg_url, leader, urls)
                     await leader.stop(signal.SIGKILL)
                     assert not whole(slack, discord), "the kill came too late to test anything"
-                    # feeds the leader was polling when it died: the fetch may have reached the
-                    # feed, but nothing of it was stored, so polling it again is right
-                    cut_short = polls_cut_short(pg_url, leader, urls)
 
                     took = await until(
                         lambda: current_leader(pg_url) not in (None, first), 30, "a new leader"
