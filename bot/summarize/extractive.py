@@ -126,13 +126,20 @@ _SIGNPOST = re.compile(
     r"outlin(?:ed|es|e)|detail(?:ed|s)?|set\s+out|spell(?:ed|s)?\s+out)\s+"
     r"(?:how|what|why|where|when|which|his|her|their)\b[^,;\"“”]{0,60}[.:]?$"
 )
-# The verbs `_SIGNPOST` needs, as plain substrings: the regular expression (which can start at
-# every word) only runs where one of them is found.
-_SIGNPOST_VERBS = ("explain", "describ", "outlin", "detail", "set", "spell")
 
 
 def _signpost(text: str) -> bool:
-    return any(verb in text for verb in _SIGNPOST_VERBS) and bool(_SIGNPOST.search(text))
+    # the verbs `_SIGNPOST` needs, as plain substrings (written out: a loop over them costs
+    # more than the tests): the regular expression, which can start at every word, only runs
+    # where one of them is found
+    return (
+        "explain" in text
+        or "describ" in text
+        or "outlin" in text
+        or "detail" in text
+        or "set" in text
+        or "spell" in text
+    ) and bool(_SIGNPOST.search(text))
 
 
 _BECAUSE = re.compile(r"^[\"“'‘]?Because\s+[^,;]+$")
@@ -425,19 +432,18 @@ def _analyse(text: str, language: str = "en") -> list[_Sentence]:
 
 def _centrality(
     sentences: list[_Sentence],
-) -> tuple[list[float], list[float], dict[str, float]]:
+) -> tuple[list[float], list[float], dict[str, float], Counter[str]]:
     """Forward and backward centrality of every sentence, in linear time.
 
     Sentences are binary tf-idf vectors (idf taken within the article, as PacSum does)
     compared by cosine. A sentence's summed similarity to all earlier sentences is its dot
     product with the running sum of their vectors, and the same from the end gives the later
     ones, so no n x n similarity matrix is built; words found in one sentence only add nothing
-    to any dot product and are left out after they have counted in the norms.
+    to any dot product and are left out after they have counted in the norms. Also returns
+    each word's document frequency (how many sentences have it).
     """
     n = len(sentences)
-    df: Counter[str] = Counter()
-    for s in sentences:
-        df.update(s.token_set)
+    df: Counter[str] = Counter(itertools.chain.from_iterable(s.token_set for s in sentences))
     idf_of = [0.0] + [math.log((n + 1) / c) for c in range(1, n + 1)]
     idf = {t: idf_of[c] for t, c in df.items()}
     idf2 = {t: idf_of[c] ** 2 for t, c in df.items()}
@@ -472,7 +478,7 @@ def _centrality(
             running[t] = seen + own
         backward[i] = own * before
         forward[i] = own * (everything - before - own * itself)
-    return forward, backward, idf
+    return forward, backward, idf, df
 
 
 # Weights of the sentence features (see `_scores`), tuned on both dev files as a whole.
@@ -494,23 +500,20 @@ _TOPIC_REPEATS = 4
 
 
 def _scores(
-    sentences: list[_Sentence], title: str | None, language: str = "en"
+    sentences: list[_Sentence], title: str | None, language: str = "en", *, statements: bool
 ) -> tuple[list[float], dict[str, float]]:
     """Score every sentence; higher is more summary-worthy.
 
     A linear mix of a position prior, position-aware centrality in the manner of PacSum
     (Zheng & Lapata 2019), names and numbers, overlap with the title, and penalties for
-    questions, fragments, run-ons and quotations.
+    questions, fragments, run-ons and quotations. `statements`: whether the article is a
+    report of statements (see `_statements`).
     """
-    forward, _, idf = _centrality(sentences)
+    forward, _, idf, tf = _centrality(sentences)
     by_paragraph = _by_paragraph(sentences)
-    statements = _statements(sentences) >= _STATEMENT_SHARE
-    tf: Counter[str] = Counter()
-    if by_paragraph:
-        for s in sentences:
-            tf.update(s.token_set)
-    # each word's repeats in the article, counted up to `_TOPIC_REPEATS`
-    repeats = {t: min(c - 1, _TOPIC_REPEATS) for t, c in tf.items()}
+    # each word's repeats in the article (sentences that have it), counted up to
+    # `_TOPIC_REPEATS`
+    repeats = {t: min(c - 1, _TOPIC_REPEATS) for t, c in tf.items()} if by_paragraph else {}
     f_top = max(forward, default=0.0) or 1.0
     title_tokens = set(content_tokens(title, language)) if title else set()
     out: list[float] = []
@@ -813,9 +816,10 @@ def _summarize(
     sentences = _analyse(text, language)
     if not sentences:
         return Briefing(headline=_headline(title, [], []), bullets=())
-    scores, idf = _scores(sentences, title, language)
+    statements = _statements(sentences) >= _STATEMENT_SHARE
+    scores, idf = _scores(sentences, title, language, statements=statements)
     budget = (_WORD_BUDGET, _WORD_CAP)
-    if _statements(sentences) >= _STATEMENT_SHARE:
+    if statements:
         budget = _STATEMENT_BUDGET
     else:
         max_bullets = min(max_bullets, _PYRAMID_BULLETS)
