@@ -160,6 +160,7 @@ def _clean_line(line: str) -> str:
     """Clean one paragraph; returns "" when nothing newsworthy is left."""
     if _BOILERPLATE_LINE.match(line) or _BYLINE.match(line):
         return ""
+    original = line
     lower = line.lower()
     # Each inline pattern only runs where its literal key first occurs: the substring search is
     # far cheaper than a regex scan of a long line, and most lines contain none of the keys.
@@ -185,7 +186,8 @@ def _clean_line(line: str) -> str:
         line = " ".join(line.split())  # str.split() knows every Unicode space
     else:
         line = line.strip()
-    if not line or _BOILERPLATE_LINE.match(line):
+    # a line that cleaning left as it was has been tested already
+    if not line or (line != original and _BOILERPLATE_LINE.match(line)):
         return ""
     return line
 

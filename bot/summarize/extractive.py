@@ -628,8 +628,9 @@ def _points_back(sentences: list[_Sentence], index: int) -> bool:
     """Whether the sentence's subject points back to what an earlier sentence names, and
     cannot be resolved by naming a speaker (see `_render`)."""
     text = sentences[index].text
-    # "This is the moment a guard slipped ...": the bullet drops the frame (see `_render`)
-    if _MOMENT.match(text) or not _POINTING.match(text) or _DUMMY_IT.match(text):
+    # "This is the moment a guard slipped ...": the bullet drops the frame (see `_render`).
+    # (Most sentences do not point back: that test goes first.)
+    if not _POINTING.match(text) or _MOMENT.match(text) or _DUMMY_IT.match(text):
         return False
     if _PRONOUN_SAYS.match(text):
         return _speaker(sentences, index - 1) is None if index else True
