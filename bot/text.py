@@ -192,14 +192,38 @@ def words(text: str, language: str | None = None) -> list[str]:
     dropped, possessive "'s" removed; numbers kept without thousands separators ("1,200" and
     "1200" agree)."""
     lang = language or "en"
-    out = []
-    for token in _WORD.findall(text):
+    found = _CONTENT_WORDS.get(lang)
+    if found is None:
+        found = _CONTENT_WORDS[lang] = _ContentWords(lang)
+    return [word for word in map(found.__getitem__, _WORD.findall(text)) if word is not None]
+
+
+_CACHE_MAX = 200_000
+
+
+class _ContentWords(dict[str, str | None]):
+    """Token (as written) -> its content word in one language, None for a stop word. Tokens
+    repeat a lot across articles, so the cache saves most of `words`' time, and `map` over it
+    keeps the per-token work in C; bounded so a hostile input cannot grow it forever."""
+
+    def __init__(self, language: str) -> None:
+        super().__init__()
+        self.language = language
+
+    def __missing__(self, token: str) -> str | None:
+        word: str | None
         if token[0].isdigit():
-            out.append(token.replace(",", "") if "," in token else token)
-            continue
-        lower = token.lower()
-        if lower.endswith(("'s", "’s")):
-            lower = lower[:-2]
-        if len(lower) > 1 and lower not in STOP_WORDS:
-            out.append(stem(lower, lang))
-    return out
+            word = token.replace(",", "") if "," in token else token
+        else:
+            lower = token.lower()
+            if lower.endswith(("'s", "’s")):
+                lower = lower[:-2]
+            word = (
+                stem(lower, self.language) if len(lower) > 1 and lower not in STOP_WORDS else None
+            )
+        if len(self) < _CACHE_MAX:
+            self[token] = word
+        return word
+
+
+_CONTENT_WORDS: dict[str, _ContentWords] = {}

@@ -85,6 +85,12 @@ _INLINE_BOILERPLATE: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("These are the best", r"\bThese\s+are\s+the\s+best\s+videos\s+of\s+the\s+week\.?"),
     )
 )
+# Whether a line has any of those keys, tested first: one scan of the line instead of a search
+# per key. The keys but "click" and "tap" open with rare characters, which the engine skips to;
+# those two are plain substring tests.
+_INLINE_KEY = re.compile(
+    "|".join(re.escape(key) for key, _ in _INLINE_BOILERPLATE if key not in {"click", "tap"})
+)
 _SCROLL = re.compile(
     r"\bscroll\s+down\s+(?:for|to\s+see)\s+(?:the\s+)?(?:video|videos|more|pictures)\b[.:]?",
     re.IGNORECASE,
@@ -154,16 +160,18 @@ def _clean_line(line: str) -> str:
     """Clean one paragraph; returns "" when nothing newsworthy is left."""
     if _BOILERPLATE_LINE.match(line) or _BYLINE.match(line):
         return ""
+    original = line
     lower = line.lower()
     # Each inline pattern only runs where its literal key first occurs: the substring search is
     # far cheaper than a regex scan of a long line, and most lines contain none of the keys.
     at = lower.find("scroll")
     if at >= 0:
         line = line[:at] + _SCROLL.sub(" ", line[at:])
-    for key, pattern in _INLINE_BOILERPLATE:
-        at = line.find(key)
-        if at >= 0:
-            line = line[:at] + pattern.sub(" ", line[at:])
+    if _INLINE_KEY.search(line) or "click" in line or "tap" in line:
+        for key, pattern in _INLINE_BOILERPLATE:
+            at = line.find(key)
+            if at >= 0:
+                line = line[:at] + pattern.sub(" ", line[at:])
     quote = _QUOTE_LABEL.match(line)
     if quote:
         line = f"{quote.group(1).strip()}: {line[quote.end() :]}"
@@ -178,7 +186,8 @@ def _clean_line(line: str) -> str:
         line = " ".join(line.split())  # str.split() knows every Unicode space
     else:
         line = line.strip()
-    if not line or _BOILERPLATE_LINE.match(line):
+    # a line that cleaning left as it was has been tested already
+    if not line or (line != original and _BOILERPLATE_LINE.match(line)):
         return ""
     return line
 

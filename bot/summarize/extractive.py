@@ -28,6 +28,7 @@ a whole, never row by row.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -125,6 +126,22 @@ _SIGNPOST = re.compile(
     r"outlin(?:ed|es|e)|detail(?:ed|s)?|set\s+out|spell(?:ed|s)?\s+out)\s+"
     r"(?:how|what|why|where|when|which|his|her|their)\b[^,;\"“”]{0,60}[.:]?$"
 )
+
+
+def _signpost(text: str) -> bool:
+    # the verbs `_SIGNPOST` needs, as plain substrings (written out: a loop over them costs
+    # more than the tests): the regular expression, which can start at every word, only runs
+    # where one of them is found
+    return (
+        "explain" in text
+        or "describ" in text
+        or "outlin" in text
+        or "detail" in text
+        or "set" in text
+        or "spell" in text
+    ) and bool(_SIGNPOST.search(text))
+
+
 _BECAUSE = re.compile(r"^[\"“'‘]?Because\s+[^,;]+$")
 # A caption run into the next sentence: a word, then a capitalised sentence opener followed by
 # a lower-case word, with no stop between them. Names that begin with "The" follow a
@@ -133,9 +150,6 @@ _GLUED = re.compile(
     r"(?<![A-Z])\b([a-z][\w'’]*|\d[\d,.%]*|[A-Z][a-z]{2,})\s"
     r"(?=(?:The|A|An|He|She|They)\s+[a-z]|(?:However|Meanwhile),?\s)"
 )
-# The openers `_GLUED` looks for, as plain substrings: the regular expression only runs where
-# one of them is found.
-_GLUE_OPENERS = (" A ", " The ", " He ", " She ", " They ", " An ", " However", " Meanwhile")
 _NAMING_WORDS = frozenset(
     """
     of in at on to from by for with into called named titled like as and or than star read
@@ -193,36 +207,33 @@ class _Sentence:
     index: int
     paragraph: int
     token_set: frozenset[str]
-    entities: int  # names and numbers
     words: int
     in_quote: bool
     may_name: bool  # has a speech verb or a colon: it may say who is speaking
     caption: bool = False  # a photo caption glued to the next sentence, without its stop
 
 
-# Word (as written) -> content token ("" for a stop word) and -> kind (plain, capitalised,
-# number, speech verb). Words repeat a lot across articles, so the caches save most of the
-# tokenising time, and `map` over them keeps the per-word work in C. Bounded so a hostile
-# input cannot grow them forever.
-_PLAIN, _CAPITAL, _NUMERAL, _SPEECH = 0, 1, 2, 3
+# Word (as written) -> content token ("" for a stop word). Words repeat a lot across articles,
+# so the cache saves most of the tokenising time, and `map` over it keeps the per-word work in
+# C. Bounded so a hostile input cannot grow it forever.
 _CACHE_MAX = 200_000
 _SAY_WORDS = frozenset(SAY[3:-1].split("|"))
 
 
-def _kind(word: str) -> int:
-    if "A" <= word[0] <= "Z" and "a" <= word[1:2] <= "z":
-        return _CAPITAL
-    if word[0].isdigit():
-        return _NUMERAL
-    return _SPEECH if word.lower() in _SAY_WORDS else _PLAIN
+def _speech_forms() -> frozenset[str]:
+    """Every way a speech verb can be written and still count as one: any mix of cases but a
+    capitalised word ("Said" is a name). Only ASCII letters lower-case to the verbs' letters, so
+    a sentence has a speech verb exactly when one of its words is in this set."""
+    forms = set()
+    for verb in _SAY_WORDS:
+        for letters in itertools.product(*((c, c.upper()) for c in verb)):
+            form = "".join(letters)
+            if not ("A" <= form[0] <= "Z" and "a" <= form[1:2] <= "z"):
+                forms.add(form)
+    return frozenset(forms)
 
 
-class _Kinds(dict[str, int]):
-    def __missing__(self, word: str) -> int:
-        kind = _kind(word)
-        if len(self) < _CACHE_MAX:
-            self[word] = kind
-        return kind
+_SPEECH_FORMS = _speech_forms()
 
 
 class _Tokens(dict[str, str]):
@@ -258,21 +269,16 @@ def _tokens_of(language: str) -> _Tokens:
     return found
 
 
-_KINDS = _Kinds()
+def _token_set(text: str, language: str = "en") -> frozenset[str]:
+    tokens = frozenset(map(_tokens_of(language).__getitem__, _WORD.findall(text)))
+    return tokens - _EMPTY
 
 
-def _read(text: str, language: str = "en") -> tuple[frozenset[str], int, bool]:
-    """Content tokens of `text`, how many names and numbers it has, and if it has a speech verb.
-
-    Every capitalised word but the first counts as a name, every number as one.
-    """
+def _read(text: str, language: str = "en") -> tuple[frozenset[str], bool]:
+    """Content tokens of `text`, and whether it has a speech verb."""
     words = _WORD.findall(text)
     tokens = frozenset(map(_tokens_of(language).__getitem__, words))
-    kinds = list(map(_KINDS.__getitem__, words))
-    entities = kinds.count(_CAPITAL) + kinds.count(_NUMERAL)
-    if kinds and kinds[0] == _CAPITAL:
-        entities -= 1
-    return tokens - _EMPTY, entities, _SPEECH in kinds
+    return tokens - _EMPTY, not _SPEECH_FORMS.isdisjoint(words)
 
 
 _EMPTY = frozenset([""])
@@ -280,7 +286,7 @@ _EMPTY = frozenset([""])
 
 def content_tokens(text: str, language: str = "en") -> frozenset[str]:
     """Lower-cased, stemmed words of `text` without stop words."""
-    return _read(text, language)[0]
+    return _token_set(text, language)
 
 
 def _speaker_name(name: str) -> str | None:
@@ -351,7 +357,18 @@ def _unglue(sentence: str) -> Iterator[tuple[str, bool]]:
     """Split off photo captions run into the next sentence ("... pension pot A respected ...");
     the caption, which has no stop of its own, is flagged."""
     start = 0
-    if any(opener in sentence for opener in _GLUE_OPENERS):
+    # the openers `_GLUED` looks for, as plain substrings (written out: a loop over them costs
+    # more than the tests): the regular expression only runs where one of them is found
+    if (
+        " The " in sentence
+        or " A " in sentence
+        or " He " in sentence
+        or " She " in sentence
+        or " They " in sentence
+        or " An " in sentence
+        or " However" in sentence
+        or " Meanwhile" in sentence
+    ):
         for match in _GLUED.finditer(sentence):
             if match.group(1).lower() in _NAMING_WORDS:
                 continue
@@ -381,7 +398,7 @@ def _analyse(text: str, language: str = "en") -> list[_Sentence]:
         for sentence, caption in _pieces(paragraph):
             if len(out) >= _MAX_SENTENCES:
                 return out
-            tokens, entities, speech = _read(sentence, language)
+            tokens, speech = _read(sentence, language)
             may_name = speech or ":" in sentence[:60]
             starts_quoted = open_quote or (
                 sentence[:1] in _OPEN_QUOTES and not _quoted_term(sentence)
@@ -397,7 +414,6 @@ def _analyse(text: str, language: str = "en") -> list[_Sentence]:
                     len(out),
                     p_index,
                     tokens,
-                    entities,
                     words,
                     in_quote,
                     may_name,
@@ -416,19 +432,18 @@ def _analyse(text: str, language: str = "en") -> list[_Sentence]:
 
 def _centrality(
     sentences: list[_Sentence],
-) -> tuple[list[float], list[float], dict[str, float]]:
+) -> tuple[list[float], list[float], dict[str, float], Counter[str]]:
     """Forward and backward centrality of every sentence, in linear time.
 
     Sentences are binary tf-idf vectors (idf taken within the article, as PacSum does)
     compared by cosine. A sentence's summed similarity to all earlier sentences is its dot
     product with the running sum of their vectors, and the same from the end gives the later
     ones, so no n x n similarity matrix is built; words found in one sentence only add nothing
-    to any dot product and are left out after they have counted in the norms.
+    to any dot product and are left out after they have counted in the norms. Also returns
+    each word's document frequency (how many sentences have it).
     """
     n = len(sentences)
-    df: Counter[str] = Counter()
-    for s in sentences:
-        df.update(s.token_set)
+    df: Counter[str] = Counter(itertools.chain.from_iterable(s.token_set for s in sentences))
     idf_of = [0.0] + [math.log((n + 1) / c) for c in range(1, n + 1)]
     idf = {t: idf_of[c] for t, c in df.items()}
     idf2 = {t: idf_of[c] ** 2 for t, c in df.items()}
@@ -463,7 +478,7 @@ def _centrality(
             running[t] = seen + own
         backward[i] = own * before
         forward[i] = own * (everything - before - own * itself)
-    return forward, backward, idf
+    return forward, backward, idf, df
 
 
 # Weights of the sentence features (see `_scores`), tuned on both dev files as a whole.
@@ -485,21 +500,20 @@ _TOPIC_REPEATS = 4
 
 
 def _scores(
-    sentences: list[_Sentence], title: str | None, language: str = "en"
+    sentences: list[_Sentence], title: str | None, language: str = "en", *, statements: bool
 ) -> tuple[list[float], dict[str, float]]:
     """Score every sentence; higher is more summary-worthy.
 
     A linear mix of a position prior, position-aware centrality in the manner of PacSum
     (Zheng & Lapata 2019), names and numbers, overlap with the title, and penalties for
-    questions, fragments, run-ons and quotations.
+    questions, fragments, run-ons and quotations. `statements`: whether the article is a
+    report of statements (see `_statements`).
     """
-    forward, _, idf = _centrality(sentences)
+    forward, _, idf, tf = _centrality(sentences)
     by_paragraph = _by_paragraph(sentences)
-    statements = _statements(sentences) >= _STATEMENT_SHARE
-    tf: Counter[str] = Counter()
-    if by_paragraph:
-        for s in sentences:
-            tf.update(s.token_set)
+    # each word's repeats in the article (sentences that have it), counted up to
+    # `_TOPIC_REPEATS`
+    repeats = {t: min(c - 1, _TOPIC_REPEATS) for t, c in tf.items()} if by_paragraph else {}
     f_top = max(forward, default=0.0) or 1.0
     title_tokens = set(content_tokens(title, language)) if title else set()
     out: list[float] = []
@@ -514,7 +528,7 @@ def _scores(
             score += _W_QUOTE
         # a question, or a sentence that only announces what follows, says nothing alone
         question = text.rstrip("\"”’' ").endswith("?")
-        if question or (s.words < 25 and _SIGNPOST.search(text)):
+        if question or (s.words < 25 and _signpost(text)):
             score += _W_QUESTION
         if s.words < _MIN_WORDS:
             score += _W_FRAGMENT
@@ -524,7 +538,7 @@ def _scores(
             score += _W_TITLE * len(title_tokens & s.token_set) / len(title_tokens)
         if by_paragraph and s.token_set:
             # how much the sentence uses the words the article keeps coming back to
-            topic = sum(min(tf[t] - 1, _TOPIC_REPEATS) for t in s.token_set)
+            topic = sum(map(repeats.__getitem__, s.token_set))
             score += _W_TOPIC * topic / (_TOPIC_REPEATS * len(s.token_set))
         out.append(score)
     return out, idf
@@ -614,8 +628,9 @@ def _points_back(sentences: list[_Sentence], index: int) -> bool:
     """Whether the sentence's subject points back to what an earlier sentence names, and
     cannot be resolved by naming a speaker (see `_render`)."""
     text = sentences[index].text
-    # "This is the moment a guard slipped ...": the bullet drops the frame (see `_render`)
-    if _MOMENT.match(text) or not _POINTING.match(text) or _DUMMY_IT.match(text):
+    # "This is the moment a guard slipped ...": the bullet drops the frame (see `_render`).
+    # (Most sentences do not point back: that test goes first.)
+    if not _POINTING.match(text) or _MOMENT.match(text) or _DUMMY_IT.match(text):
         return False
     if _PRONOUN_SAYS.match(text):
         return _speaker(sentences, index - 1) is None if index else True
@@ -719,10 +734,10 @@ def _first_words(text: str) -> str:
     return " ".join(words)
 
 
-def _repeats(headline: str, bullet: str, language: str) -> bool:
-    """A bullet that says at most one thing (content word) its headline does not."""
-    head = content_tokens(headline, language)
-    return bool(head) and len(content_tokens(bullet, language) - head) <= 1
+def _repeats(head: frozenset[str], bullet: str, language: str) -> bool:
+    """A bullet that says at most one thing (content word) its headline (whose content words
+    are `head`) does not."""
+    return bool(head) and len(_token_set(bullet, language) - head) <= 1
 
 
 def _fallback(text: str, title: str | None, max_bullets: int) -> Briefing:
@@ -802,15 +817,17 @@ def _summarize(
     sentences = _analyse(text, language)
     if not sentences:
         return Briefing(headline=_headline(title, [], []), bullets=())
-    scores, idf = _scores(sentences, title, language)
+    statements = _statements(sentences) >= _STATEMENT_SHARE
+    scores, idf = _scores(sentences, title, language, statements=statements)
     budget = (_WORD_BUDGET, _WORD_CAP)
-    if _statements(sentences) >= _STATEMENT_SHARE:
+    if statements:
         budget = _STATEMENT_BUDGET
     else:
         max_bullets = min(max_bullets, _PYRAMID_BULLETS)
     chosen = _select(sentences, scores, idf, max_bullets, limit, budget=budget)
     headline = _headline(title, sentences, chosen, language)
-    repeated = {s.index for s, rendered in chosen if _repeats(headline, rendered, language)}
+    head = _token_set(headline, language)
+    repeated = {s.index for s, rendered in chosen if _repeats(head, rendered, language)}
     if repeated:
         # a bullet that only says the headline again gives its place to the next point
         # (unless it is the only point: a one-sentence text still gets its bullet)

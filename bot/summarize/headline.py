@@ -167,7 +167,9 @@ _TAIL = re.compile(
     r"|(?:[\w'’.&-]+\s+){1,8}?(?:has\s+|have\s+|had\s+)?(?:also\s+)?"
     + _VERB
     + r"(?:\s+[\w'’.&-]+){0,6}"
-    r"|" + _VERB + r"\s+(?:[\w'’.&-]+\s*){1,8})\s*[.!]?[\"”’']?\s*$"
+    # up to eight words after the verb, written so that a word cannot be split between two
+    # repeats ("(?:[\w...]+\s*){1,8}" took tens of milliseconds to fail on a long tail)
+    r"|" + _VERB + r"\s+[\w'’.&-]+(?:\s+[\w'’.&-]+){0,7}\s*)\s*[.!]?[\"”’']?\s*$"
 )
 # "X has said (that) he ..." / "X says voters ..." at the start.
 _LEAD_SAY = re.compile(
