@@ -349,6 +349,13 @@ _SPEAKER_AFTER = re.compile(rf"\b(?:{_SPEECH}|according\s+to)\s+({_NAME})")
 # Cheap pre-check: most sentences have no speech verb, and the name patterns are the slow part.
 _SPEECH_ANY = re.compile(rf"\b(?:{_SPEECH}|according\s+to)\b")
 _ANY_QUOTE = re.compile(r'["“”]')
+# The words a match of `_SPEECH_ANY` starts with: a sentence none of whose words is one has none.
+_SPEECH_FIRST = frozenset(
+    "said says added adds noted notes stated states told tells explained explains argued argues "
+    "insisted insists warned warns wrote writes asked asks replied announced announces claimed "
+    "claims stressed stresses emphasised emphasized urged urges believes acknowledged admitted "
+    "confirmed described describes went according".split()
+)
 _SPEAKER_LABEL = re.compile(r"^(" + _NAME + r"):\s")  # clean_text turns "Quote from X:" into "X:"
 _OPEN_QUOTES = '"“'
 _CLOSE_QUOTES = '"”'
@@ -413,6 +420,20 @@ def _words(text: str) -> list[str]:
     """Words as written, dotted acronyms as one ("U.S." -> "US", so a question's "US" finds
     them) and a possessive's "s" left out."""
     return [w.replace(".", "") for w in _WORD.findall(text) if w != "s" and w != "S"]
+
+
+# A dotted acronym needs two capitals with their dots: without them `_words` is the plain words.
+_ACRONYM_HINT = re.compile(r"[A-Z]\.[A-Z]\.")
+
+
+def _plain_words(text: str) -> list[str]:
+    """`_words(text)`, faster for the sentences (nearly all) that hold no dotted acronym."""
+    if _ACRONYM_HINT.search(text):
+        return _words(text)
+    words = _TOKEN.findall(text)
+    if "s" in words or "S" in words:
+        return [w for w in words if w != "s" and w != "S"]
+    return words
 
 
 @lru_cache(maxsize=100_000)
@@ -684,6 +705,7 @@ def _strip_unbalanced_quotes(sentence: str) -> str:
     return sentence
 
 
+@lru_cache(maxsize=4096)
 def _name_stems(name: str) -> frozenset[str]:
     words = (w.lower() for w in _TOKEN.findall(name))
     return frozenset(_stem(w) for w in words if w not in _TITLES and w not in _STOPWORDS)
@@ -728,14 +750,22 @@ def _prepare(text: str) -> _Document:
     vocabulary: set[str] = set()
     speaker: frozenset[str] = frozenset()
     position = 0
+    at = 0  # where the last sentence was found in `flat`: the next one is usually after it
     for paragraph in split_paragraphs(clean_text(text)):
         inside = False
         label = _SPEAKER_LABEL.match(paragraph)
         for raw in split_block(paragraph):
-            outside, after = _unquoted(raw, inside)
+            marked = '"' in raw or "“" in raw or "”" in raw
+            if marked:
+                outside, after = _unquoted(raw, inside)
+            else:
+                outside, after = ("" if inside else raw), inside
             quoted = inside or raw[:1] in _OPEN_QUOTES
+            words = _plain_words(raw)
             found = None
-            if outside and _SPEECH_ANY.search(outside):
+            # A speech verb is a word of the sentence: most sentences have none, and the set
+            # test is far cheaper than the pattern (which still decides).
+            if outside and not _SPEECH_FIRST.isdisjoint(words) and _SPEECH_ANY.search(outside):
                 found = _SPEAKER_BEFORE.search(outside) or _SPEAKER_AFTER.search(outside)
             if label and raw.startswith(label.group(0)):
                 found = label
@@ -747,18 +777,26 @@ def _prepare(text: str) -> _Document:
             if label and display.startswith(label.group(0)) and display not in flat:
                 # "Quote from X:" was shortened to "X:" by cleaning; cite what the article says.
                 display = display[label.end() :]
-            display = _strip_unbalanced_quotes(display)
+            if marked:
+                display = _strip_unbalanced_quotes(display)
             position += 1
-            if len(display) < 2 or display not in flat:
+            if len(display) < 2:
+                continue
+            where = flat.find(display, at)
+            if where < 0 and display not in flat:
                 continue  # cleaning rewrote it inside: not verbatim, never cited
-            tokens = [_stem(w) for w in _words(display)]
-            stems = set(tokens)
+            if where >= 0:
+                at = where + len(display)
+            if display is not raw:
+                words = _plain_words(display)
+            tokens = list(map(_stem, words))
+            stems = frozenset(tokens)
             vocabulary |= stems
             sentences.append(
                 _Sentence(
                     text=display,
                     position=position - 1,
-                    stems=frozenset(stems),
+                    stems=stems,
                     tokens=tuple(tokens),
                     speaker=speaker if named or quoted or '"' in raw or "“" in raw else named,
                     quoted=quoted,
