@@ -1036,8 +1036,14 @@ def _score_article(scoring: _Scoring, article: Article, rank: int, ranked: int) 
     nothing = [0.0] * len(ways)
     # A sentence that says none of the words says a term only by a measure ("$9.8 million"),
     # and only when it gives one.
+    # A term said in its own word is said in full (`_says`'s first test, done here without
+    # the call); only a term with other ways of saying it needs `_says` otherwise.
+    terms = [(term[0][0], len(term) > 1, term) for term in ways]
     said = [
-        [_says(s, term) for term in ways]
+        [
+            1.0 if first in s.stems else _says(s, term) if others else 0.0
+            for first, others, term in terms
+        ]
         if not s.stems.isdisjoint(wanted) or (measured and _measures(s.text))
         else nothing
         for s in sentences
@@ -1149,7 +1155,7 @@ def _judge(scoring: _Scoring, s: _Sentence, m: _Match) -> tuple[float, bool] | N
     if len(q.terms) == 1 and q.subject and definition == 0.0:
         return None  # "What is NATO?" is not answered by any sentence that says "NATO"
     match = _type_match(q, s)
-    phrases = _phrases(q.pairs, s.tokens)
+    phrases = _phrases(q.pairs, s.tokens, s.stems) if q.pairs else 0
     cover = own + _NEAR_COVER * near + _FAR_COVER * far
     # The IDF the match rests on is about -log P(a random article says all of it): below
     # log N, some article of a store this size would say as much by chance. Holding what is
@@ -1190,11 +1196,13 @@ def _judge(scoring: _Scoring, s: _Sentence, m: _Match) -> tuple[float, bool] | N
     return score, sure
 
 
-def _phrases(pairs: Sequence[tuple[str, str]], tokens: Sequence[str]) -> int:
+def _phrases(pairs: Sequence[tuple[str, str]], tokens: Sequence[str], stems: frozenset[str]) -> int:
     """How many of the question's phrases the sentence says: the two words in order, at most
-    two words apart ("Turkish President", "president of Toyota")."""
+    two words apart ("Turkish President", "president of Toyota"). `stems` are the tokens'."""
     found = 0
     for first, second in pairs:
+        if first not in stems or second not in stems:
+            continue  # a phrase needs both of its words
         for i, token in enumerate(tokens):
             if token == first and second in tokens[i + 1 : i + 4]:
                 found += 1
