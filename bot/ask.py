@@ -235,6 +235,14 @@ _MEASURES = re.compile(
     re.IGNORECASE,
 )
 
+# Every match of `_MEASURES` holds a digit, a currency, degree or percent sign, or one of these
+# words. In ASCII text (where a case-blind match is an ASCII one) a sentence with none of them
+# has no measure: these tests are some twenty times cheaper than the pattern, which still decides.
+_MEASURE_SIGN = re.compile(r"[0-9$%]")
+_MEASURE_KEYS = (
+    "dollar euro peso yen yuan rupee ruble rouble degree celsius fahrenheit cent".split()
+)
+
 
 class _Wants(enum.Enum):
     """What a question asks for, as far as a sentence's surface can show it."""
@@ -349,6 +357,13 @@ _SPEAKER_AFTER = re.compile(rf"\b(?:{_SPEECH}|according\s+to)\s+({_NAME})")
 # Cheap pre-check: most sentences have no speech verb, and the name patterns are the slow part.
 _SPEECH_ANY = re.compile(rf"\b(?:{_SPEECH}|according\s+to)\b")
 _ANY_QUOTE = re.compile(r'["“”]')
+# The words a match of `_SPEECH_ANY` starts with: a sentence none of whose words is one has none.
+_SPEECH_FIRST = frozenset(
+    "said says added adds noted notes stated states told tells explained explains argued argues "
+    "insisted insists warned warns wrote writes asked asks replied announced announces claimed "
+    "claims stressed stresses emphasised emphasized urged urges believes acknowledged admitted "
+    "confirmed described describes went according".split()
+)
 _SPEAKER_LABEL = re.compile(r"^(" + _NAME + r"):\s")  # clean_text turns "Quote from X:" into "X:"
 _OPEN_QUOTES = '"“'
 _CLOSE_QUOTES = '"”'
@@ -415,9 +430,41 @@ def _words(text: str) -> list[str]:
     return [w.replace(".", "") for w in _WORD.findall(text) if w != "s" and w != "S"]
 
 
+# A dotted acronym needs two capitals with their dots: without them `_words` is the plain words.
+_ACRONYM_HINT = re.compile(r"[A-Z]\.[A-Z]\.")
+
+
+def _plain_words(text: str) -> list[str]:
+    """`_words(text)` for a text without dotted acronyms (no match of `_ACRONYM_HINT`)."""
+    words = _TOKEN.findall(text)
+    if "s" in words or "S" in words:
+        return [w for w in words if w != "s" and w != "S"]
+    return words
+
+
 @lru_cache(maxsize=100_000)
 def _stem(word: str) -> str:
     return stem(word.lower())
+
+
+# `_stem` of words as written, for the sentences `_prepare` splits: a dict lookup costs half
+# of the cache's, per word. Emptied when it outgrows `_STEMS_SIZE`; only ever holds `_stem`'s
+# own results, so a lookup and `_stem` always agree.
+_STEMS: dict[str, str] = {}
+_STEMS_SIZE = 50_000
+
+
+def _stems(words: list[str]) -> list[str]:
+    """`_stem` of each of `words`, in order."""
+    try:
+        return list(map(_STEMS.__getitem__, words))
+    except KeyError:
+        pass
+    if len(_STEMS) > _STEMS_SIZE:
+        _STEMS.clear()
+    stems = [_stem(w) for w in words]
+    _STEMS.update(zip(words, stems, strict=True))
+    return stems
 
 
 def _phrase(text: str) -> tuple[str, ...]:
@@ -684,6 +731,7 @@ def _strip_unbalanced_quotes(sentence: str) -> str:
     return sentence
 
 
+@lru_cache(maxsize=4096)
 def _name_stems(name: str) -> frozenset[str]:
     words = (w.lower() for w in _TOKEN.findall(name))
     return frozenset(_stem(w) for w in words if w not in _TITLES and w not in _STOPWORDS)
@@ -713,6 +761,10 @@ def _measures(sentence: str) -> frozenset[str]:
     Only asked for when a question's word is a measure ("cost"): the pattern is slow to run
     on every sentence of every candidate article.
     """
+    if sentence.isascii() and not _MEASURE_SIGN.search(sentence):
+        lower = sentence.lower()
+        if not any(word in lower for word in _MEASURE_KEYS):
+            return frozenset()
     return frozenset(f"<{m.lastgroup}>" for m in _MEASURES.finditer(sentence) if m.lastgroup)
 
 
@@ -728,14 +780,29 @@ def _prepare(text: str) -> _Document:
     vocabulary: set[str] = set()
     speaker: frozenset[str] = frozenset()
     position = 0
+    at = 0  # where the last sentence was found in `flat`: the next one is usually after it
     for paragraph in split_paragraphs(clean_text(text)):
         inside = False
         label = _SPEAKER_LABEL.match(paragraph)
+        # nearly every paragraph has no dotted acronym, and then neither has any of its sentences
+        split_words = _words if _ACRONYM_HINT.search(paragraph) else _plain_words
         for raw in split_block(paragraph):
-            outside, after = _unquoted(raw, inside)
+            marked = '"' in raw or "“" in raw or "”" in raw
+            if marked:
+                outside, after = _unquoted(raw, inside)
+            else:
+                outside, after = ("" if inside else raw), inside
             quoted = inside or raw[:1] in _OPEN_QUOTES
+            words = split_words(raw)
             found = None
-            if outside and _SPEECH_ANY.search(outside):
+            # Both speaker patterns need a speech verb, a word of the sentence (of its unquoted
+            # part: with quotation marks, the verb pattern tells): most sentences have none,
+            # and the set test is far cheaper than the patterns.
+            if (
+                outside
+                and not _SPEECH_FIRST.isdisjoint(words)
+                and (not marked or _SPEECH_ANY.search(outside))
+            ):
                 found = _SPEAKER_BEFORE.search(outside) or _SPEAKER_AFTER.search(outside)
             if label and raw.startswith(label.group(0)):
                 found = label
@@ -747,23 +814,31 @@ def _prepare(text: str) -> _Document:
             if label and display.startswith(label.group(0)) and display not in flat:
                 # "Quote from X:" was shortened to "X:" by cleaning; cite what the article says.
                 display = display[label.end() :]
-            display = _strip_unbalanced_quotes(display)
+            if marked:
+                display = _strip_unbalanced_quotes(display)
             position += 1
-            if len(display) < 2 or display not in flat:
+            if len(display) < 2:
+                continue
+            where = flat.find(display, at)
+            if where < 0 and display not in flat:
                 continue  # cleaning rewrote it inside: not verbatim, never cited
-            tokens = [_stem(w) for w in _words(display)]
-            stems = set(tokens)
+            if where >= 0:
+                at = where + len(display)
+            if display is not raw:
+                words = split_words(display)
+            tokens = _stems(words)
+            stems = frozenset(tokens)
             vocabulary |= stems
             sentences.append(
-                _Sentence(
-                    text=display,
-                    position=position - 1,
-                    stems=frozenset(stems),
-                    tokens=tuple(tokens),
-                    speaker=speaker if named or quoted or '"' in raw or "“" in raw else named,
-                    quoted=quoted,
-                    words=len(tokens),
-                    is_question=display.rstrip("\"'”’)").endswith("?"),
+                _Sentence(  # by position: keywords cost a third more, per sentence
+                    display,  # text
+                    position - 1,  # position
+                    stems,  # stems
+                    tuple(tokens),  # tokens
+                    speaker if named or quoted or '"' in raw or "“" in raw else named,  # speaker
+                    quoted,  # quoted
+                    len(tokens),  # words
+                    display.rstrip("\"'”’)").endswith("?"),  # is_question
                 )
             )
     return _Document(tuple(sentences), frozenset(vocabulary))
@@ -772,19 +847,12 @@ def _prepare(text: str) -> _Document:
 # What a sentence offers as an answer ------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Offers:
-    """What kinds of answer a sentence holds, beyond what the question says."""
-
-    numbers: frozenset[str]
-    money: bool
-    time: bool
-    names: frozenset[str]  # stems of proper names
+# Each kind is looked for only when a question asks for it (and only in finalists), and cached.
 
 
 @lru_cache(maxsize=8192)
-def _offers(text: str) -> _Offers:
-    """Numbers, money, dates, proper names and places in a sentence (only for finalists)."""
+def _offered_names(text: str) -> frozenset[str]:
+    """Stems of the proper names in a sentence (its first word only when the next is one too)."""
     names: set[str] = set()
     tokens = list(_TOKEN.finditer(text))
     starts = {m.start(): i for i, m in enumerate(tokens)}
@@ -798,13 +866,17 @@ def _offers(text: str) -> _Offers:
             continue
         key = _stem(_TOKEN.findall(low)[0]) if _TOKEN.search(low) else low
         names.add(key)
-    tags = _measures(text)
-    return _Offers(
-        numbers=frozenset(_number_key(m) for m in _NUMBER.findall(text)),
-        money="<money>" in tags,
-        time=bool(_DATE.search(text)),
-        names=frozenset(names),
-    )
+    return frozenset(names)
+
+
+@lru_cache(maxsize=8192)
+def _offered_numbers(text: str) -> frozenset[str]:
+    return frozenset(_number_key(m) for m in _NUMBER.findall(text))
+
+
+@lru_cache(maxsize=8192)
+def _offers_time(text: str) -> bool:
+    return bool(_DATE.search(text))
 
 
 def _type_match(q: _Question, s: _Sentence) -> bool | None:
@@ -812,19 +884,18 @@ def _type_match(q: _Question, s: _Sentence) -> bool | None:
     a sentence's surface can show."""
     if q.wants is None:
         return None
-    offers = _offers(s.text)
-    asked = set(q.stems)
     if q.wants is _Wants.MONEY:
-        return offers.money
+        return "<money>" in _measures(s.text)
     if q.wants is _Wants.NUMBER:
-        return bool(offers.numbers - q.numbers)
+        return bool(_offered_numbers(s.text) - q.numbers)
     if q.wants is _Wants.TIME:
-        return offers.time
+        return _offers_time(s.text)
+    names = _offered_names(s.text) - set(q.stems)
     if q.wants is _Wants.PLACE:
         # News names a place by its name, after "in" or "at" or not ("Chile's Gonzalez"); a
         # name that is only who speaks is not where.
-        return bool(offers.names - asked - s.speaker)
-    return bool(offers.names - asked)
+        return bool(names - s.speaker)
+    return bool(names)
 
 
 # Retrieval and scoring -------------------------------------------------------------------------
@@ -963,15 +1034,27 @@ def _score_article(scoring: _Scoring, article: Article, rank: int, ranked: int) 
     wanted = {w for term in ways for way in term for w in way}
     measured = any(w.startswith("<") for w in wanted)
     nothing = [0.0] * len(ways)
+    # A sentence that says none of the words says a term only by a measure ("$9.8 million"),
+    # and only when it gives one.
+    # A term said in its own word is said in full (`_says`'s first test, done here without
+    # the call); only a term with other ways of saying it needs `_says` otherwise.
+    terms = [(term[0][0], len(term) > 1, term) for term in ways]
     said = [
-        [_says(s, term) for term in ways] if measured or not s.stems.isdisjoint(wanted) else nothing
+        [
+            1.0 if first in s.stems else _says(s, term) if others else 0.0
+            for first, others, term in terms
+        ]
+        if not s.stems.isdisjoint(wanted) or (measured and _measures(s.text))
+        else nothing
         for s in sentences
     ]
     lead = sentences[0].stems | title
+    in_lead = [any(all(w in lead for w in way) for way in term) for term in ways]
     # How many sentences say each term: within the article, a word every sentence says (the
     # story's subject) tells less about which sentence answers than one only a few say, the
     # way BM25 over sentences weighs it. Ranking uses it; abstention does not.
-    spread = [sum(1 for row in said if row[i]) for i in range(len(ways))]
+    saying = [row for row in said if row is not nothing]
+    spread = [sum(1 for row in saying if row[i]) for i in range(len(ways))]
     anywhere = [spread[i] > 0 or q.stems[i] in title for i in range(len(ways))]
     scale = math.log(1.0 + len(sentences))
     sharp = [
@@ -1006,7 +1089,7 @@ def _score_article(scoring: _Scoring, article: Article, rank: int, ranked: int) 
             if i == q.category:
                 continue  # "which team": the team is named where the answer is, or nowhere
             close = (j > 0 and said[j - 1][i]) or (j + 1 < len(said) and said[j + 1][i])
-            if close or any(all(w in lead for w in way) for way in ways[i]):
+            if close or in_lead[i]:
                 near += value
                 ranked_mass += _NEAR * sharp[i]
             elif anywhere[i]:
@@ -1072,7 +1155,7 @@ def _judge(scoring: _Scoring, s: _Sentence, m: _Match) -> tuple[float, bool] | N
     if len(q.terms) == 1 and q.subject and definition == 0.0:
         return None  # "What is NATO?" is not answered by any sentence that says "NATO"
     match = _type_match(q, s)
-    phrases = _phrases(q.pairs, s.tokens)
+    phrases = _phrases(q.pairs, s.tokens, s.stems) if q.pairs else 0
     cover = own + _NEAR_COVER * near + _FAR_COVER * far
     # The IDF the match rests on is about -log P(a random article says all of it): below
     # log N, some article of a store this size would say as much by chance. Holding what is
@@ -1113,11 +1196,13 @@ def _judge(scoring: _Scoring, s: _Sentence, m: _Match) -> tuple[float, bool] | N
     return score, sure
 
 
-def _phrases(pairs: Sequence[tuple[str, str]], tokens: Sequence[str]) -> int:
+def _phrases(pairs: Sequence[tuple[str, str]], tokens: Sequence[str], stems: frozenset[str]) -> int:
     """How many of the question's phrases the sentence says: the two words in order, at most
-    two words apart ("Turkish President", "president of Toyota")."""
+    two words apart ("Turkish President", "president of Toyota"). `stems` are the tokens'."""
     found = 0
     for first, second in pairs:
+        if first not in stems or second not in stems:
+            continue  # a phrase needs both of its words
         for i, token in enumerate(tokens):
             if token == first and second in tokens[i + 1 : i + 4]:
                 found += 1
