@@ -8,8 +8,8 @@ the same signing secret). A client process (Slack's side: the sender, and the lo
 API that `respond()` posts to) sends rounds of 50 concurrent, correctly signed slash commands,
 alternating between the two apps round by round so that both see the same machine. A round ends
 when every ack is in and every deferred command has posted its follow-up, so the server's CPU
-time over the round (``time.process_time`` of this process: the client runs in another) is all
-the work those 50 commands caused.
+time over the round (``time.process_time`` of this process, plus that of the bot's /ask worker
+process: the client runs in another) is all the work those 50 commands caused.
 
 Prints, for each app: p50/p99 of the time to the HTTP ack, the share of answers inside the ack,
 how many commands got no answer at all, and server CPU per request; then the ratios to the bare
@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import json
 import multiprocessing
+import os
 import random
 import statistics
 import sys
@@ -213,6 +214,18 @@ async def serve_bare(fake: str) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{runner.addresses[0][1]}{PATH}/bare"
 
 
+def process_cpu(pids: list[int]) -> float:
+    """CPU seconds used so far by the processes `pids` (the bot's /ask worker)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 @dataclass
 class _Figures:
     rows: list[tuple[str, float, bool, bool]] = field(default_factory=list)
@@ -249,6 +262,7 @@ async def serve_and_measure(store: Store, questions: list[str], rounds: int, bud
     engine = Engine(store, settings, FetchPolicy())
     adapter = SlackAdapter(engine, ack_budget=budget)
     await adapter.start()
+    await asyncio.to_thread(engine.answers.start)  # as `run` does
     bare_runner, bare_url = await serve_bare(fake)
     urls = {"newsbrief": f"http://127.0.0.1:{adapter.port}{PATH}", "bare bolt": bare_url}
     print(f"ack budget {budget * 1000:.0f} ms; {CONCURRENCY} concurrent; {rounds} rounds each")
@@ -280,9 +294,10 @@ async def serve_and_measure(store: Store, questions: list[str], rounds: int, bud
         order = list(urls) if r % 2 == 0 else list(reversed(urls))
         for name in order:
             jobs = batch()
-            cpu = time.process_time()
+            workers = engine.answers.pids() if name == "newsbrief" else []
+            cpu = time.process_time() + process_cpu(workers)
             rows = await loop.run_in_executor(None, exchange, name, jobs)
-            figures[name].cpu += time.process_time() - cpu
+            figures[name].cpu += time.process_time() + process_cpu(workers) - cpu
             figures[name].requests += len(jobs)
             figures[name].rows.extend(rows)
             threads.append(threading.active_count())

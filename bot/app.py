@@ -199,6 +199,8 @@ async def run_platforms(
             # resumes what a shutdown cut off and what a dead process left, then catches up
             await engine.scheduler.start()
             log.info("newsbrief running on %s", ", ".join(started))
+            # the /ask worker starts now, not at the first question (it takes half a second)
+            await asyncio.to_thread(engine.answers.start)
             return True
 
         # start-up (connecting, catching up on missed digests) is a task, so a stop signal

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from bot.alerts import Alerts, PostNotice
 from bot.commands import CommandContext, Dispatcher, ReadCache, channel_zone
+from bot.commands.answers import Answers
 from bot.config import Settings
 from bot.delivery import Courier, Delivery, Outcome, now_slot
 from bot.digest import build_digest
@@ -169,6 +170,8 @@ class Engine:
         self.digests = Digests(store, settings, self.delivery)
         # /brief and /ask results, kept until the store changes (see bot.commands.cache)
         self.reads = ReadCache()
+        # /ask computed in a worker process, so it never holds the event loop's interpreter
+        self.answers = Answers(store)
         s = settings.secrets
         self.commands = Dispatcher(
             self._context,
@@ -207,6 +210,7 @@ class Engine:
             names=self.policies.names,
             writer=self.writer,
             reads=self.reads,
+            answers=self.answers,
         )
 
     def stop(self) -> None:
@@ -217,6 +221,7 @@ class Engine:
 
     def close(self) -> None:
         self.commands.close()
+        self.answers.close()
 
     async def aclose(self) -> None:
         """Close what needs the event loop (the model's HTTP client), then the rest."""

@@ -207,12 +207,15 @@ async def ask_console(store: Store, *questions: str) -> list[str]:
     engine = Engine(store, Settings())
     out = io.StringIO()
     lines = "".join(f"/ask {q}\n" for q in questions)
-    await ConsoleAdapter(
-        engine.commands.dispatch,
-        channel=ChannelRef("console", "t"),
-        stdin=io.StringIO(lines),
-        stdout=out,
-    ).start()
+    try:
+        await ConsoleAdapter(
+            engine.commands.dispatch,
+            channel=ChannelRef("console", "t"),
+            stdin=io.StringIO(lines),
+            stdout=out,
+        ).start()
+    finally:
+        engine.close()
     # each reply opens with "From N article(s):" or the plain "no"
     parts: list[str] = []
     for line in out.getvalue().splitlines(keepends=True):

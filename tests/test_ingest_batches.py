@@ -23,6 +23,7 @@ from bot.ingest.pipeline import BATCH, ingest
 from bot.ingest.prepare import POOL_FROM, prepare
 from bot.models import Article
 from bot.store import Store, open_store
+from tests.processes import all_gone, children
 from tests.servers import LoopbackServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -251,7 +252,7 @@ def test_a_feed_ingest_killed_between_batches_stores_every_entry_once_on_restart
         while time.monotonic() < deadline and proc.poll() is None:
             at_kill = _count(db)
             if at_kill >= BATCH:  # a batch or more committed, not all of them
-                workers = _children(proc.pid)
+                workers = children(proc.pid)
                 proc.send_signal(signal.SIGKILL)
                 break
             time.sleep(0.005)
@@ -261,7 +262,7 @@ def test_a_feed_ingest_killed_between_batches_stores_every_entry_once_on_restart
     assert proc.returncode == -signal.SIGKILL, "the ingest ended before it could be killed"
     assert BATCH <= at_kill < total
     # its summarising worker does not outlive it
-    assert workers and _all_gone(workers), "a worker process outlived the killed ingest"
+    assert workers and all_gone(workers), "a worker process outlived the killed ingest"
     # what was committed is whole: each stored article has its briefing and its story
     with sqlite3.connect(db) as conn:
         stored, briefed, grouped = conn.execute(
@@ -297,25 +298,3 @@ def _count(db: Path) -> int:
             return int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
     except sqlite3.Error:
         return 0  # not created yet, or being migrated
-
-
-def _children(pid: int) -> list[int]:
-    """The processes `pid` started (its summarising workers), from /proc."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def _all_gone(pids: list[int], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not any(Path(f"/proc/{pid}").exists() for pid in pids):
-            return True
-        time.sleep(0.1)
-    return False

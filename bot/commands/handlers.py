@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.alerts import DIGEST, FEED
 from bot.ask import answer_question
+from bot.commands.answers import Answers
 from bot.commands.cache import ReadCache
 from bot.commands.specs import SPEC, SPECS
 from bot.config import Settings
@@ -101,6 +102,8 @@ class CommandContext:
         writer: the optional language model (``[llm]``) for briefings and answers.
         reads: the process's cache of /brief and /ask results, kept until the store changes;
             None reads afresh every time.
+        answers: the process's /ask worker (`bot.commands.answers`); None answers on the
+            command's thread.
     """
 
     store: Store
@@ -115,6 +118,7 @@ class CommandContext:
     writer: ModelWriter | None = None
     names: OutletNames | None = None
     reads: ReadCache | None = None
+    answers: Answers | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -239,7 +243,12 @@ def ask(ctx: CommandContext, question: str = "") -> Reply:
         return usage("ask", "Ask a question.")
     if len(question) > MAX_QUESTION_CHARS:
         return usage("ask", f"That question is too long (over {MAX_QUESTION_CHARS} characters).")
-    answer = _read(ctx, ("ask", question), lambda: answer_question(ctx.store, question))
+    answers = ctx.answers
+    answer = _read(
+        ctx,
+        ("ask", question),
+        lambda: answers.answer(question) if answers else answer_question(ctx.store, question),
+    )
     if not answer.answered:
         return Reply("I found nothing in the stored articles that answers that.", answer=answer)
     articles = len({c.article_id for c in answer.citations})

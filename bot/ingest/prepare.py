@@ -19,13 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
-import os
-import threading
-import time
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from types import TracebackType
@@ -34,6 +30,7 @@ from bot.cluster import terms
 from bot.models import Article, Briefing
 from bot.store.rows import content_hash
 from bot.summarize import summarize
+from bot.workers import process_pool, spare_cores
 
 log = logging.getLogger(__name__)
 
@@ -76,26 +73,9 @@ def prepare_all(articles: Sequence[Article]) -> list[Prepared]:
     return [prepare(article) for article in articles]
 
 
-def _watch_parent() -> None:
-    """In a worker: end when the process that started it is gone (killed with SIGKILL, it
-    cannot say so), rather than live on as an orphan."""
-    parent = os.getppid()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
-
-
 def default_workers() -> int:
     """The cores this process may use, less the one the event loop's thread stores on."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(0, min(MAX_WORKERS, cores - 1))
+    return spare_cores(MAX_WORKERS)
 
 
 class Preparer:
@@ -139,12 +119,7 @@ class Preparer:
             return None
         try:
             if self._pool is None:
-                # spawned, not forked: a fork of a process with threads (the event loop's
-                # executors, a client library's) may inherit a lock held by one of them
-                context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(
-                    self.workers, mp_context=context, initializer=_watch_parent
-                )
+                self._pool = process_pool(self.workers)
             return asyncio.get_running_loop().run_in_executor(self._pool, prepare_all, articles)
         except (BrokenProcessPool, RuntimeError, OSError) as exc:
             self._broken(exc)

@@ -82,6 +82,12 @@ class Store(ArticleRoom, SearchRoom, StoryRoom, SourceRoom, ChannelRoom):
         """
         return None
 
+    def reopen_target(self) -> str | None:
+        """What `bot.store.open_store` takes to open this database from another process: the
+        SQLite file's absolute path, or the URL with its password (never log it); None when
+        no other process can see it (``:memory:``)."""
+        return None
+
     def check_file(self) -> None:
         """Raise `StoreFaultError` when the database opened can no longer be written where it
         was (a removed or replaced SQLite file); nothing to check on a server."""

@@ -123,7 +123,7 @@ class PostgresDatabase:
     def __init__(self, url: str, *, max_size: int = POOL_MAX) -> None:
         self.name = redact_url(url)
         self.fault: str | None = None
-        self._url = url
+        self.url = url  # with its password: never log it
         self._secrets = _secrets(url)
         self._local = threading.local()
         self.pool = ConnectionPool(
@@ -237,7 +237,7 @@ class PostgresDatabase:
     def probe(self) -> str | None:
         """Connect afresh, ``SELECT 1`` and commit a one-row write; None, or why it failed."""
         try:
-            with psycopg.connect(self._url, connect_timeout=3, autocommit=True) as conn:
+            with psycopg.connect(self.url, connect_timeout=3, autocommit=True) as conn:
                 conn.execute("SELECT 1")
                 conn.execute(
                     "INSERT INTO write_probe (id, at) VALUES (1, %s)"
@@ -261,6 +261,9 @@ class PostgresStore(TsvectorSearch, Store):
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.name!r})"
+
+    def reopen_target(self) -> str | None:
+        return self.db.url
 
     @classmethod
     def open(cls, path: Path | str, *, pool_size: int = POOL_MAX) -> PostgresStore:

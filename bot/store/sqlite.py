@@ -170,6 +170,9 @@ class SqliteStore(Fts5Search, Store):
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
 
+    def reopen_target(self) -> str | None:
+        return None if self.path == ":memory:" else os.path.abspath(self.path)
+
     @classmethod
     def open(cls, path: Path | str) -> SqliteStore:
         """Open (creating parent folders and the file if needed) and migrate the database.

@@ -1,0 +1,144 @@
+"""/ask answered in a worker process (`bot.commands.answers`), so its CPU never stalls the event
+loop: the same answers as on the command's thread, from SQLite and from PostgreSQL; a worker
+killed with SIGKILL costs no answer and is replaced; the worker ends with the bot, however the
+bot ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.ask import answer_question
+from bot.commands import from_line
+from bot.config import Settings
+from bot.engine import Engine
+from bot.models import ChannelRef
+from bot.store import Store
+from tests.conftest import add_seeds
+from tests.processes import all_gone, children
+
+ROOT = Path(__file__).resolve().parents[1]
+CHANNEL = ChannelRef("console", "t")
+QUESTIONS = (
+    "What does Zelenskyy say security guarantees are?",
+    "What did the Riverton council approve?",
+    "How much will the Riverton bike lanes cost?",
+    "Where is the zebracorn sanctuary?",  # nothing stored answers it
+)
+
+
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """The seeds, on SQLite and on PostgreSQL."""
+    return add_seeds(any_store)
+
+
+async def _ask(engine: Engine, question: str) -> object:
+    reply = await engine.commands.dispatch(from_line(CHANNEL, f"/ask {question}"))
+    assert reply.ok, reply.text
+    return reply.answer
+
+
+async def test_ask_is_answered_in_a_worker_process_with_the_same_answers(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.commands.answers")
+    engine = Engine(store, Settings())
+    try:
+        answers = [await _ask(engine, q) for q in QUESTIONS]
+        workers = engine.answers.pids()
+    finally:
+        engine.close()
+    assert answers == [answer_question(store, q) for q in QUESTIONS]
+    assert sum(a.answered for a in answers) == 3  # type: ignore[attr-defined]
+    # a process of its own, started by the bot, and none of the answers came from elsewhere
+    assert len(workers) == 1 and workers[0] != os.getpid()
+    assert not caplog.records, caplog.text
+    assert all_gone(workers), "the worker outlived engine.close()"
+
+
+async def test_a_worker_killed_with_sigkill_costs_no_answer_and_is_replaced(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Store.open(tmp_path / "bot.db") as store:
+        add_seeds(store)
+        engine = Engine(store, Settings())
+        try:
+            engine.answers.start()
+            deadline = time.monotonic() + 60
+            while not engine.answers.pids():
+                assert time.monotonic() < deadline, "the worker never started"
+                await asyncio.sleep(0.05)
+            (killed,) = engine.answers.pids()
+            os.kill(killed, signal.SIGKILL)
+            # a burst on both command threads while the pool finds out its worker is dead
+            burst = await asyncio.gather(*(_ask(engine, q) for q in QUESTIONS[:3]))
+            later = await _ask(engine, QUESTIONS[3] + " ")  # not kept: asked afresh
+            replaced = engine.answers.pids()
+        finally:
+            engine.close()
+        assert burst == [answer_question(store, q) for q in QUESTIONS[:3]]
+        assert all(a.answered for a in burst)  # type: ignore[attr-defined]
+        assert later == answer_question(store, QUESTIONS[3])
+        assert replaced and killed not in replaced
+        assert "the answering worker died" in caplog.text
+
+
+def test_an_in_memory_store_is_answered_on_the_command_thread() -> None:
+    with Store.open(":memory:") as store:
+        add_seeds(store)
+        engine = Engine(store, Settings())
+        try:
+            assert not engine.answers.in_workers
+            answer = asyncio.run(_ask(engine, QUESTIONS[0]))
+            assert answer == answer_question(store, QUESTIONS[0])
+            assert answer.answered  # type: ignore[attr-defined]
+            assert engine.answers.pids() == []
+        finally:
+            engine.close()
+
+
+BOT = """
+import sys, time
+from bot.config import Settings
+from bot.engine import Engine
+from bot.store import Store
+store = Store.open(sys.argv[1])
+engine = Engine(store, Settings())
+assert engine.answers.answer(sys.argv[2]).answered
+print(*engine.answers.pids(), flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_the_worker_ends_when_the_bot_is_killed(tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    with Store.open(db) as store:
+        add_seeds(store)
+    bot = subprocess.Popen(
+        [sys.executable, "-c", BOT, str(db), QUESTIONS[0]],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert bot.stdout is not None
+        workers = [int(pid) for pid in bot.stdout.readline().split()]
+        assert workers and set(workers) <= set(children(bot.pid))
+        bot.send_signal(signal.SIGKILL)
+        bot.wait(timeout=30)
+    finally:
+        bot.kill()
+        bot.wait(timeout=30)
+    assert all_gone(workers), "the /ask worker outlived the killed bot"
