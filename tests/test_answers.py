@@ -1,7 +1,8 @@
 """/ask answered in a worker process (`bot.commands.answers`), so its CPU never stalls the event
 loop: the same answers as on the command's thread, from SQLite and from PostgreSQL; a worker
 killed with SIGKILL costs no answer and is replaced; the worker ends with the bot, however the
-bot ends.
+bot ends; and a command that knows it will be late (a question queued behind another) is
+deferred at once, not when the platform's budget runs out.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from bot.ask import answer_question
-from bot.commands import from_line
+from bot.commands import Reply, from_line, respond_in_time
+from bot.commands.dispatch import LATE
 from bot.config import Settings
 from bot.engine import Engine
 from bot.models import ChannelRef
@@ -142,3 +144,49 @@ def test_the_worker_ends_when_the_bot_is_killed(tmp_path: Path) -> None:
         bot.kill()
         bot.wait(timeout=30)
     assert all_gone(workers), "the /ask worker outlived the killed bot"
+
+
+class _Recorder:
+    """A platform's side of one command: what it was told, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.deferred = asyncio.Event()
+
+    async def answer(self, reply: Reply, *, private: bool) -> None:
+        self.events.append(f"answer: {reply.text}")
+
+    async def defer(self, *, private: bool) -> None:
+        self.events.append("defer")
+        self.deferred.set()
+
+    async def follow_up(self, reply: Reply, *, private: bool) -> None:
+        self.events.append(f"follow-up: {reply.text}")
+
+
+async def test_a_command_that_says_it_will_be_late_is_deferred_at_once() -> None:
+    platform = _Recorder()
+
+    async def slow(request: object) -> Reply:
+        late = LATE.get()
+        assert late is not None
+        late()
+        # the reply is only ready once the platform heard "working on it": with the budget
+        # of a minute below, that is at once or the command fails
+        await asyncio.wait_for(platform.deferred.wait(), timeout=10)
+        return Reply("the answer")
+
+    reply = await respond_in_time(slow, from_line(CHANNEL, "/ask anything"), platform, budget=60.0)
+    assert reply.text == "the answer"
+    assert platform.events == ["defer", "follow-up: the answer"]
+
+
+async def test_a_command_ready_in_time_is_answered_in_the_first_response() -> None:
+    platform = _Recorder()
+
+    async def quick(request: object) -> Reply:
+        return Reply("the answer")
+
+    await respond_in_time(quick, from_line(CHANNEL, "/brief"), platform, budget=60.0)
+    assert platform.events == ["answer: the answer"]
+    assert LATE.get() is None  # the signal belonged to that command only

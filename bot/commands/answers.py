@@ -87,6 +87,7 @@ class Answers:
         self._workers = wanted if self._target is not None else 0
         self._pool: ProcessPoolExecutor | None = None
         self._restarts = 0
+        self._in_flight = 0  # questions sent to the workers and not answered yet
         self._lock = threading.Lock()
         self._closed = False
 
@@ -94,6 +95,10 @@ class Answers:
     def in_workers(self) -> bool:
         """Whether questions go to worker processes (False: on the calling thread)."""
         return self._workers > 0
+
+    def busy(self) -> bool:
+        """Whether every worker has a question already: the next one waits for them."""
+        return self._workers > 0 and self._in_flight >= self._workers
 
     def pids(self) -> list[int]:
         """The worker processes running now (none before the first question)."""
@@ -115,12 +120,17 @@ class Answers:
             pool = self._started()
         if pool is None:
             return answer_question(self.store, question)
+        with self._lock:
+            self._in_flight += 1
         try:
             return pool.submit(_answer_in_worker, question).result()
         except BrokenProcessPool as exc:
             self._lost(pool, exc)
         except RuntimeError as exc:  # the pool was shut down meanwhile (closing)
             log.info("ask: answering here, the workers are gone (%s)", exc)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
         return answer_question(self.store, question)
 
     def close(self) -> None:

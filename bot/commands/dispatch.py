@@ -19,6 +19,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 
 from bot.commands.cache import NotKeptError, kept_only
@@ -48,6 +49,11 @@ WORKERS = 2
 # shares the interpreter with the loop, so it shortens the interval to this (never lengthens).
 SWITCH_INTERVAL = 0.0005
 RESTARTING = "newsbrief is restarting; try again in a minute."
+
+LATE: ContextVar[Callable[[], None] | None] = ContextVar("late", default=None)
+"""Set by `bot.commands.respond_in_time` for the command it runs: called as soon as the command
+knows its reply cannot be ready within the platform's budget, so the platform is told "working
+on it" at once instead of when the budget runs out."""
 
 
 def clean_input(text: str) -> str:
@@ -180,6 +186,8 @@ async def run(
         if read is not None:
             reply = _kept(ctx, spec.name, read, request.args)
             if reply is None:
+                if spec.name == "ask" and ctx.answers is not None and ctx.answers.busy():
+                    _late()  # queued behind another question, each 10-20 ms
                 loop = asyncio.get_running_loop()
                 reply = await loop.run_in_executor(executor, read, ctx, request.args)
             reply = await with_model(ctx, spec.name, reply)
@@ -197,6 +205,12 @@ async def run(
         # one failing command must not leave the user without an answer
         log.exception("/%s failed in %s", spec.name, ctx.channel)
         return Reply(f"Sorry, /{spec.name} failed. Please try again in a moment.", ok=False)
+
+
+def _late() -> None:
+    late = LATE.get()
+    if late is not None:
+        late()
 
 
 def _kept(ctx: CommandContext, name: str, read: ReadHandler, args: str) -> Reply | None:

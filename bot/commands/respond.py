@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from bot.commands.dispatch import CommandRequest
+from bot.commands.dispatch import LATE, CommandRequest
 from bot.commands.handlers import Reply
 
 log = logging.getLogger(__name__)
@@ -51,16 +51,27 @@ async def respond_in_time(
     budget: float,
 ) -> Reply:
     """Dispatch `request` and answer through `responder`: at once when the reply is ready
-    within `budget` seconds, else defer first.
+    within `budget` seconds, else defer first (at once when the command says it will be late:
+    `bot.commands.dispatch.LATE`).
 
     Returns:
         The reply.
     """
-    task = asyncio.ensure_future(dispatch(request))
+    late = asyncio.Event()
+    token = LATE.set(late.set)  # the task takes a copy of this context
     try:
-        # shield: when the budget runs out the command keeps going and answers later
-        reply = await asyncio.wait_for(asyncio.shield(task), budget)
-    except TimeoutError:
+        task = asyncio.ensure_future(dispatch(request))
+    finally:
+        LATE.reset(token)
+    if budget > 0:  # none: defer at once
+        told = asyncio.ensure_future(late.wait())
+        try:
+            # when the budget runs out, or the command says it will be late, it keeps going
+            # and answers later
+            await asyncio.wait({task, told}, timeout=budget, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            told.cancel()
+    if not task.done():
         spec = request.spec
         # a platform may fix who sees the answer when it defers (Discord does): a command
         # that announces its change, or a shared answer, defers in public
@@ -69,5 +80,6 @@ async def respond_in_time(
         reply = await task
         await responder.follow_up(reply, private=is_private(request, reply))
         return reply
+    reply = task.result()
     await responder.answer(reply, private=is_private(request, reply))
     return reply
