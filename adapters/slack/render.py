@@ -205,8 +205,18 @@ def citation_blocks(n: int, cite: Citation, tz: tzinfo) -> list[Block]:
     return [_section(f"{n}. “{quote}”"), _context(" · ".join(meta)[:MAX_CONTEXT_CHARS])]
 
 
-def _size(message: SlackMessage) -> int:
-    return len(json.dumps(message, ensure_ascii=False))
+def _size(item: SlackMessage | Block) -> int:
+    """Characters of `item` as JSON."""
+    return len(json.dumps(item, ensure_ascii=False))
+
+
+def _grown(size: int, count: int, added: Sequence[int]) -> int:
+    """`_size` of a message of `size` characters and `count` blocks once blocks of `added`
+    characters are appended: their own, and ", " between list items. Counted, not dumped
+    again, so that packing many units costs one dump of each block, not of every message."""
+    if not added:
+        return size
+    return size + sum(added) + 2 * (len(added) if count else len(added) - 1)
 
 
 def _pack(
@@ -222,16 +232,21 @@ def _pack(
     }
     shown = escape_mrkdwn(label)
     messages = [first]
+    size = _size(first)  # of the last message
     for unit in units:
         current = messages[-1]
-        candidate: SlackMessage = {"text": current["text"], "blocks": current["blocks"] + unit}
-        fits = len(candidate["blocks"]) <= MAX_BLOCKS and _size(candidate) <= MAX_MESSAGE_CHARS
-        if fits or len(current["blocks"]) <= (len(head) if current is first else 1):
-            current["blocks"] = candidate["blocks"]
+        count = len(current["blocks"])
+        added = [_size(block) for block in unit]
+        grown = _grown(size, count, added)
+        fits = count + len(unit) <= MAX_BLOCKS and grown <= MAX_MESSAGE_CHARS
+        if fits or count <= (len(head) if current is first else 1):
+            current["blocks"] = current["blocks"] + unit
+            size = grown
             continue
         part = len(messages) + 1
         note = _context(f"_{shown}, continued (part {part})_")
         messages.append({"text": f"{shown} (continued, part {part})", "blocks": [note, *unit]})
+        size = _size(messages[-1])
     return messages
 
 
