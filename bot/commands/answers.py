@@ -23,7 +23,7 @@ import contextlib
 import logging
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.process import BaseProcess
 
@@ -126,8 +126,8 @@ class Answers:
             return pool.submit(_answer_in_worker, question).result()
         except BrokenProcessPool as exc:
             self._lost(pool, exc)
-        except RuntimeError as exc:  # the pool was shut down meanwhile (closing)
-            log.info("ask: answering here, the workers are gone (%s)", exc)
+        except (RuntimeError, CancelledError) as exc:  # the pool was shut down meanwhile
+            log.info("ask: answering here, the workers are gone (%r)", exc)
         finally:
             with self._lock:
                 self._in_flight -= 1
