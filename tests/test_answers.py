@@ -1,8 +1,9 @@
 """/ask answered in a worker process (`bot.commands.answers`), so its CPU never stalls the event
 loop: the same answers as on the command's thread, from SQLite and from PostgreSQL; a worker
 killed with SIGKILL costs no answer and is replaced; the worker ends with the bot, however the
-bot ends; and a command that knows it will be late (a question queued behind another) is
-deferred at once, not when the platform's budget runs out.
+bot ends; a stalled worker holds up no other command; and a command that knows it will be late
+(a question queued behind another) is deferred at once, not when the platform's budget runs
+out.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from bot.commands import Reply, from_line, respond_in_time
 from bot.commands.dispatch import LATE
 from bot.config import Settings
 from bot.engine import Engine
-from bot.models import ChannelRef
+from bot.models import Answer, ChannelRef
 from bot.store import Store
 from tests.conftest import add_seeds
 from tests.processes import all_gone, children
@@ -44,9 +45,9 @@ def store(any_store: Store) -> Store:
     return add_seeds(any_store)
 
 
-async def _ask(engine: Engine, question: str) -> object:
+async def _ask(engine: Engine, question: str) -> Answer:
     reply = await engine.commands.dispatch(from_line(CHANNEL, f"/ask {question}"))
-    assert reply.ok, reply.text
+    assert reply.ok and reply.answer is not None, reply.text
     return reply.answer
 
 
@@ -61,7 +62,7 @@ async def test_ask_is_answered_in_a_worker_process_with_the_same_answers(
     finally:
         engine.close()
     assert answers == [answer_question(store, q) for q in QUESTIONS]
-    assert sum(a.answered for a in answers) == 3  # type: ignore[attr-defined]
+    assert sum(a.answered for a in answers) == 3
     # a process of its own, started by the bot, and none of the answers came from elsewhere
     assert len(workers) == 1 and workers[0] != os.getpid()
     assert not caplog.records, caplog.text
@@ -89,10 +90,55 @@ async def test_a_worker_killed_with_sigkill_costs_no_answer_and_is_replaced(
         finally:
             engine.close()
         assert burst == [answer_question(store, q) for q in QUESTIONS[:3]]
-        assert all(a.answered for a in burst)  # type: ignore[attr-defined]
+        assert all(a.answered for a in burst)
         assert later == answer_question(store, QUESTIONS[3])
         assert replaced and killed not in replaced
         assert "the answering worker died" in caplog.text
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP")
+async def test_a_stalled_worker_holds_up_no_other_command(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "bot.db") as store:
+        add_seeds(store)
+        engine = Engine(store, Settings())
+        try:
+            assert (await _ask(engine, QUESTIONS[0])).answered
+            (worker,) = engine.answers.pids()
+            os.kill(worker, signal.SIGSTOP)  # stalled: swapped out, or stopped by a debugger
+            try:
+                # more questions than the bot has threads for commands, all waiting for it
+                asked = [asyncio.ensure_future(_ask(engine, q)) for q in QUESTIONS[1:]]
+                deadline = time.monotonic() + 20
+                while engine.answers.waiting() < len(asked):
+                    assert time.monotonic() < deadline, "questions wait for a thread"
+                    await asyncio.sleep(0.02)
+                # a /brief nothing kept is computed meanwhile, on the threads for commands
+                brief = await asyncio.wait_for(
+                    engine.commands.dispatch(from_line(CHANNEL, "/brief riverton")), timeout=20
+                )
+                assert brief.digest is not None and brief.digest.stories
+                # and one more question says at once that it will be late
+                platform = _Recorder()
+                late = asyncio.ensure_future(
+                    respond_in_time(
+                        engine.commands.dispatch,
+                        from_line(CHANNEL, "/ask Who is the mayor of Riverton?"),
+                        platform,
+                        budget=60.0,
+                    )
+                )
+                await asyncio.wait_for(platform.deferred.wait(), timeout=20)
+                assert not any(task.done() for task in asked)
+            finally:
+                os.kill(worker, signal.SIGCONT)
+            answers = await asyncio.gather(*asked)
+            mayor = await asyncio.wait_for(late, timeout=60)
+        finally:
+            engine.close()
+        assert answers == [answer_question(store, q) for q in QUESTIONS[1:]]
+        assert platform.events == ["defer", "follow-up: From 1 article:"]
+        assert mayor.answer == answer_question(store, "Who is the mayor of Riverton?")
+        assert "Whitfield" in mayor.answer.citations[0].sentence
 
 
 def test_an_in_memory_store_is_answered_on_the_command_thread() -> None:
@@ -103,7 +149,7 @@ def test_an_in_memory_store_is_answered_on_the_command_thread() -> None:
             assert not engine.answers.in_workers
             answer = asyncio.run(_ask(engine, QUESTIONS[0]))
             assert answer == answer_question(store, QUESTIONS[0])
-            assert answer.answered  # type: ignore[attr-defined]
+            assert answer.answered
             assert engine.answers.pids() == []
         finally:
             engine.close()

@@ -100,6 +100,10 @@ class Answers:
         """Whether every worker has a question already: the next one waits for them."""
         return self._workers > 0 and self._in_flight >= self._workers
 
+    def waiting(self) -> int:
+        """Questions sent to the workers and not answered yet."""
+        return self._in_flight
+
     def pids(self) -> list[int]:
         """The worker processes running now (none before the first question)."""
         return [p.pid for p in _processes(self._pool) if p.pid is not None and p.is_alive()]
