@@ -79,7 +79,7 @@ from bot.summarize.clean import clean_text
 from bot.summarize.sentences import split_block, split_paragraphs
 from bot.text import QUESTION_STOP_WORDS as _STOPWORDS
 from bot.text import TOKEN as _TOKEN
-from bot.text import stem, strip_control
+from bot.text import WordCache, stem, strip_control
 
 __all__ = ["MAX_QUESTION_CHARS", "answer_question"]
 
@@ -448,23 +448,13 @@ def _stem(word: str) -> str:
 
 
 # `_stem` of words as written, for the sentences `_prepare` splits: a dict lookup costs half
-# of the cache's, per word. Emptied when it outgrows `_STEMS_SIZE`; only ever holds `_stem`'s
-# own results, so a lookup and `_stem` always agree.
-_STEMS: dict[str, str] = {}
-_STEMS_SIZE = 50_000
+# of `_stem`'s cache's, per word.
+_STEMS = WordCache(_stem, size=50_000)
 
 
 def _stems(words: list[str]) -> list[str]:
     """`_stem` of each of `words`, in order."""
-    try:
-        return list(map(_STEMS.__getitem__, words))
-    except KeyError:
-        pass
-    if len(_STEMS) > _STEMS_SIZE:
-        _STEMS.clear()
-    stems = [_stem(w) for w in words]
-    _STEMS.update(zip(words, stems, strict=True))
-    return stems
+    return list(map(_STEMS.__getitem__, words))
 
 
 def _phrase(text: str) -> tuple[str, ...]:

@@ -15,11 +15,14 @@ reason measured by its quality gate:
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-from typing import Any
+from collections.abc import Callable
+from functools import cache, lru_cache, partial
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import Stemmer
+
+V = TypeVar("V")
 
 # Whole escape sequences first (CSI "ESC [ ... letter", OSC "ESC ] ... BEL|ST"), then any other
 # C0/C1 control character: text from articles or users must not drive a terminal.
@@ -187,43 +190,46 @@ def stem(word: str, language: str = "en") -> str:
     return str(_stemmer(language).stemWord(word))
 
 
+class WordCache(dict[str, V]):
+    """Word (as written) -> ``compute(word)``, kept for the words seen. Words repeat a lot
+    across articles, so this saves most of the time per word, and ``map(cache.__getitem__,
+    words)`` keeps the per-word work in C. Bounded: past `size` words it computes without
+    keeping, so hostile input cannot grow it forever.
+
+    Example:
+        stems = list(map(WordCache(stem).__getitem__, ["guarantees", "said"]))
+    """
+
+    def __init__(self, compute: Callable[[str], V], size: int = 200_000) -> None:
+        super().__init__()
+        self._compute = compute
+        self._size = size
+
+    def __missing__(self, word: str) -> V:
+        value = self._compute(word)
+        if len(self) < self._size:
+            self[word] = value
+        return value
+
+
 def words(text: str, language: str | None = None) -> list[str]:
     """Content words of `text` in order: lower-cased, stemmed, stop words and one-letter words
     dropped, possessive "'s" removed; numbers kept without thousands separators ("1,200" and
     "1200" agree)."""
-    lang = language or "en"
-    found = _CONTENT_WORDS.get(lang)
-    if found is None:
-        found = _CONTENT_WORDS[lang] = _ContentWords(lang)
+    found = _content_words(language or "en")
     return [word for word in map(found.__getitem__, _WORD.findall(text)) if word is not None]
 
 
-_CACHE_MAX = 200_000
+@cache
+def _content_words(language: str) -> WordCache[str | None]:
+    return WordCache(partial(_content_word, language=language))
 
 
-class _ContentWords(dict[str, str | None]):
-    """Token (as written) -> its content word in one language, None for a stop word. Tokens
-    repeat a lot across articles, so the cache saves most of `words`' time, and `map` over it
-    keeps the per-token work in C; bounded so a hostile input cannot grow it forever."""
-
-    def __init__(self, language: str) -> None:
-        super().__init__()
-        self.language = language
-
-    def __missing__(self, token: str) -> str | None:
-        word: str | None
-        if token[0].isdigit():
-            word = token.replace(",", "") if "," in token else token
-        else:
-            lower = token.lower()
-            if lower.endswith(("'s", "’s")):
-                lower = lower[:-2]
-            word = (
-                stem(lower, self.language) if len(lower) > 1 and lower not in STOP_WORDS else None
-            )
-        if len(self) < _CACHE_MAX:
-            self[token] = word
-        return word
-
-
-_CONTENT_WORDS: dict[str, _ContentWords] = {}
+def _content_word(token: str, language: str) -> str | None:
+    """A token's content word in `language`, None for a stop word (see `words`)."""
+    if token[0].isdigit():
+        return token.replace(",", "") if "," in token else token
+    lower = token.lower()
+    if lower.endswith(("'s", "’s")):
+        lower = lower[:-2]
+    return stem(lower, language) if len(lower) > 1 and lower not in STOP_WORDS else None

@@ -34,6 +34,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache, partial
 
 from bot.models import Briefing, Bullet
 from bot.summarize.clean import clean_text
@@ -53,7 +54,7 @@ from bot.summarize.language import STOP_WORDS, detect_language, normalise_langua
 from bot.summarize.sentences import iter_block, split_paragraphs
 from bot.text import SUMMARY_STOP_WORDS as _STOPWORDS
 from bot.text import SUMMARY_WORD as _WORD
-from bot.text import light_stem, stem
+from bot.text import WordCache, light_stem, stem
 
 __all__ = [
     "MAX_BULLET_WORDS",
@@ -213,10 +214,6 @@ class _Sentence:
     caption: bool = False  # a photo caption glued to the next sentence, without its stop
 
 
-# Word (as written) -> content token ("" for a stop word). Words repeat a lot across articles,
-# so the cache saves most of the tokenising time, and `map` over it keeps the per-word work in
-# C. Bounded so a hostile input cannot grow it forever.
-_CACHE_MAX = 200_000
 _SAY_WORDS = frozenset(SAY[3:-1].split("|"))
 
 
@@ -236,37 +233,22 @@ def _speech_forms() -> frozenset[str]:
 _SPEECH_FORMS = _speech_forms()
 
 
-class _Tokens(dict[str, str]):
-    """Word -> content token for one language ("" for a stop word)."""
-
-    def __init__(self, language: str) -> None:
-        super().__init__()
-        self.language = language
-        self.stop = _STOPWORDS if language == "en" else STOP_WORDS.get(language, frozenset())
-
-    def __missing__(self, word: str) -> str:
-        bare = word.lower().strip("'’-")
-        if len(bare) < 2 or bare in self.stop:
-            token = ""
-        elif self.language == "en":
-            # English keeps its light suffix stripper: on the dev files Snowball's stems
-            # merge words the references keep apart and cost ROUGE
-            token = light_stem(bare)
-        else:
-            token = stem(bare, self.language)
-        if len(self) < _CACHE_MAX:
-            self[word] = token
-        return token
+@cache
+def _tokens_of(language: str) -> WordCache[str]:
+    """Word -> content token in `language` ("" for a stop word)."""
+    stop = _STOPWORDS if language == "en" else STOP_WORDS.get(language, frozenset())
+    return WordCache(partial(_token, language=language, stop=stop))
 
 
-_TOKENS: dict[str, _Tokens] = {}
-
-
-def _tokens_of(language: str) -> _Tokens:
-    found = _TOKENS.get(language)
-    if found is None:
-        found = _TOKENS[language] = _Tokens(language)
-    return found
+def _token(word: str, language: str, stop: frozenset[str]) -> str:
+    bare = word.lower().strip("'’-")
+    if len(bare) < 2 or bare in stop:
+        return ""
+    if language == "en":
+        # English keeps its light suffix stripper: on the dev files Snowball's stems merge
+        # words the references keep apart and cost ROUGE
+        return light_stem(bare)
+    return stem(bare, language)
 
 
 def _token_set(text: str, language: str = "en") -> frozenset[str]:
