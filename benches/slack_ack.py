@@ -230,6 +230,7 @@ def process_cpu(pids: list[int]) -> float:
 class _Figures:
     rows: list[tuple[str, float, bool, bool]] = field(default_factory=list)
     cpu: float = 0.0  # server CPU seconds over the rounds
+    worker_cpu: float = 0.0  # the part of it spent in the bot's /ask worker process
     requests: int = 0
 
 
@@ -295,9 +296,11 @@ async def serve_and_measure(store: Store, questions: list[str], rounds: int, bud
         for name in order:
             jobs = batch()
             workers = engine.answers.pids() if name == "newsbrief" else []
-            cpu = time.process_time() + process_cpu(workers)
+            cpu, worker_cpu = time.process_time(), process_cpu(workers)
             rows = await loop.run_in_executor(None, exchange, name, jobs)
-            figures[name].cpu += time.process_time() + process_cpu(workers) - cpu
+            worker_cpu = process_cpu(workers) - worker_cpu
+            figures[name].cpu += time.process_time() - cpu + worker_cpu
+            figures[name].worker_cpu += worker_cpu
             figures[name].requests += len(jobs)
             figures[name].rows.extend(rows)
             threads.append(threading.active_count())
@@ -322,7 +325,11 @@ def report(figures: dict[str, _Figures], threads: list[int]) -> bool:
                 f"{name:10} {command:7} {len(rows):5} {p50:8.1f} {p99:8.1f} "
                 f"{in_ack / len(rows):8.0%} {shown}"
             )
-        print(f"{name:10} server CPU per request: {fig.cpu / fig.requests * 1000:.2f} ms")
+        main = (fig.cpu - fig.worker_cpu) / fig.requests * 1000
+        print(
+            f"{name:10} server CPU per request: {fig.cpu / fig.requests * 1000:.2f} ms"
+            + (f" ({main:.2f} ms in the serving process)" if fig.worker_cpu else "")
+        )
     p50, p99, _, lost = _summary(ours.rows)
     base50, base99, _, _ = _summary(bare.rows)
     cpu, base_cpu = ours.cpu / ours.requests, bare.cpu / bare.requests
