@@ -22,7 +22,9 @@ Printed per side (median of the rounds): articles per second, peak memory (``VmH
 child, plus the peak of each summarising worker process it started), and the bytes it wrote
 to disk (``write_bytes`` of ``/proc/self/io``: the database, its WAL and their checkpoints),
 then the ratios. The project summarises in ``cores - 1`` worker processes
-(`bot.ingest.prepare`), so its rate depends on the cores free: a line says how many.
+(`bot.ingest.prepare`), so its rate depends on the cores free: a line says how many, and
+the CPU each article cost in the ingesting process (storing and grouping) and in the workers
+(summarising); the busier of the two bounds the rate.
 
 Issue 17 asks for at least 400 articles/s with a peak of at most 150 MB (goal: 600/s and at
 most 200 MB written per 10k).
@@ -153,13 +155,17 @@ def child_project(folder: Path, db: Path) -> dict[str, float]:
     # the summarising workers (bot/ingest/prepare.py) have ended: the biggest one's peak,
     # once per worker, counts beside this process's
     workers = default_workers() if len(result.added) >= POOL_FROM else 0
-    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "articles": len(result.added),
         "seconds": elapsed,
-        "peak_mb": usage["peak_mb"] + workers * child_mb,
+        "peak_mb": usage["peak_mb"] + workers * children.ru_maxrss / 1024,
         "written_mb": usage["written_mb"] - before,
         "workers": workers,
+        # CPU seconds of this process (start-up included) and of the summarising workers
+        "cpu": own.ru_utime + own.ru_stime,
+        "worker_cpu": children.ru_utime + children.ru_stime,
     }
 
 
@@ -273,7 +279,13 @@ def measure(label: str, folder: Path, rounds: int, judged: int | None) -> None:
             f"{labels[side]:28}{rate[side]:12.0f}{med(side, 'peak_mb'):10.0f}"
             f"{med(side, 'written_mb'):12.0f}"
         )
-    print(f"project summarised in {med('project', 'workers'):.0f} worker process(es)")
+    per = 1000 / max(med("project", "articles"), 1)
+    print(
+        f"project summarised in {med('project', 'workers'):.0f} worker process(es);"
+        f" CPU per article: {med('project', 'cpu') * per:.2f} ms in the ingesting process,"
+        f" {med('project', 'worker_cpu') * per:.2f} ms in the workers"
+        " (the busier one bounds the rate)"
+    )
     print(
         f"ratio ceiling/project: {rate['ceiling'] / rate['project']:.1f}x the rate,"
         f" {med('project', 'written_mb') / max(med('ceiling', 'written_mb'), 1e-9):.1f}x"
