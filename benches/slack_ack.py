@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import hashlib
 import hmac
 import json
@@ -268,6 +269,7 @@ async def serve_and_measure(store: Store, questions: list[str], rounds: int, bud
     adapter = SlackAdapter(engine, ack_budget=budget)
     await adapter.start()
     await asyncio.to_thread(engine.answers.start)  # as `run` does
+    gc.freeze()  # as `run` does once started
     bare_runner, bare_url = await serve_bare(fake)
     urls = {"newsbrief": f"http://127.0.0.1:{adapter.port}{PATH}", "bare bolt": bare_url}
     print(f"ack budget {budget * 1000:.0f} ms; {CONCURRENCY} concurrent; {rounds} rounds each")
