@@ -106,11 +106,11 @@ async def test_a_stalled_worker_holds_up_no_other_command(tmp_path: Path) -> Non
             (worker,) = engine.answers.pids()
             os.kill(worker, signal.SIGSTOP)  # stalled: swapped out, or stopped by a debugger
             try:
-                # more questions than the bot has threads for commands, all waiting for it
+                # more questions than the bot has threads for commands, all awaiting the worker
                 asked = [asyncio.ensure_future(_ask(engine, q)) for q in QUESTIONS[1:]]
                 deadline = time.monotonic() + 20
                 while engine.answers.waiting() < len(asked):
-                    assert time.monotonic() < deadline, "questions wait for a thread"
+                    assert time.monotonic() < deadline, "questions never reached the worker"
                     await asyncio.sleep(0.02)
                 # a /brief nothing kept is computed meanwhile, on the threads for commands
                 brief = await asyncio.wait_for(

@@ -13,12 +13,14 @@ replaced at the next question, `MAX_RESTARTS` times at most.
 
 Example:
     answers = Answers(store)
-    answer = answers.answer("What did the council approve?")  # from a command thread
+    answer = answers.answer("What did the council approve?")  # from a thread
+    answer = await answers.answer_async("What did the council approve?")  # on the event loop
     answers.close()
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -136,6 +138,35 @@ class Answers:
             with self._lock:
                 self._in_flight -= 1
         return answer_question(self.store, question)
+
+    async def answer_async(self, question: str) -> Answer:
+        """`answer` for a caller on the event loop: the loop itself awaits the worker's answer,
+        with no thread of its own waiting for it (a thread hop and its interpreter-lock
+        handovers cost the loop more than the question's bytes do). Answers on a thread when
+        there is no worker, or when it died or was shut down under the question."""
+        with self._lock:
+            pool = self._started()
+        if pool is None:
+            return await asyncio.to_thread(answer_question, self.store, question)
+        with self._lock:
+            self._in_flight += 1
+        try:
+            future = pool.submit(_answer_in_worker, question)
+            return await asyncio.wrap_future(future)
+        except BrokenProcessPool as exc:
+            self._lost(pool, exc)
+        except RuntimeError as exc:  # the pool was shut down before it took the question
+            log.info("ask: answering here, the workers are gone (%r)", exc)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the command itself was cancelled
+            # the pool was shut down under the question (the bot closing)
+            log.info("ask: answering here, the workers are gone (cancelled)")
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+        return await asyncio.to_thread(answer_question, self.store, question)
 
     def close(self) -> None:
         """Stop the workers, waiting `CLOSE_WAIT` seconds at most for a question in flight (so

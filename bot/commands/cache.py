@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TypeVar
@@ -32,6 +32,7 @@ SIZE = 256
 TTL = 60.0  # seconds a result is kept at most, however quiet the store
 
 _KEPT_ONLY: ContextVar[bool] = ContextVar("kept_only", default=False)
+_MISSING = object()  # no result kept
 
 
 class NotKeptError(Exception):
@@ -76,24 +77,46 @@ class ReadCache:
     def get(self, store: Store, key: Hashable, compute: Callable[[], T]) -> T:
         """`compute()`'s result for `key`: the kept one while `store` has not changed since,
         else a fresh one (kept for the next caller when nothing wrote meanwhile)."""
-        version = store.data_version()
-        if version is None:
-            if _KEPT_ONLY.get():
-                raise NotKeptError
-            return compute()
-        now = self._clock()
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry[0] == version and now - entry[1] <= self._ttl:
-                self._entries.move_to_end(key)
-                return entry[2]  # type: ignore[return-value]
-            if _KEPT_ONLY.get():
-                raise NotKeptError
+        version, now, kept = self._lookup(store, key)
+        if kept is not _MISSING:
+            return kept  # type: ignore[return-value]
         value = compute()
-        if store.data_version() == version:
-            with self._lock:
-                self._entries[key] = (version, now, value)
-                self._entries.move_to_end(key)
-                while len(self._entries) > self._size:
-                    self._entries.popitem(last=False)
+        self._keep(store, key, version, now, value)
         return value
+
+    async def get_async(
+        self, store: Store, key: Hashable, compute: Callable[[], Awaitable[T]]
+    ) -> T:
+        """`get` for a result computed on the event loop (awaited, as /ask awaits its worker)."""
+        version, now, kept = self._lookup(store, key)
+        if kept is not _MISSING:
+            return kept  # type: ignore[return-value]
+        value = await compute()
+        self._keep(store, key, version, now, value)
+        return value
+
+    def _lookup(self, store: Store, key: Hashable) -> tuple[object, float, object]:
+        """The store's version, the time, and the result kept for `key` (`_MISSING` if none)."""
+        version = store.data_version()
+        now = self._clock()
+        if version is not None:
+            with self._lock:
+                entry = self._entries.get(key)
+                if entry is not None and entry[0] == version and now - entry[1] <= self._ttl:
+                    self._entries.move_to_end(key)
+                    return version, now, entry[2]
+        if _KEPT_ONLY.get():
+            raise NotKeptError
+        return version, now, _MISSING
+
+    def _keep(
+        self, store: Store, key: Hashable, version: object, now: float, value: object
+    ) -> None:
+        """Keep `value` for `key`, unless the store changed while it was computed."""
+        if version is None or store.data_version() != version:
+            return
+        with self._lock:
+            self._entries[key] = (version, now, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)

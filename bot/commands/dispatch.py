@@ -30,6 +30,7 @@ from bot.commands.handlers import (
     CommandContext,
     ReadHandler,
     Reply,
+    ask_async,
     with_model,
 )
 from bot.commands.specs import SPEC, CommandSpec
@@ -48,10 +49,6 @@ WORKERS = 2
 # for it: in a burst every ack waited that long several times over. The dispatcher's pool
 # shares the interpreter with the loop, so it shortens the interval to this (never lengthens).
 SWITCH_INTERVAL = 0.0005
-# Threads that wait for the /ask worker process (`bot.commands.answers`): they only wait, so
-# questions never take the few threads above from a /brief, and a burst of them queues in the
-# worker's order. More questions than this wait for a thread.
-WAITERS = 8
 RESTARTING = "newsbrief is restarting; try again in a minute."
 
 LATE: ContextVar[Callable[[], None] | None] = ContextVar("late", default=None)
@@ -155,7 +152,6 @@ class Dispatcher:
             if sys.getswitchinterval() > SWITCH_INTERVAL:
                 sys.setswitchinterval(SWITCH_INTERVAL)
         self._executor = executor
-        self._waiting = ThreadPoolExecutor(max_workers=WAITERS, thread_name_prefix="newsbrief-ask")
 
     async def dispatch(self, request: CommandRequest) -> Reply:
         """Run `request` and return its reply; never raises."""
@@ -164,14 +160,13 @@ class Dispatcher:
             return Reply(RESTARTING, ok=False)
         log.info("/%s in %s", request.name[:40], request.channel)
         ctx = self._context(request.channel, request.can_manage)
-        reply = await run(ctx, request, executor=self._executor, waiting=self._waiting)
+        reply = await run(ctx, request, executor=self._executor)
         return replace(reply, text=mask_secrets(reply.text, self._secrets))
 
     def close(self) -> None:
         """Stop the worker threads (a read still running finishes on its own)."""
         if isinstance(self._executor, ThreadPoolExecutor):
             self._executor.shutdown(wait=False, cancel_futures=True)
-        self._waiting.shutdown(wait=False, cancel_futures=True)
 
 
 async def run(
@@ -179,14 +174,12 @@ async def run(
     request: CommandRequest,
     *,
     executor: Executor | None = None,
-    waiting: Executor | None = None,
 ) -> Reply:
     """Run one request in `ctx`: the same steps for the dispatcher and for callers that build
     their own context (tests, the CLI).
 
     Args:
-        executor: where read commands compute.
-        waiting: where /ask waits for the worker process that answers it (`executor` if None).
+        executor: where read commands compute (/ask with a worker process awaits it instead).
     """
     spec = request.spec
     if not request.name:
@@ -200,14 +193,14 @@ async def run(
         read = READ_HANDLERS.get(spec.name)
         if read is not None:
             reply = _kept(ctx, spec.name, read, request.args)
-            if reply is None:
-                pool = executor
-                if spec.name == "ask" and ctx.answers is not None and ctx.answers.in_workers:
-                    pool = waiting or executor
-                    if ctx.answers.busy():
-                        _late()  # queued behind another question, each 10-20 ms
+            if reply is None and spec.name == "ask" and ctx.answers and ctx.answers.in_workers:
+                if ctx.answers.busy():
+                    _late()  # queued behind another question, each 5-20 ms
+                # the loop awaits the worker process itself: no thread waits for it
+                reply = await ask_async(ctx, request.args)
+            elif reply is None:
                 loop = asyncio.get_running_loop()
-                reply = await loop.run_in_executor(pool, read, ctx, request.args)
+                reply = await loop.run_in_executor(executor, read, ctx, request.args)
             reply = await with_model(ctx, spec.name, reply)
         else:
             reply = await WRITE_HANDLERS[spec.name](ctx, request.args)

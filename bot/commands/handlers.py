@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import re
 import shlex
 from collections.abc import Awaitable, Callable
@@ -238,17 +240,44 @@ async def with_model(ctx: CommandContext, name: str, reply: Reply) -> Reply:
 
 def ask(ctx: CommandContext, question: str = "") -> Reply:
     """Answer from stored articles, each sentence with its source; say so when they don't."""
-    question = " ".join(question.split())
-    if not any(ch.isalnum() for ch in question):
-        return usage("ask", "Ask a question.")
-    if len(question) > MAX_QUESTION_CHARS:
-        return usage("ask", f"That question is too long (over {MAX_QUESTION_CHARS} characters).")
+    question, problem = _question(question)
+    if problem is not None:
+        return problem
     answers = ctx.answers
     answer = _read(
         ctx,
         ("ask", question),
         lambda: answers.answer(question) if answers else answer_question(ctx.store, question),
     )
+    return _answered(answer)
+
+
+async def ask_async(ctx: CommandContext, question: str = "") -> Reply:
+    """`ask` on the event loop, awaiting the worker process that answers (`ctx.answers`)."""
+    question, problem = _question(question)
+    if problem is not None:
+        return problem
+    if ctx.answers is None:
+        return await asyncio.to_thread(ask, ctx, question)
+    compute = functools.partial(ctx.answers.answer_async, question)
+    if ctx.reads is None:
+        return _answered(await compute())
+    return _answered(await ctx.reads.get_async(ctx.store, ("ask", question), compute))
+
+
+def _question(text: str) -> tuple[str, Reply | None]:
+    """The question asked, and the usage reply when it cannot be asked."""
+    question = " ".join(text.split())
+    if not any(ch.isalnum() for ch in question):
+        return question, usage("ask", "Ask a question.")
+    if len(question) > MAX_QUESTION_CHARS:
+        return question, usage(
+            "ask", f"That question is too long (over {MAX_QUESTION_CHARS} characters)."
+        )
+    return question, None
+
+
+def _answered(answer: Answer) -> Reply:
     if not answer.answered:
         return Reply("I found nothing in the stored articles that answers that.", answer=answer)
     articles = len({c.article_id for c in answer.citations})
