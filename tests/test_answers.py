@@ -141,6 +141,34 @@ async def test_a_stalled_worker_holds_up_no_other_command(tmp_path: Path) -> Non
         assert "Whitfield" in mayor.answer.citations[0].sentence
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP")
+async def test_questions_in_flight_when_the_worker_is_shut_down_are_answered_here(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.commands.answers")
+    with Store.open(tmp_path / "bot.db") as store:
+        add_seeds(store)
+        engine = Engine(store, Settings())
+        try:
+            assert (await _ask(engine, QUESTIONS[0])).answered
+            (worker,) = engine.answers.pids()
+            os.kill(worker, signal.SIGSTOP)  # the questions below stay in flight
+            asked = [asyncio.ensure_future(_ask(engine, q)) for q in QUESTIONS[1:]]
+            deadline = time.monotonic() + 20
+            while engine.answers.waiting() < len(asked):
+                assert time.monotonic() < deadline, "questions never reached the worker"
+                await asyncio.sleep(0.02)
+            # the bot closing: the pool cancels the questions it had not handed to the worker
+            # yet, and the stopped worker is killed after `CLOSE_WAIT`
+            await asyncio.to_thread(engine.answers.close)
+            answers = await asyncio.wait_for(asyncio.gather(*asked), timeout=60)
+        finally:
+            engine.close()
+        assert answers == [answer_question(store, q) for q in QUESTIONS[1:]]
+        assert "answering here" in caplog.text
+        assert all_gone([worker])
+
+
 def test_an_in_memory_store_is_answered_on_the_command_thread() -> None:
     with Store.open(":memory:") as store:
         add_seeds(store)
