@@ -96,22 +96,29 @@ async def test_a_worker_killed_with_sigkill_costs_no_answer_and_is_replaced(
         assert "the answering worker died" in caplog.text
 
 
+async def _stall_with_questions(engine: Engine) -> tuple[int, list[asyncio.Future[Answer]]]:
+    """Stop the worker (SIGSTOP) once it answered one question, then ask the rest of
+    `QUESTIONS`; returns the worker's pid and the questions, once all are with the worker."""
+    assert (await _ask(engine, QUESTIONS[0])).answered
+    (worker,) = engine.answers.pids()
+    os.kill(worker, signal.SIGSTOP)  # stalled: swapped out, or stopped by a debugger
+    asked = [asyncio.ensure_future(_ask(engine, q)) for q in QUESTIONS[1:]]
+    deadline = time.monotonic() + 20
+    while engine.answers.waiting() < len(asked):
+        assert time.monotonic() < deadline, "questions never reached the worker"
+        await asyncio.sleep(0.02)
+    return worker, asked
+
+
 @pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP")
 async def test_a_stalled_worker_holds_up_no_other_command(tmp_path: Path) -> None:
     with Store.open(tmp_path / "bot.db") as store:
         add_seeds(store)
         engine = Engine(store, Settings())
         try:
-            assert (await _ask(engine, QUESTIONS[0])).answered
-            (worker,) = engine.answers.pids()
-            os.kill(worker, signal.SIGSTOP)  # stalled: swapped out, or stopped by a debugger
+            # more questions than the bot has threads for commands, all awaiting the worker
+            worker, asked = await _stall_with_questions(engine)
             try:
-                # more questions than the bot has threads for commands, all awaiting the worker
-                asked = [asyncio.ensure_future(_ask(engine, q)) for q in QUESTIONS[1:]]
-                deadline = time.monotonic() + 20
-                while engine.answers.waiting() < len(asked):
-                    assert time.monotonic() < deadline, "questions never reached the worker"
-                    await asyncio.sleep(0.02)
                 # a /brief nothing kept is computed meanwhile, on the threads for commands
                 brief = await asyncio.wait_for(
                     engine.commands.dispatch(from_line(CHANNEL, "/brief riverton")), timeout=20
@@ -150,14 +157,7 @@ async def test_questions_in_flight_when_the_worker_is_shut_down_are_answered_her
         add_seeds(store)
         engine = Engine(store, Settings())
         try:
-            assert (await _ask(engine, QUESTIONS[0])).answered
-            (worker,) = engine.answers.pids()
-            os.kill(worker, signal.SIGSTOP)  # the questions below stay in flight
-            asked = [asyncio.ensure_future(_ask(engine, q)) for q in QUESTIONS[1:]]
-            deadline = time.monotonic() + 20
-            while engine.answers.waiting() < len(asked):
-                assert time.monotonic() < deadline, "questions never reached the worker"
-                await asyncio.sleep(0.02)
+            worker, asked = await _stall_with_questions(engine)
             # the bot closing: the pool cancels the questions it had not handed to the worker
             # yet, and the stopped worker is killed after `CLOSE_WAIT`
             await asyncio.to_thread(engine.answers.close)
