@@ -184,13 +184,13 @@ def test_an_in_memory_store_is_answered_on_the_command_thread() -> None:
 
 
 BOT = """
-import sys, time
+import asyncio, sys, time
 from bot.config import Settings
 from bot.engine import Engine
 from bot.store import Store
 store = Store.open(sys.argv[1])
 engine = Engine(store, Settings())
-assert engine.answers.answer(sys.argv[2]).answered
+assert asyncio.run(engine.answers.answer(sys.argv[2])).answered
 print(*engine.answers.pids(), flush=True)
 time.sleep(120)
 """

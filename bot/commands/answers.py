@@ -13,8 +13,7 @@ replaced at the next question, `MAX_RESTARTS` times at most.
 
 Example:
     answers = Answers(store)
-    answer = answers.answer("What did the council approve?")  # from a thread
-    answer = await answers.answer_async("What did the council approve?")  # on the event loop
+    answer = await answers.answer("What did the council approve?")
     answers.close()
 """
 
@@ -25,7 +24,7 @@ import contextlib
 import logging
 import threading
 import time
-from concurrent.futures import CancelledError, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.process import BaseProcess
 
@@ -75,7 +74,8 @@ def _answer_in_worker(question: str) -> Answer:
 class Answers:
     """Answers questions from `store`'s articles in a worker process (see the module).
 
-    Thread-safe: command threads call `answer` concurrently.
+    Questions are awaited on the event loop (`answer`); the rest may be called from any
+    thread.
 
     Args:
         store: the open database the bot uses.
@@ -119,31 +119,12 @@ class Answers:
             with contextlib.suppress(RuntimeError):  # closed meanwhile
                 pool.submit(int)  # a pool starts its processes for its first task
 
-    def answer(self, question: str) -> Answer:
-        """`bot.ask.answer_question` for `question`, in a worker when there is one. Blocks the
-        calling thread (not the interpreter) until it is answered."""
-        with self._lock:
-            pool = self._started()
-        if pool is None:
-            return answer_question(self.store, question)
-        with self._lock:
-            self._in_flight += 1
-        try:
-            return pool.submit(_answer_in_worker, question).result()
-        except BrokenProcessPool as exc:
-            self._lost(pool, exc)
-        except (RuntimeError, CancelledError) as exc:  # the pool was shut down meanwhile
-            log.info("ask: answering here, the workers are gone (%r)", exc)
-        finally:
-            with self._lock:
-                self._in_flight -= 1
-        return answer_question(self.store, question)
-
-    async def answer_async(self, question: str) -> Answer:
-        """`answer` for a caller on the event loop: the loop itself awaits the worker's answer,
-        with no thread of its own waiting for it (a thread hop and its interpreter-lock
-        handovers cost the loop more than the question's bytes do). Answers on a thread when
-        there is no worker, or when it died or was shut down under the question."""
+    async def answer(self, question: str) -> Answer:
+        """`bot.ask.answer_question` for `question`, in a worker when there is one: the event
+        loop awaits its answer, with no thread of its own waiting for it (a thread hop and its
+        interpreter-lock handovers cost the loop more than the question's bytes do). Answers on
+        a thread when there is no worker, or when it died or was shut down under the
+        question."""
         with self._lock:
             pool = self._started()
         if pool is None:

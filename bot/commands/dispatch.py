@@ -197,7 +197,7 @@ async def run(
                 if ctx.answers.busy():
                     _late()  # queued behind another question, each 5-20 ms
                 # the loop awaits the worker process itself: no thread waits for it
-                reply = await ask_async(ctx, request.args)
+                reply = await ask_async(ctx, ctx.answers, request.args)
             elif reply is None:
                 loop = asyncio.get_running_loop()
                 reply = await loop.run_in_executor(executor, read, ctx, request.args)

@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import re
 import shlex
@@ -243,23 +242,16 @@ def ask(ctx: CommandContext, question: str = "") -> Reply:
     question, problem = _question(question)
     if problem is not None:
         return problem
-    answers = ctx.answers
-    answer = _read(
-        ctx,
-        ("ask", question),
-        lambda: answers.answer(question) if answers else answer_question(ctx.store, question),
-    )
+    answer = _read(ctx, ("ask", question), lambda: answer_question(ctx.store, question))
     return _answered(answer)
 
 
-async def ask_async(ctx: CommandContext, question: str = "") -> Reply:
-    """`ask` on the event loop, awaiting the worker process that answers (`ctx.answers`)."""
+async def ask_async(ctx: CommandContext, answers: Answers, question: str = "") -> Reply:
+    """`ask` on the event loop, awaiting the worker process that answers (`answers`)."""
     question, problem = _question(question)
     if problem is not None:
         return problem
-    if ctx.answers is None:
-        return await asyncio.to_thread(ask, ctx, question)
-    compute = functools.partial(ctx.answers.answer_async, question)
+    compute = functools.partial(answers.answer, question)
     if ctx.reads is None:
         return _answered(await compute())
     return _answered(await ctx.reads.get_async(ctx.store, ("ask", question), compute))
