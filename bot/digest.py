@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.models import Article, Briefing, ChannelRef, Digest, Story
 from bot.store import Store, StoryOutline
@@ -27,9 +27,15 @@ from bot.summarize import summarize
 from bot.summarize.story import MAX_STORY_REPORTS, summarize_story
 from bot.updates import mark_update, select_updates, views_of
 
-# Most undelivered articles looked at for one digest; the newest win. Bounds the work for a
-# channel that has not had a digest for a long time.
+# Most undelivered articles looked at for one digest; those fetched last win. Bounds the work
+# for a channel that has not had a digest for a long time.
 CANDIDATE_LIMIT = 20_000
+# A digest offers the articles fetched since the channel's last digest (less the grace, for
+# articles stored while it was being built), and at least those of the last day: a story it
+# did not show, once it is older than that, is not news any more, and the work of a digest is
+# that of the articles of its window, not of all those stored.
+LOOKBACK = timedelta(hours=24)
+LOOKBACK_GRACE = timedelta(hours=1)
 # How much each ranking signal counts: more outlets carrying a story dominates, then how
 # recent it is (half-life in hours), then how much there is to read.
 SOURCE_WEIGHT = 2.0
@@ -47,7 +53,8 @@ def build_digest(
     shared: Sequence[str] = (),
     exclude: Collection[int] = (),
 ) -> Digest:
-    """The best stories with articles `channel` has not been sent, at most `max_stories`.
+    """The best stories with articles `channel` has not been sent, at most `max_stories`, of
+    the articles fetched since its last digest (at least those of the last day: `window_start`).
 
     A channel gets its own subscriptions, the operator's `shared` feeds and hand-ingested
     articles, not feeds only other channels follow; with a keyword filter, only stories
@@ -56,13 +63,19 @@ def build_digest(
     moment = now or datetime.now(UTC)
     settings = store.get_channel(channel)
     hidden = store.hidden_sources(channel, shared)
+    since = store.last_delivery(channel)
     ranked, in_order, outlines, scores = _ranked_outlines(
-        store, channel, hidden=hidden, exclude=exclude, terms=settings.filter, now=moment
+        store,
+        channel,
+        hidden=hidden,
+        exclude=exclude,
+        terms=settings.filter,
+        now=moment,
+        fetched_since=window_start(since, moment),
     )
     stories, settled, more = _chosen(
         store, channel, (ranked, in_order), outlines, scores, shown=max_stories
     )
-    since = store.last_delivery(channel)
     return Digest(
         stories=tuple(stories),
         generated_at=moment,
@@ -70,6 +83,15 @@ def build_digest(
         since=since,
         settled=tuple(settled),
     )
+
+
+def window_start(last_digest: datetime | None, now: datetime) -> datetime:
+    """The earliest fetch time of the articles a digest at `now` offers (`LOOKBACK`): those
+    fetched since the channel's `last_digest`, and at least those of the last day."""
+    start = now - LOOKBACK
+    if last_digest is not None:
+        start = min(start, _aware(last_digest) - LOOKBACK_GRACE)
+    return start
 
 
 def digest_of(
@@ -170,6 +192,7 @@ def _ranked_outlines(
     exclude: Collection[int],
     terms: Sequence[str],
     now: datetime,
+    fetched_since: datetime,
 ) -> tuple[list[int], Callable[[], list[int]] | None, dict[int, StoryOutline], dict[int, float]]:
     """The candidate stories of `channel`'s digest, best first, as `_ranked` ranks the stories
     of the candidate articles but without reading their texts; then a function that ranks
@@ -182,9 +205,15 @@ def _ranked_outlines(
     """
     # reports it was sent that were revised since bring their story back (bot/updates.py)
     revised = store.revised_ids(channel, limit=CANDIDATE_LIMIT, hidden=hidden)
+
+    def fresh() -> list[tuple[int, int]]:
+        return store.undelivered_ids(
+            channel, limit=CANDIDATE_LIMIT, hidden=hidden, fetched_since=fetched_since
+        )
+
     order: dict[int, int] | None = None
     if exclude or terms:
-        picked = store.undelivered_ids(channel, limit=CANDIDATE_LIMIT, hidden=hidden) + revised
+        picked = fresh() + revised
         if exclude:
             picked = [(i, sid) for i, sid in picked if i not in exclude]
         if terms:
@@ -193,7 +222,9 @@ def _ranked_outlines(
         outlines = store.story_outlines(list(order), channel)
     else:
         # every candidate is taken: the store outlines their stories without listing them
-        outlines = store.undelivered_outlines(channel, CANDIDATE_LIMIT, hidden=hidden)
+        outlines = store.undelivered_outlines(
+            channel, CANDIDATE_LIMIT, hidden=hidden, fetched_since=fetched_since
+        )
         more_ids = list(dict.fromkeys(sid for _, sid in revised if sid not in outlines))
         outlines.update(store.story_outlines(more_ids, channel))
     scores = {sid: _score_of(outline, now) for sid, outline in outlines.items()}
@@ -202,7 +233,7 @@ def _ranked_outlines(
         return sorted((sid for sid in places if sid in scores), key=lambda sid: -scores[sid])
 
     def in_order() -> list[int]:
-        picked = store.undelivered_ids(channel, limit=CANDIDATE_LIMIT, hidden=hidden) + revised
+        picked = fresh() + revised
         return ranked(_first_places(picked))
 
     if order is not None:

@@ -8,7 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.cluster import assign_story
-from bot.digest import CANDIDATE_LIMIT, build_digest, mark_delivered, rank_stories
+from bot.digest import (
+    CANDIDATE_LIMIT,
+    build_digest,
+    mark_delivered,
+    rank_stories,
+    window_start,
+)
 from bot.ingest.http import FetchPolicy
 from bot.ingest.pipeline import ingest
 from bot.models import Article, Briefing, Bullet, ChannelRef
@@ -59,10 +65,13 @@ async def test_stories_of_more_outlets_rank_first_then_the_newest(
     assert later.empty and later.overview.startswith("Nothing new since ")
 
 
-def _many_stories(store: Store, stories: int, *, words: int = 60) -> datetime:
+def _many_stories(
+    store: Store, stories: int, *, words: int = 60, fetched: datetime | None = None
+) -> datetime:
     """`stories` stories of 1-4 reports each from a few outlets (some unnamed), at times that
     tie now and then, with texts of different lengths (some not ASCII); returns the newest
-    time. Every report is stored with a briefing and joined to its story."""
+    time. Every report is stored with a briefing and joined to its story, fetched as it was
+    published or, given `fetched`, then (one poll bringing in a backlog)."""
     rng = random.Random(5)
     start = datetime(2025, 3, 1, tzinfo=UTC)
     newest = start
@@ -79,7 +88,7 @@ def _many_stories(store: Store, stories: int, *, words: int = 60) -> datetime:
                 source=outlet,
                 text=f"Event {number} happened, report {report} says. {accent} {filler}.",
                 published=when + timedelta(minutes=rng.choice((0, 0, 30))),
-                fetched_at=when,
+                fetched_at=fetched or when,
                 origin=f"https://feed{rng.randrange(3)}.example/rss",
             )
             lead = Bullet(f"Event {number} happened, report {report} says.")
@@ -104,7 +113,7 @@ def test_a_digest_ranks_and_settles_as_ranking_every_story_whole_would(db_target
     newest = _many_stories(store, 60)
     now = newest + timedelta(hours=2)
     # sent before: two stories whole, then one gets a new report and the other nothing new
-    first = build_digest(store, CHANNEL, max_stories=2, now=now - timedelta(hours=30))
+    first = build_digest(store, CHANNEL, max_stories=2, now=now - timedelta(days=5))
     mark_delivered(store, CHANNEL, first)
     grown = first.stories[0]
     late = Article(
@@ -127,7 +136,11 @@ def test_a_digest_ranks_and_settles_as_ranking_every_story_whole_would(db_target
         centroid_terms=0,
     )
     hidden = store.hidden_sources(CHANNEL, ())
-    fresh = store.undelivered_articles(CHANNEL, limit=CANDIDATE_LIMIT, hidden=hidden)
+    window = window_start(store.last_delivery(CHANNEL), now)
+    fresh = store.undelivered_articles(
+        CHANNEL, limit=CANDIDATE_LIMIT, hidden=hidden, fetched_since=window
+    )
+    assert 10 < len(fresh) < store.count_articles() - 10  # the window leaves some out
     whole, settled = select_updates(store, CHANNEL, rank_stories(store, fresh, now=now))
 
     digest = build_digest(store, CHANNEL, max_stories=7, now=now)
@@ -140,12 +153,13 @@ def test_a_digest_ranks_and_settles_as_ranking_every_story_whole_would(db_target
 
 def test_a_digest_reads_whole_only_the_stories_it_shows(tmp_path: Path) -> None:
     store = open_store(tmp_path / "many.db")
-    newest = _many_stories(store, 300, words=400)
+    now = datetime(2025, 6, 1, tzinfo=UTC)
+    _many_stories(store, 300, words=400, fetched=now)  # one poll: every story in the window
     stored = store.db.execute("SELECT sum(length(text)) FROM articles").fetchone()[0]
-    build_digest(store, CHANNEL, max_stories=5, now=newest)  # the summariser's caches filled
+    build_digest(store, CHANNEL, max_stories=5, now=now)  # the summariser's caches filled
     tracemalloc.start()
     try:
-        digest = build_digest(store, CHANNEL, max_stories=5, now=newest)
+        digest = build_digest(store, CHANNEL, max_stories=5, now=now)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -153,6 +167,66 @@ def test_a_digest_reads_whole_only_the_stories_it_shows(tmp_path: Path) -> None:
     # every candidate read whole would hold each stored text at least once (twice, as the
     # candidates and as their stories' members)
     assert stored > 4_000_000 and peak < stored / 2, (peak, stored)
+
+
+def _story(store: Store, name: str, outlets: int, fetched: datetime) -> None:
+    """One story of `name`, carried by `outlets` outlets, each report fetched (and
+    published) at `fetched`."""
+    story_id = None
+    for number in range(outlets):
+        text = f"The {name} story happened, outlet {number} reported in a report of its own."
+        article = Article(
+            url=f"https://outlet{number}.example/{name}",
+            title=f"The {name} story",
+            source=f"Outlet {number}",
+            text=text,
+            published=fetched,
+            fetched_at=fetched,
+        )
+        stored, _ = store.add_article(article, Briefing(article.title, (Bullet(text),)))
+        assert stored.id is not None
+        story_id = story_id or stored.id
+        store.join_story(
+            stored.id,
+            story_id,
+            moment=fetched,
+            terms=[],
+            vector={},
+            index_terms=[],
+            centroid_terms=0,
+        )
+
+
+def test_a_digest_offers_what_came_since_the_last_one_and_at_least_the_last_day(
+    db_target: str,
+) -> None:
+    store = open_store(db_target)
+    now = datetime(2025, 3, 10, 9, tzinfo=UTC)
+    # carried by five outlets, it would outrank the fresh story on outlets alone
+    _story(store, "stale", 5, now - timedelta(days=3))
+    _story(store, "fresh", 1, now - timedelta(hours=2))
+    # a channel's first digest: the last day, not a story three days old that it never saw
+    first = build_digest(store, CHANNEL, now=now)
+    assert [s.lead.title for s in first.stories] == ["The fresh story"]
+    assert "more not shown" not in first.overview
+    # a channel whose last digest was four days ago gets everything since, best first
+    away = ChannelRef("console", "away")
+    old = Article(
+        url="https://outlet0.example/sent",
+        title="Sent four days ago",
+        source="Outlet 0",
+        text="A report this channel was sent four days ago, before it went quiet.",
+        published=now - timedelta(days=4, hours=2),
+        fetched_at=now - timedelta(days=4, hours=2),
+    )
+    sent, _ = store.add_article(old, Briefing(old.title, (Bullet(old.text),)))
+    assert sent.id is not None
+    store.record_deliveries(away, [sent.id], now - timedelta(days=4))
+    back = build_digest(store, away, now=now)
+    assert [s.lead.title for s in back.stories] == ["The stale story", "The fresh story"]
+    mark_delivered(store, away, back)
+    # and an hour later, nothing it has not had
+    assert build_digest(store, away, now=now + timedelta(hours=1)).stories == ()
 
 
 def test_stories_of_equal_rank_come_in_the_order_of_their_reports(db_target: str) -> None:

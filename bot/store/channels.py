@@ -52,17 +52,28 @@ class ChannelRoom(Room):
         *,
         hidden: Sequence[str] = (),
         since: datetime | None = None,
+        fetched_since: datetime | None = None,
     ) -> list[Article]:
         """Articles not yet delivered to `channel`, newest first.
 
         Args:
             hidden: sources whose articles are not for this channel (see `hidden_sources`).
             since: only articles published (or fetched) at or after this time.
+            fetched_since: only articles fetched at or after this time, the `limit` fetched
+                last (`undelivered_window`).
         """
         where, params = undelivered_to(channel, hidden)
         if since is not None:
             where.append("coalesce(a.published, a.fetched_at) >= ?")
             params.append(to_iso(since))
+        if fetched_since is not None:
+            head, args = undelivered_window(where, params, fetched_since, limit)
+            rows = self.db.execute(
+                f"{head}SELECT {A_COLUMNS} FROM fresh f {self.db_fixed_join} articles a"
+                " ON a.id = f.id ORDER BY f.at DESC, f.size DESC, f.id",
+                args,
+            ).fetchall()
+            return [to_article(r) for r in rows]
         rows = self.db.execute(
             f"SELECT {A_COLUMNS} FROM articles a WHERE {' AND '.join(where)}"
             f" ORDER BY {NEWEST_FIRST} LIMIT ?",
@@ -71,18 +82,29 @@ class ChannelRoom(Room):
         return [to_article(r) for r in rows]
 
     def undelivered_ids(
-        self, channel: ChannelRef, limit: int = 500, *, hidden: Sequence[str] = ()
+        self,
+        channel: ChannelRef,
+        limit: int = 500,
+        *,
+        hidden: Sequence[str] = (),
+        fetched_since: datetime | None = None,
     ) -> list[tuple[int, int]]:
         """(article id, story id) of the articles `undelivered_articles` gives, in its order,
         without reading their texts into Python (a digest ranks them before it loads any)."""
         where, params = undelivered_to(channel, hidden)
-        # the story id as it is in the index articles_newest: a coalesce() of it would be
-        # computed from the article's row, which SQLite then reads (text and all)
-        rows = self.db.execute(
-            f"SELECT a.id, a.story_id FROM articles a WHERE {' AND '.join(where)}"
-            f" ORDER BY {NEWEST_FIRST} LIMIT ?",
-            (*params, limit),
-        ).fetchall()
+        if fetched_since is not None:
+            head, args = undelivered_window(where, params, fetched_since, limit)
+            rows = self.db.execute(
+                f"{head}SELECT id, story_id FROM fresh ORDER BY at DESC, size DESC, id", args
+            ).fetchall()
+        else:
+            # the story id as it is in the index articles_newest: a coalesce() of it would be
+            # computed from the article's row, which SQLite then reads (text and all)
+            rows = self.db.execute(
+                f"SELECT a.id, a.story_id FROM articles a WHERE {' AND '.join(where)}"
+                f" ORDER BY {NEWEST_FIRST} LIMIT ?",
+                (*params, limit),
+            ).fetchall()
         return [(i, i if sid is None else sid) for i, sid in rows]
 
     def revised_ids(
@@ -672,3 +694,22 @@ def undelivered_to(channel: ChannelRef, hidden: Sequence[str]) -> tuple[list[str
         where.append(f"(a.origin IS NULL OR a.origin NOT IN ({marks(hidden)}))")
         params.extend(hidden)
     return where, params
+
+
+def undelivered_window(
+    where: Sequence[str], params: Sequence[Any], fetched_since: datetime, limit: int
+) -> tuple[str, list[Any]]:
+    """A WITH clause naming ``fresh (id, story_id, at, size)`` the articles meeting `where`
+    (on articles ``a``) that were fetched at or after `fetched_since`, the `limit` fetched
+    last, each with its time and text length (NEWEST_FIRST's keys); and its parameters.
+
+    The window is read from the index articles_fetched alone; ordering the articles newest
+    first instead would walk every article stored (whose fetch time is in its row).
+    """
+    head = (
+        "WITH fresh AS MATERIALIZED (SELECT a.id AS id, a.story_id AS story_id,"
+        " coalesce(a.published, a.fetched_at) AS at, length(a.text) AS size FROM articles a"
+        f" WHERE a.fetched_at >= ? AND {' AND '.join(where)}"
+        " ORDER BY a.fetched_at DESC LIMIT ?) "
+    )
+    return head, [to_iso(fetched_since), *params, limit]

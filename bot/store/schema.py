@@ -330,6 +330,13 @@ SQLITE_MIGRATIONS: tuple[str, ...] = (
         coalesce(published, fetched_at), length(text)
     );
     """,
+    # 10: a digest's candidates are the articles fetched since the channel's last digest (or
+    # in the last day): the window read from one covering index, with what ranking and the
+    # filters need, however many articles are stored (`bot.store.channels.undelivered_window`)
+    """
+    CREATE INDEX articles_fetched ON articles
+        (fetched_at, coalesce(published, fetched_at), length(text), story_id, origin);
+    """,
 )
 
 # PostgreSQL starts at SQLite's schema of version 7, in one script. Text columns compare as
@@ -589,4 +596,15 @@ CREATE INDEX articles_newest ON articles
     ((coalesce(published, fetched_at)) DESC, (length(text)) DESC, id) INCLUDE (story_id, origin);
 """
 
-POSTGRES_MIGRATIONS: tuple[str, ...] = (_POSTGRES_1, _POSTGRES_2, _POSTGRES_3, _POSTGRES_4)
+# 5 (SQLite's 10): the articles by fetch time, the window a digest takes its candidates from
+_POSTGRES_5 = """
+CREATE INDEX articles_fetched ON articles (fetched_at) INCLUDE (published, story_id, origin);
+"""
+
+POSTGRES_MIGRATIONS: tuple[str, ...] = (
+    _POSTGRES_1,
+    _POSTGRES_2,
+    _POSTGRES_3,
+    _POSTGRES_4,
+    _POSTGRES_5,
+)

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.models import Article, ChannelRef, StoryCentroid
 from bot.store.articles import NEWEST_FIRST
-from bot.store.channels import undelivered_to
+from bot.store.channels import undelivered_to, undelivered_window
 from bot.store.db import Database, Room, chunks, marks
 from bot.store.rows import (
     A_COLUMNS,
@@ -131,23 +131,33 @@ class StoryRoom(Room):
         return found
 
     def undelivered_outlines(
-        self, channel: ChannelRef, limit: int, *, hidden: Sequence[str] = ()
+        self,
+        channel: ChannelRef,
+        limit: int,
+        *,
+        hidden: Sequence[str] = (),
+        fetched_since: datetime | None = None,
     ) -> dict[int, StoryOutline]:
         """`story_outlines` of the stories of the articles `undelivered_ids` gives, in one
         statement: the candidates never leave the database."""
         where, params = undelivered_to(channel, hidden)
-        picked = (
-            "WITH picked AS MATERIALIZED (SELECT a.id, a.story_id FROM articles a"
-            f" WHERE {' AND '.join(where)} ORDER BY {NEWEST_FIRST} LIMIT ?) "
-        )
+        if fetched_since is not None:
+            picked, args = undelivered_window(where, params, fetched_since, limit)
+            name = "fresh"
+        else:
+            picked = (
+                "WITH picked AS MATERIALIZED (SELECT a.id, a.story_id FROM articles a"
+                f" WHERE {' AND '.join(where)} ORDER BY {NEWEST_FIRST} LIMIT ?) "
+            )
+            args, name = [*params, limit], "picked"
         return self._outlines(
             channel,
-            "(SELECT story_id FROM picked)",
+            f"(SELECT story_id FROM {name})",
             [],
-            "(SELECT id FROM picked WHERE story_id IS NULL)",
+            f"(SELECT id FROM {name} WHERE story_id IS NULL)",
             [],
             picked,
-            [*params, limit],
+            args,
         )
 
     def _outlines(
