@@ -13,7 +13,8 @@ prints:
   + candidate query + average link +
   store), total and per article; ``add_article`` is shown apart, since it is not grouping work;
 - quality: stories found vs true events, pairwise precision and recall against the event ids;
-- digest: ``build_digest(max_stories=10)`` over all of them as new, and the grouping query a
+- digest: ``build_digest(max_stories=10)`` over all of them as new and in the channel's window
+  (``benches.bulk_store.whole_window``), and the grouping query a
   digest runs (every new article -> story ids -> the biggest stories' articles);
 - growth: each time divided by the size ratio to the previous size (1.0 = linear).
 
@@ -47,6 +48,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benches.bulk_store import whole_window
 from bot.cluster import assign_story, terms
 from bot.digest import build_digest
 from bot.models import Article, Briefing, Bullet, ChannelRef
@@ -417,6 +419,7 @@ def run(n: int, seed: int, folder: Path, *, builtin: bool = False) -> Result:
     predicted = _pairs(Counter(story_of.values()))
     true = _pairs(Counter(event_of.values()))
     channel = ChannelRef("bench", "c1")
+    whole_window(store, channel)
     t0 = clock()
     digest = build_digest(store, channel, max_stories=10, now=START + timedelta(days=60))
     t1 = clock()

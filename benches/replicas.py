@@ -13,9 +13,10 @@ in DIR and reuses them on the next run with the same ``--articles`` and ``--seed
    backends alternating question by question, a cold round (right after opening; with
    ``--keep``, the OS page cache may be warm) and a warm one. Printed: p50/p95/max per backend
    and PostgreSQL/SQLite. Must: p95 < 200 ms on both.
-2. Digest build at N stored: `build_digest` for a channel with every article new (the newest
-   `CANDIDATE_LIMIT` are candidates; an event's reports share a story, as `bot.cluster` would
-   group them), one untimed build each first (it stores the briefings it makes), then
+2. Digest build at N stored: `build_digest` for a channel with every article new and in its
+   window (`benches.bulk_store.whole_window`: the `CANDIDATE_LIMIT` fetched last are
+   candidates; an event's reports share a story, as `bot.cluster` would group them), one
+   untimed build each first (it stores the briefings it makes), then
    `ROUNDS` alternating rounds; medians and the ratio. Goal: PostgreSQL within 1.5x SQLite.
 3. Replicas: 1, 2 and 3 real ``python -m bot run`` processes on one fresh PostgreSQL
    database, polling `FEEDS` loopback feeds that answer each request after `FEED_LATENCY` and
@@ -54,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg
 
 from benches.ask_latency import ask_all, load, percentile, questions
+from benches.bulk_store import whole_window
 from bot.digest import build_digest
 from bot.models import ChannelRef
 from bot.store import Store, open_store
@@ -191,6 +193,7 @@ def bench_digest(lite: Store, pg: Store) -> None:
     stores = [lite, pg]
     sizes = []
     for store in stores:
+        whole_window(store, channel)
         start = time.perf_counter()
         digest = build_digest(store, channel, max_stories=10, now=DIGEST_NOW)
         sizes.append((time.perf_counter() - start, len(digest.stories)))
