@@ -92,20 +92,23 @@ def _many_stories(
                 origin=f"https://feed{rng.randrange(3)}.example/rss",
             )
             lead = Bullet(f"Event {number} happened, report {report} says.")
-            stored, _ = store.add_article(article, Briefing(article.title, (lead,)))
-            assert stored.id is not None
-            story_id = story_id or stored.id
-            store.join_story(
-                stored.id,
-                story_id,
-                moment=when,
-                terms=[],
-                vector={},
-                index_terms=[],
-                centroid_terms=0,
-            )
+            story_id = _filed(store, article, lead, story_id, moment=when)
             newest = max(newest, article.published or when)
     return newest
+
+
+def _filed(
+    store: Store, article: Article, lead: Bullet, story_id: int | None, *, moment: datetime
+) -> int:
+    """Store `article` with a briefing of `lead` and join it to `story_id` (a story of its own
+    when None) at `moment`; returns the story's id."""
+    stored, _ = store.add_article(article, Briefing(article.title, (lead,)))
+    assert stored.id is not None
+    story_id = story_id or stored.id
+    store.join_story(
+        stored.id, story_id, moment=moment, terms=[], vector={}, index_terms=[], centroid_terms=0
+    )
+    return story_id
 
 
 def test_a_digest_ranks_and_settles_as_ranking_every_story_whole_would(db_target: str) -> None:
@@ -183,18 +186,7 @@ def _story(store: Store, name: str, outlets: int, fetched: datetime) -> None:
             published=fetched,
             fetched_at=fetched,
         )
-        stored, _ = store.add_article(article, Briefing(article.title, (Bullet(text),)))
-        assert stored.id is not None
-        story_id = story_id or stored.id
-        store.join_story(
-            stored.id,
-            story_id,
-            moment=fetched,
-            terms=[],
-            vector={},
-            index_terms=[],
-            centroid_terms=0,
-        )
+        story_id = _filed(store, article, Bullet(text), story_id, moment=fetched)
 
 
 def test_a_digest_offers_what_came_since_the_last_one_and_at_least_the_last_day(
