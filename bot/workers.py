@@ -7,6 +7,7 @@ loop that acks commands and keeps platform connections alive waits for it.
 Example:
     pool = process_pool(spare_cores(4), initializer=open_store_here, initargs=(target,))
     result = await asyncio.get_running_loop().run_in_executor(pool, work, item)
+    process = worker_process(serve, (connection,), niceness=5)
 """
 
 from __future__ import annotations
@@ -51,6 +52,28 @@ def _start_worker(
         os.nice(niceness)
     if initializer is not None:
         initializer(*args)
+
+
+def worker_process(
+    main: Callable[..., None],
+    args: tuple[Any, ...] = (),
+    *,
+    niceness: int = 0,
+    name: str = "newsbrief-worker",
+) -> multiprocessing.process.BaseProcess:
+    """A spawned process running ``main(*args)``, started, that ends with this one (see
+    `process_pool`)."""
+    context = multiprocessing.get_context("spawn")
+    process = context.Process(
+        target=_run_worker, args=(niceness, main, args), name=name, daemon=True
+    )
+    process.start()
+    return process
+
+
+def _run_worker(niceness: int, main: Callable[..., None], args: tuple[Any, ...]) -> None:
+    _start_worker(niceness, None, ())
+    main(*args)
 
 
 def process_pool(

@@ -6,10 +6,16 @@ loop needs: in a burst of 50 commands every ack waited behind it (p99 of the Sla
 bare bolt app's, ``benches/slack_ack.py``). In a worker process, lowered in priority, the loop
 only waits for the answer's few bytes.
 
+The loop talks to the worker over a pipe it reads itself (`asyncio` ``add_reader``): a question
+costs the bot's process about 0.03 ms, where a process pool's feeder and manager threads cost
+0.2 ms and a handover of the interpreter lock each way. At most `IN_PIPE` questions are in the
+pipe at a time, the rest wait here in order, so writing one never blocks the loop however long
+the worker stalls.
+
 The worker opens the same database itself (`Store.reopen_target`); a store no other process can
 see (``:memory:``), a machine without processes to spare for it, or a worker that died (killed
-for memory) answers on the command's thread as before, so /ask always answers. A dead worker is
-replaced at the next question, `MAX_RESTARTS` times at most.
+for memory) answers on a thread as before, so /ask always answers. A dead worker is replaced at
+the next question, `MAX_RESTARTS` times at most.
 
 Example:
     answers = Answers(store)
@@ -20,18 +26,20 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import itertools
 import logging
 import threading
-import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 from bot.ask import answer_question
 from bot.models import Answer
 from bot.store import Store, StoreError
-from bot.workers import process_pool, spare_cores
+from bot.workers import spare_cores, worker_process
 
 log = logging.getLogger(__name__)
 
@@ -50,25 +58,58 @@ MAX_RESTARTS = 3
 CLOSE_WAIT = 5.0
 """Seconds `Answers.close` waits for the workers to end before killing them."""
 
-_store: Store | None = None  # in a worker: the database it answers from
+IN_PIPE = 4
+"""Questions written to the worker's pipe and not answered yet, at most: a few hundred bytes
+each, far below what a pipe holds, so a write never waits for a stalled worker."""
+
+_GONE = object()  # what a question's future gets when its worker ended without answering it
 
 
-def _open_in_worker(target: str) -> None:
-    global _store
+def _serve(connection: Connection, target: str) -> None:
+    """The worker: open the database at `target`, then answer each (key, question) read from
+    `connection` with (key, True, answer), or (key, False, error), until None or the end."""
+    store = _open(target)
+    while True:
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):
+            return  # the bot is gone
+        if message is None:
+            return
+        key, question = message
+        try:
+            reply: tuple[int, bool, Any] = (key, True, answer_question(store, question))
+        except Exception as exc:  # raised in the bot, as if it had been raised there
+            reply = (key, False, exc)
+        try:
+            connection.send(reply)
+        except Exception as exc:  # an error that does not pickle
+            connection.send((key, False, StoreError(f"the answering worker failed: {exc!r}")))
+
+
+def _open(target: str) -> Store:
     from bot.store import is_postgres, open_store
 
     if is_postgres(target):
         from bot.store.postgres import PostgresStore
 
-        _store = PostgresStore.open(target, pool_size=1)  # one question at a time
-    else:
-        _store = open_store(target)
+        return PostgresStore.open(target, pool_size=1)  # one question at a time
+    return open_store(target)
 
 
-def _answer_in_worker(question: str) -> Answer:
-    if _store is None:  # the initializer failed, and the pool would have said so
-        raise StoreError("the answering worker has no database")
-    return answer_question(_store, question)
+@dataclass(eq=False)
+class _Worker:
+    """One answering process and its pipe, read by the event loop `loop` once a question
+    was asked on it."""
+
+    process: BaseProcess
+    pipe: Connection
+    loop: asyncio.AbstractEventLoop | None = None
+    sent: dict[int, asyncio.Future[Any]] = field(default_factory=dict)  # in the pipe
+    queued: collections.deque[tuple[int, str, asyncio.Future[Any]]] = field(
+        default_factory=collections.deque
+    )
+    ended: bool = False
 
 
 class Answers:
@@ -79,17 +120,17 @@ class Answers:
 
     Args:
         store: the open database the bot uses.
-        workers: worker processes; 0 answers on the calling thread.
+        workers: 1 answers in a worker process; 0 on a thread of this one.
     """
 
     def __init__(self, store: Store, workers: int | None = None) -> None:
         self.store = store
         self._target = store.reopen_target()
-        wanted = spare_cores(WORKERS) if workers is None else workers
+        wanted = spare_cores(WORKERS) if workers is None else min(workers, 1)
         self._workers = wanted if self._target is not None else 0
-        self._pool: ProcessPoolExecutor | None = None
+        self._worker: _Worker | None = None
         self._restarts = 0
-        self._in_flight = 0  # questions sent to the workers and not answered yet
+        self._keys = itertools.count()
         self._lock = threading.Lock()
         self._closed = False
 
@@ -100,107 +141,190 @@ class Answers:
 
     def busy(self) -> bool:
         """Whether every worker has a question already: the next one waits for them."""
-        return self._workers > 0 and self._in_flight >= self._workers
+        return self._workers > 0 and self.waiting() >= self._workers
 
     def waiting(self) -> int:
         """Questions sent to the workers and not answered yet."""
-        return self._in_flight
+        worker = self._worker
+        return 0 if worker is None else len(worker.sent) + len(worker.queued)
 
     def pids(self) -> list[int]:
         """The worker processes running now (none before the first question)."""
-        return [p.pid for p in _processes(self._pool) if p.pid is not None and p.is_alive()]
+        worker = self._worker
+        if worker is None or worker.process.pid is None or not worker.process.is_alive():
+            return []
+        return [worker.process.pid]
 
     def start(self) -> None:
         """Start the worker now (it takes about half a second), so that the first question
         does not wait for it."""
         with self._lock:
-            pool = self._started()
-        if pool is not None:
-            with contextlib.suppress(RuntimeError):  # closed meanwhile
-                pool.submit(int)  # a pool starts its processes for its first task
+            self._started()
 
     async def answer(self, question: str) -> Answer:
-        """`bot.ask.answer_question` for `question`, in a worker when there is one: the event
-        loop awaits its answer, with no thread of its own waiting for it (a thread hop and its
-        interpreter-lock handovers cost the loop more than the question's bytes do). Answers on
-        a thread when there is no worker, or when it died or was shut down under the
-        question."""
+        """`bot.ask.answer_question` for `question`, in the worker when there is one: the event
+        loop reads its answer from the pipe itself, with no thread waiting for it. Answers on
+        a thread when there is no worker, or when it ended (killed, or shut down) before it
+        answered."""
+        loop = asyncio.get_running_loop()
         with self._lock:
-            pool = self._started()
-        if pool is None:
-            return await asyncio.to_thread(answer_question, self.store, question)
-        with self._lock:
-            self._in_flight += 1
-        try:
-            future = pool.submit(_answer_in_worker, question)
-            return await asyncio.wrap_future(future)
-        except BrokenProcessPool as exc:
-            self._lost(pool, exc)
-        except RuntimeError as exc:  # the pool was shut down before it took the question
-            log.info("ask: answering here, the workers are gone (%r)", exc)
-        except asyncio.CancelledError:
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise  # the command itself was cancelled
-            # the pool was shut down under the question (the bot closing)
-            log.info("ask: answering here, the workers are gone (cancelled)")
-        finally:
-            with self._lock:
-                self._in_flight -= 1
+            worker = self._started()
+            if worker is not None and worker.loop is not loop:
+                worker = self._attach(worker, loop)
+        if worker is not None:
+            future: asyncio.Future[Any] = loop.create_future()
+            worker.queued.append((next(self._keys), question, future))
+            self._send(worker)
+            try:
+                found = await future
+            finally:
+                future.cancel()  # the command cancelled: its answer, if any, is dropped
+            if found is not _GONE:
+                ok, value = found
+                if not ok:
+                    raise value
+                return value  # type: ignore[no-any-return]
+            log.info("ask: answering here, the worker is gone")
         return await asyncio.to_thread(answer_question, self.store, question)
 
     def close(self) -> None:
-        """Stop the workers, waiting `CLOSE_WAIT` seconds at most for a question in flight (so
-        that their database connections are closed when this returns)."""
+        """Stop the worker, waiting `CLOSE_WAIT` seconds at most for a question in flight (so
+        that its database connection is closed when this returns); questions it had not
+        answered are answered here."""
         with self._lock:
             self._closed = True
-            pool, self._pool = self._pool, None
-        if pool is None:
+            worker, self._worker = self._worker, None
+        if worker is None:
             return
-        processes = _processes(pool)
-        pool.shutdown(wait=False, cancel_futures=True)
-        deadline = time.monotonic() + CLOSE_WAIT
-        for process in processes:
-            process.join(max(0.0, deadline - time.monotonic()))
-            if process.is_alive():
-                process.kill()
+        self._call(worker, self._end, worker)
+        with contextlib.suppress(OSError, ValueError):  # it is gone already
+            worker.pipe.send(None)  # room for it: `IN_PIPE`
+        worker.process.join(CLOSE_WAIT)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join(CLOSE_WAIT)
+        worker.pipe.close()
 
-    def _started(self) -> ProcessPoolExecutor | None:
-        """The pool, started if need be (the lock held)."""
-        if self._pool is None and self._workers > 0 and not self._closed:
+    # The worker, on the loop ---------------------------------------------------------
+
+    def _started(self) -> _Worker | None:
+        """The worker, started if need be (the lock held)."""
+        if self._worker is None and self._workers > 0 and not self._closed:
             assert self._target is not None
             try:
-                self._pool = process_pool(
-                    self._workers,
-                    niceness=NICENESS,
-                    initializer=_open_in_worker,
-                    initargs=(self._target,),
+                from multiprocessing import Pipe
+
+                here, there = Pipe()
+                process = worker_process(
+                    _serve, (there, self._target), niceness=NICENESS, name="newsbrief-ask"
                 )
+                there.close()
+                self._worker = _Worker(process, here)
             except (OSError, RuntimeError) as exc:
                 log.warning("ask: cannot start a worker process (%s); answering here", exc)
                 self._workers = 0
-        return self._pool
+        return self._worker
 
-    def _lost(self, pool: ProcessPoolExecutor, exc: BaseException) -> None:
-        """A worker died (or could not open the database): drop its pool; the next question
-        starts another, unless too many died already."""
+    def _attach(self, worker: _Worker, loop: asyncio.AbstractEventLoop) -> _Worker | None:
+        """Read `worker`'s pipe on `loop` (the lock held): the first question's, or a new
+        loop's once the one before it closed (then its questions are gone with it)."""
+        old = worker.loop
+        if old is not None and not old.is_closed():
+            return None  # answered on a thread: another loop reads this worker
+        worker.loop = loop
+        worker.sent.clear()
+        worker.queued.clear()
+        loop.add_reader(worker.pipe.fileno(), self._read, worker)
+        return worker
+
+    def _send(self, worker: _Worker) -> None:
+        """Write queued questions to the pipe while fewer than `IN_PIPE` are in it."""
+        while worker.queued and len(worker.sent) < IN_PIPE and not worker.ended:
+            key, question, future = worker.queued.popleft()
+            if future.done():
+                continue  # its command was cancelled
+            try:
+                worker.pipe.send((key, question))
+            except (OSError, ValueError) as exc:
+                future.set_result(_GONE)
+                self._lost(worker, exc)
+                return
+            worker.sent[key] = future
+
+    def _read(self, worker: _Worker) -> None:
+        """Answers from the pipe, to the questions that wait for them."""
+        try:
+            while worker.pipe.poll():
+                key, ok, value = worker.pipe.recv()
+                future = worker.sent.pop(key, None)
+                if future is not None and not future.done():
+                    future.set_result((ok, value))
+        except (EOFError, OSError) as exc:  # the worker ended: killed, or failed to start
+            self._lost(worker, exc)
+            return
+        self._send(worker)
+
+    def _lost(self, worker: _Worker, exc: BaseException) -> None:
+        """The worker died (or could not open the database): its questions are answered
+        here, and the next one starts another, unless too many died already."""
         with self._lock:
-            if self._pool is not pool:
-                return  # another thread saw it first
-            self._pool = None
-            self._restarts += 1
-            if self._restarts > MAX_RESTARTS:
-                self._workers = 0
-                log.error(
-                    "ask: the answering worker died %d times; answering in this process from "
-                    "now on",
-                    self._restarts,
-                )
-            else:
-                log.warning("ask: the answering worker died (%s); starting another", exc)
-        pool.shutdown(wait=False, cancel_futures=True)
+            if self._worker is worker:
+                self._worker = None
+                self._restarts += 1
+                if self._restarts > MAX_RESTARTS:
+                    self._workers = 0
+                    log.error(
+                        "ask: the answering worker died %d times; answering in this process "
+                        "from now on",
+                        self._restarts,
+                    )
+                else:
+                    log.warning("ask: the answering worker died (%r); starting another", exc)
+        self._end(worker)
+        worker.process.join(0)  # reaped, if it is gone
+        worker.pipe.close()
 
+    def _end(self, worker: _Worker) -> None:
+        """Stop reading `worker`, and answer its questions here (on its loop)."""
+        if worker.ended:
+            return
+        worker.ended = True
+        if worker.loop is not None:
+            worker.loop.remove_reader(worker.pipe.fileno())
+        waiting = [*worker.sent.values(), *(future for _, _, future in worker.queued)]
+        worker.sent.clear()
+        worker.queued.clear()
+        for future in waiting:
+            if not future.done():
+                future.set_result(_GONE)
 
-def _processes(pool: ProcessPoolExecutor | None) -> list[BaseProcess]:
-    """A pool's worker processes (the executor keeps them in a private attribute)."""
-    return list((getattr(pool, "_processes", None) or {}).values())
+    @staticmethod
+    def _call(worker: _Worker, function: Any, *args: Any) -> None:
+        """``function(*args)`` on `worker`'s loop, from any thread, and wait for it; at once
+        when there is no loop or it is this thread's or closed."""
+        loop = worker.loop
+        if loop is None or loop.is_closed():
+            if not worker.ended:
+                worker.ended = True  # the reader went with the loop
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            function(*args)
+            return
+        done = threading.Event()
+
+        def call() -> None:
+            try:
+                function(*args)
+            finally:
+                done.set()
+
+        try:
+            loop.call_soon_threadsafe(call)
+        except RuntimeError:  # closed meanwhile
+            return
+        # a loop that does not run (stopped) never takes it: the worker is killed regardless
+        done.wait(CLOSE_WAIT)
