@@ -249,8 +249,10 @@ class SlackAdapter:
         )
         self._verifier = SignatureVerifier(secrets.slack_signing_secret or "")
         self._names = command_names(self.settings.command_prefix)
-        for visible in self._names:
-            self.app.command(visible)(self._on_command)
+        # one listener for every command: bolt tries its listeners in turn, each try building
+        # the matcher's arguments, so /ask, the second command, cost two tries
+        every = "|".join(re.escape(visible) for visible in self._names)
+        self.app.command(re.compile(f"^(?:{every})$"))(self._on_command)
         self._app_token = secrets.slack_app_token
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
