@@ -254,7 +254,13 @@ def _summary(rows: list[tuple[str, float, bool, bool]]) -> tuple[float, float, i
     )
 
 
-async def serve_and_measure(store: Store, questions: list[str], rounds: int, budget: float) -> bool:
+async def serve_and_measure(
+    store: Store,
+    questions: list[str],
+    rounds: int,
+    budget: float,
+    commands: tuple[str, ...] = COMMANDS,
+) -> bool:
     ctx = multiprocessing.get_context("spawn")
     ours_end, theirs_end = ctx.Pipe()
     client = ctx.Process(target=slack_side, args=(theirs_end,), daemon=True)
@@ -282,7 +288,7 @@ async def serve_and_measure(store: Store, questions: list[str], rounds: int, bud
         jobs = []
         for i in range(CONCURRENCY):
             counter += 1
-            command = COMMANDS[i % 2]
+            command = commands[i % len(commands)]
             text = rng.choice(topics) if command == "/brief" else rng.choice(questions)
             jobs.append((str(counter), command, text))
         return jobs
@@ -316,14 +322,16 @@ async def serve_and_measure(store: Store, questions: list[str], rounds: int, bud
     await adapter.close()
     await bare_runner.cleanup()
     engine.close()
-    return report(figures, threads)
+    return report(figures, threads, commands)
 
 
-def report(figures: dict[str, _Figures], threads: list[int]) -> bool:
+def report(
+    figures: dict[str, _Figures], threads: list[int], commands: tuple[str, ...] = COMMANDS
+) -> bool:
     ours, bare = figures["newsbrief"], figures["bare bolt"]
     print(f"{'':10} {'':7} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'in ack':>8} {'lost':>5}")
     for name, fig in figures.items():
-        for command in (*COMMANDS, "all"):
+        for command in (*commands, "all"):
             rows = [r for r in fig.rows if command in (r[0], "all")]
             p50, p99, in_ack, lost = _summary(rows)
             # the bare app only acks: it answers nothing, so it loses nothing either
@@ -355,7 +363,7 @@ def report(figures: dict[str, _Figures], threads: list[int]) -> bool:
     shares = {
         command: sum(1 for r in ours.rows if r[0] == command and r[2])
         / max(1, sum(1 for r in ours.rows if r[0] == command))
-        for command in COMMANDS
+        for command in commands
     }
     musts = {
         f"{c} answered inside the ack for >= {MUST_IN_ACK:.0%}": share >= MUST_IN_ACK
@@ -378,14 +386,18 @@ def main() -> int:
     parser.add_argument(
         "--ack-budget", type=float, default=ACK_BUDGET, help="seconds to wait for the answer"
     )
+    parser.add_argument(
+        "--only", choices=COMMANDS, help="send only this command (what it costs alone)"
+    )
     args = parser.parse_args()
+    commands = (args.only,) if args.only else COMMANDS
     with tempfile.TemporaryDirectory() as tmp:
         path = args.db or Path(tmp) / "bench.db"
         with Store.open(path) as store:
             questions = load(store, args.articles, args.seed)
             print(f"store: {store.count_articles()} articles")
             # a missed must is printed as such: `make bench` goes on to the other figures
-            asyncio.run(serve_and_measure(store, questions, args.rounds, args.ack_budget))
+            asyncio.run(serve_and_measure(store, questions, args.rounds, args.ack_budget, commands))
     return 0
 
 
