@@ -1,7 +1,8 @@
 """/ask answered in a worker process (`bot.commands.answers`), so its CPU never stalls the event
 loop: the same answers as on the command's thread, from SQLite and from PostgreSQL; a worker
 killed with SIGKILL costs no answer and is replaced; the worker ends with the bot, however the
-bot ends; a stalled worker holds up no other command; and a command that knows it will be late
+bot ends; a stalled worker holds up no other command, nor the event loop however many questions
+wait for it; and a command that knows it will be late
 (a question queued behind another) is deferred at once, not when the platform's budget runs
 out.
 """
@@ -9,6 +10,7 @@ out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -167,6 +169,49 @@ async def test_questions_in_flight_when_the_worker_is_shut_down_are_answered_her
         assert answers == [answer_question(store, q) for q in QUESTIONS[1:]]
         assert "answering here" in caplog.text
         assert all_gone([worker])
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP")
+async def test_more_questions_than_a_pipe_holds_never_block_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    with Store.open(tmp_path / "bot.db") as store:
+        add_seeds(store)
+        engine = Engine(store, Settings())
+        loop = asyncio.get_running_loop()
+        stalled: list[str] = []
+        try:
+            worker, asked = await _stall_with_questions(engine)
+            # 400 questions of 480 characters, about 200 KB: more than the pipe (a socket
+            # pair) holds, about 90 KB
+            many = ["Who approved the Riverton lanes? " + "x" * 447] * 400
+            more = [asyncio.ensure_future(engine.answers.answer(q)) for q in many]
+
+            def watch() -> None:
+                # the loop must keep running every callback it is given; a write to the
+                # stopped worker's full pipe would hold it for good (once the worker goes on,
+                # its answers fill the pipe back, which the loop no longer reads): the worker
+                # is then killed, which ends the write
+                for _ in range(20):
+                    try:
+                        asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop).result(5)
+                    except TimeoutError:
+                        stalled.append("the event loop stopped for 5 s")
+                        os.kill(worker, signal.SIGKILL)
+                        return
+                    time.sleep(0.05)
+
+            await asyncio.to_thread(watch)
+            waiting = engine.answers.waiting()
+            with contextlib.suppress(ProcessLookupError):  # killed by the watch
+                os.kill(worker, signal.SIGCONT)
+            answers = await asyncio.wait_for(asyncio.gather(*asked, *more), timeout=120)
+        finally:
+            engine.close()
+        assert not stalled
+        assert waiting == len(asked) + len(many)
+        expected = [answer_question(store, q) for q in (*QUESTIONS[1:], many[0])]
+        assert answers == expected[:-1] + expected[-1:] * len(many)
 
 
 def test_an_in_memory_store_is_answered_on_the_command_thread() -> None:
