@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,15 @@ from tests.servers import LoopbackServer
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 CLUSTERS_SAMPLE = Path(__file__).resolve().parent / "data" / "clusters_sample.jsonl"
+
+
+@pytest.fixture(autouse=True)
+def _unfrozen() -> Iterator[None]:
+    """A test that runs the bot in pytest's process (`run_platforms`) freezes what was built
+    until then (`gc.freeze()`, as `run` does): thaw it after the test, so the objects of one
+    test are not kept from collection through all the others."""
+    yield
+    gc.unfreeze()
 
 
 def write_dev_events(folder: Path) -> tuple[Path, list[tuple[str, dict[str, str]]]]:

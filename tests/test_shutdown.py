@@ -166,7 +166,6 @@ async def test_once_started_what_start_up_built_is_left_out_of_collections(
     """A full collection walking every object start-up built took 25-35 ms of the event loop,
     in the middle of a burst of commands (benches/slack_ack.py): once the platforms are up,
     those objects are frozen, and no collection looks at them again."""
-    gc.unfreeze()  # an earlier run in this process froze its own
     store, stop, task = await _start(_settings(tmp_path / "bot.db", timeout=5.0), SlowAdapter())
     try:
         deadline = time.monotonic() + 30
@@ -179,7 +178,6 @@ async def test_once_started_what_start_up_built_is_left_out_of_collections(
         stop.set()
         assert await asyncio.wait_for(task, 30) == 0
         store.close()
-        gc.unfreeze()
 
 
 async def test_a_stop_during_start_up_is_heard_at_once(tmp_path: Path) -> None:
