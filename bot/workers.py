@@ -65,15 +65,10 @@ def worker_process(
     `process_pool`)."""
     context = multiprocessing.get_context("spawn")
     process = context.Process(
-        target=_run_worker, args=(niceness, main, args), name=name, daemon=True
+        target=_start_worker, args=(niceness, main, args), name=name, daemon=True
     )
     process.start()
     return process
-
-
-def _run_worker(niceness: int, main: Callable[..., None], args: tuple[Any, ...]) -> None:
-    _start_worker(niceness, None, ())
-    main(*args)
 
 
 def process_pool(

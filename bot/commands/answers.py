@@ -196,7 +196,7 @@ class Answers:
             worker, self._worker = self._worker, None
         if worker is None:
             return
-        self._call(worker, self._end, worker)
+        self._end_soon(worker)
         with contextlib.suppress(OSError, ValueError):  # it is gone already
             worker.pipe.send(None)  # room for it: `IN_PIPE`
         worker.process.join(CLOSE_WAIT)
@@ -298,33 +298,31 @@ class Answers:
             if not future.done():
                 future.set_result(_GONE)
 
-    @staticmethod
-    def _call(worker: _Worker, function: Any, *args: Any) -> None:
-        """``function(*args)`` on `worker`'s loop, from any thread, and wait for it; at once
-        when there is no loop or it is this thread's or closed."""
+    def _end_soon(self, worker: _Worker) -> None:
+        """`_end` from any thread: on `worker`'s loop, waited for (`CLOSE_WAIT` at most, for
+        a loop that does not run); at once when that loop is this thread's, and only marked
+        when it is gone (its reader went with it)."""
         loop = worker.loop
         if loop is None or loop.is_closed():
-            if not worker.ended:
-                worker.ended = True  # the reader went with the loop
+            worker.ended = True
             return
         try:
-            running = asyncio.get_running_loop()
+            here = asyncio.get_running_loop() is loop
         except RuntimeError:
-            running = None
-        if running is loop:
-            function(*args)
+            here = False
+        if here:
+            self._end(worker)
             return
         done = threading.Event()
 
-        def call() -> None:
+        def end() -> None:
             try:
-                function(*args)
+                self._end(worker)
             finally:
                 done.set()
 
         try:
-            loop.call_soon_threadsafe(call)
+            loop.call_soon_threadsafe(end)
         except RuntimeError:  # closed meanwhile
             return
-        # a loop that does not run (stopped) never takes it: the worker is killed regardless
         done.wait(CLOSE_WAIT)

@@ -87,24 +87,16 @@ class ChannelRoom(Room):
         limit: int = 500,
         *,
         hidden: Sequence[str] = (),
-        fetched_since: datetime | None = None,
+        fetched_since: datetime,
     ) -> list[tuple[int, int]]:
-        """(article id, story id) of the articles `undelivered_articles` gives, in its order,
-        without reading their texts into Python (a digest ranks them before it loads any)."""
+        """(article id, story id) of the articles `undelivered_articles` gives for
+        `fetched_since`, in its order, without reading their texts into Python (a digest
+        ranks them before it loads any)."""
         where, params = undelivered_to(channel, hidden)
-        if fetched_since is not None:
-            head, args = undelivered_window(where, params, fetched_since, limit)
-            rows = self.db.execute(
-                f"{head}SELECT id, story_id FROM fresh ORDER BY at DESC, size DESC, id", args
-            ).fetchall()
-        else:
-            # the story id as it is in the index articles_newest: a coalesce() of it would be
-            # computed from the article's row, which SQLite then reads (text and all)
-            rows = self.db.execute(
-                f"SELECT a.id, a.story_id FROM articles a WHERE {' AND '.join(where)}"
-                f" ORDER BY {NEWEST_FIRST} LIMIT ?",
-                (*params, limit),
-            ).fetchall()
+        head, args = undelivered_window(where, params, fetched_since, limit)
+        rows = self.db.execute(
+            f"{head}SELECT id, story_id FROM fresh ORDER BY at DESC, size DESC, id", args
+        ).fetchall()
         return [(i, i if sid is None else sid) for i, sid in rows]
 
     def revised_ids(

@@ -14,7 +14,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.models import Article, ChannelRef, StoryCentroid
-from bot.store.articles import NEWEST_FIRST
 from bot.store.channels import undelivered_to, undelivered_window
 from bot.store.db import Database, Room, chunks, marks
 from bot.store.rows import (
@@ -136,25 +135,17 @@ class StoryRoom(Room):
         limit: int,
         *,
         hidden: Sequence[str] = (),
-        fetched_since: datetime | None = None,
+        fetched_since: datetime,
     ) -> dict[int, StoryOutline]:
         """`story_outlines` of the stories of the articles `undelivered_ids` gives, in one
         statement: the candidates never leave the database."""
         where, params = undelivered_to(channel, hidden)
-        if fetched_since is not None:
-            picked, args = undelivered_window(where, params, fetched_since, limit)
-            name = "fresh"
-        else:
-            picked = (
-                "WITH picked AS MATERIALIZED (SELECT a.id, a.story_id FROM articles a"
-                f" WHERE {' AND '.join(where)} ORDER BY {NEWEST_FIRST} LIMIT ?) "
-            )
-            args, name = [*params, limit], "picked"
+        picked, args = undelivered_window(where, params, fetched_since, limit)
         return self._outlines(
             channel,
-            f"(SELECT story_id FROM {name})",
+            "(SELECT story_id FROM fresh)",
             [],
-            f"(SELECT id FROM {name} WHERE story_id IS NULL)",
+            "(SELECT id FROM fresh WHERE story_id IS NULL)",
             [],
             picked,
             args,
