@@ -28,6 +28,7 @@ import aiohttp
 from adapters.console import ConsoleAdapter
 from adapters.discord import DiscordAdapter
 from adapters.slack import SlackAdapter
+from adapters.slack.app import WORKING
 from bot.config import DiscordSettings, FetchSettings, Secrets, Settings, SlackSettings
 from bot.engine import Engine
 from bot.models import ChannelRef
@@ -68,7 +69,8 @@ class Surfaces:
         self.fake_discord = await FakeDiscord().__aenter__()
         settings = replace(
             self.base,
-            fetch=replace(self.base.fetch, timeout=2.0) if self.base.fetch == FetchSettings()
+            fetch=replace(self.base.fetch, timeout=2.0)
+            if self.base.fetch == FetchSettings()
             else self.base.fetch,
             slack=SlackSettings(
                 mode="http", host="127.0.0.1", port=0, api_base_url=self.fake_slack.api_url
@@ -130,6 +132,13 @@ class Surfaces:
         async with self.session.post(url, data=body, headers=signed_headers(body)) as response:
             status, raw = response.status, await response.text()
         bodies = [json.loads(raw)] if raw.startswith("{") else []
+        deadline = time.monotonic() + 10
+        # "working on it" (a loaded machine, a slow answer): the answer follows on its own time
+        while (
+            bodies and bodies[0].get("text") == WORKING and not self.fake_slack.responses[before:]
+        ):
+            assert time.monotonic() < deadline, "no follow-up"
+            await asyncio.sleep(0.02)
         await asyncio.sleep(0.02)  # a follow-up posted right after the ack
         return status, bodies + self.fake_slack.responses[before:]
 

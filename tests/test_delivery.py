@@ -178,14 +178,16 @@ async def test_a_sender_keeps_its_claim_while_a_slow_send_outlasts_the_lease(
     tmp_path: Path,
 ) -> None:
     with open_store(seeded(db_target)) as store:
-        slow = Recorder(delay=2.5)
-        holder = Delivery(store, {"slack": slow.post}, lease=1)
+        # a lease of 2 s renewed every 0.5 s: a shared CI machine that stalls the process or
+        # the database's commits for up to 1.5 s does not make the claim look abandoned
+        slow = Recorder(delay=4.0)
+        holder = Delivery(store, {"slack": slow.post}, lease=2)
         holder.start()  # renews every quarter lease
         try:
             sending = asyncio.create_task(holder.send(CHANNEL, "s1"))
-            await asyncio.sleep(1.8)  # past the first lease: only the renewals keep the claim
+            await asyncio.sleep(3.0)  # past the first lease: only the renewals keep the claim
             other = Recorder()
-            assert await Delivery(store, {"slack": other.post}, lease=1).retry_due() == []
+            assert await Delivery(store, {"slack": other.post}, lease=2).retry_due() == []
             assert (await sending).status == "sent"
         finally:
             await holder.close()
