@@ -2,9 +2,9 @@
 loop: the same answers as on the command's thread, from SQLite and from PostgreSQL; a worker
 killed with SIGKILL costs no answer and is replaced; the worker ends with the bot, however the
 bot ends; a stalled worker holds up no other command, nor the event loop however many questions
-wait for it; and a command that knows it will be late
-(a question queued behind another) is deferred at once, not when the platform's budget runs
-out.
+wait for it; questions a quick worker answers within the platform's budget ride in its first
+response, however many are asked together; and a command that knows it will be late (a
+question queued behind a stalled worker) is deferred at once, not when the budget runs out.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import pytest
 
 from bot.ask import answer_question
 from bot.commands import Reply, from_line, respond_in_time
+from bot.commands.answers import STALL
 from bot.commands.dispatch import LATE
 from bot.config import Settings
 from bot.engine import Engine
@@ -126,7 +127,10 @@ async def test_a_stalled_worker_holds_up_no_other_command(tmp_path: Path) -> Non
                     engine.commands.dispatch(from_line(CHANNEL, "/brief riverton")), timeout=20
                 )
                 assert brief.digest is not None and brief.digest.stories
-                # and one more question says at once that it will be late
+                # and once the worker has been on one question for several times its usual
+                # time (and over `STALL`), one more question says at once that it will be
+                # late: however long the platform waits, no one can tell when it is answered
+                await asyncio.sleep(2 * STALL)
                 platform = _Recorder()
                 late = asyncio.ensure_future(
                     respond_in_time(
@@ -263,6 +267,33 @@ def test_the_worker_ends_when_the_bot_is_killed(tmp_path: Path) -> None:
         bot.kill()
         bot.wait(timeout=30)
     assert all_gone(workers), "the /ask worker outlived the killed bot"
+
+
+async def test_questions_a_quick_worker_answers_within_the_budget_ride_in_the_first_response(
+    tmp_path: Path,
+) -> None:
+    with Store.open(tmp_path / "bot.db") as store:
+        add_seeds(store)
+        engine = Engine(store, Settings())
+        try:
+            await _ask(engine, "Who is the mayor of Riverton?")  # the worker is up
+            platforms = [_Recorder() for _ in QUESTIONS]
+            # asked together, each queued behind the others: in milliseconds, well within a
+            # budget of seconds, so none is deferred (it was, behind any other question)
+            await asyncio.gather(
+                *(
+                    respond_in_time(
+                        engine.commands.dispatch,
+                        from_line(CHANNEL, f"/ask {question}"),
+                        platform,
+                        budget=30.0,
+                    )
+                    for question, platform in zip(QUESTIONS, platforms, strict=True)
+                )
+            )
+        finally:
+            engine.close()
+    assert [p.events[0].split(":")[0] for p in platforms] == ["answer"] * len(QUESTIONS)
 
 
 class _Recorder:

@@ -30,6 +30,7 @@ import collections
 import contextlib
 import itertools
 import logging
+import math
 import threading
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -61,6 +62,20 @@ CLOSE_WAIT = 5.0
 IN_PIPE = 4
 """Questions written to the worker's pipe and not answered yet, at most: a few hundred bytes
 each, far below what a pipe holds, so a write never waits for a stalled worker."""
+
+FIRST_COST = 0.010
+"""Seconds a question is taken to cost before the worker has answered any (then, a running
+average of what they took: `Answers.expected_wait`)."""
+
+OVERRUN = 3.0
+"""A question the worker has been on for this many times its usual cost makes the wait for
+those behind it unknown."""
+
+STALL = 0.1
+"""Seconds on one question that are a stall whatever the usual cost (a pause of the machine of
+a few milliseconds is not)."""
+
+_COST_WEIGHT = 0.2  # weight of the newest answer's time in the running average
 
 _GONE = object()  # what a question's future gets when its worker ended without answering it
 
@@ -106,6 +121,8 @@ class _Worker:
     pipe: Connection
     loop: asyncio.AbstractEventLoop | None = None
     sent: dict[int, asyncio.Future[Any]] = field(default_factory=dict)  # in the pipe
+    sent_at: dict[int, float] = field(default_factory=dict)  # when each was written (loop time)
+    last_answer: float = 0.0  # when the last answer was read (loop time)
     queued: collections.deque[tuple[int, str, asyncio.Future[Any]]] = field(
         default_factory=collections.deque
     )
@@ -131,6 +148,7 @@ class Answers:
         self._worker: _Worker | None = None
         self._restarts = 0
         self._keys = itertools.count()
+        self._cost = FIRST_COST
         self._lock = threading.Lock()
         self._closed = False
 
@@ -139,9 +157,20 @@ class Answers:
         """Whether questions go to worker processes (False: on the calling thread)."""
         return self._workers > 0
 
-    def busy(self) -> bool:
-        """Whether every worker has a question already: the next one waits for them."""
-        return self._workers > 0 and self.waiting() >= self._workers
+    def expected_wait(self) -> float:
+        """Seconds a question asked now is expected to wait for its answer: what is left of
+        the one the worker is on, then those queued and itself, each at what the worker's
+        recent answers took (as the loop read them back). Unbounded when the one it is on has
+        taken `OVERRUN` times that already, and `STALL` at least: a stalled or unusually slow
+        worker says nothing of when it will be done."""
+        cost, worker = self._cost, self._worker
+        if worker is None or worker.loop is None or not worker.sent_at:
+            return cost
+        began = max(min(worker.sent_at.values()), worker.last_answer)
+        spent = worker.loop.time() - began
+        if spent > max(OVERRUN * cost, STALL):
+            return math.inf
+        return max(cost - spent, 0.0) + self.waiting() * cost
 
     def waiting(self) -> int:
         """Questions sent to the workers and not answered yet."""
@@ -233,6 +262,7 @@ class Answers:
             return None  # answered on a thread: another loop reads this worker
         worker.loop = loop
         worker.sent.clear()
+        worker.sent_at.clear()
         worker.queued.clear()
         loop.add_reader(worker.pipe.fileno(), self._read, worker)
         return worker
@@ -250,12 +280,20 @@ class Answers:
                 self._lost(worker, exc)
                 return
             worker.sent[key] = future
+            worker.sent_at[key] = future.get_loop().time()
 
     def _read(self, worker: _Worker) -> None:
         """Answers from the pipe, to the questions that wait for them."""
         try:
             while worker.pipe.poll():
                 key, ok, value = worker.pipe.recv()
+                now = worker.loop.time() if worker.loop is not None else 0.0
+                began = max(worker.sent_at.pop(key, now), worker.last_answer)
+                if worker.last_answer:  # a worker's first answer waited for it to start
+                    # it answers in turn: this one had it from when it was written, or from
+                    # the answer before it
+                    self._cost += _COST_WEIGHT * (now - began - self._cost)
+                worker.last_answer = now
                 future = worker.sent.pop(key, None)
                 if future is not None and not future.done():
                     future.set_result((ok, value))
@@ -293,6 +331,7 @@ class Answers:
             worker.loop.remove_reader(worker.pipe.fileno())
         waiting = [*worker.sent.values(), *(future for _, _, future in worker.queued)]
         worker.sent.clear()
+        worker.sent_at.clear()
         worker.queued.clear()
         for future in waiting:
             if not future.done():

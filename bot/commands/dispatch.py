@@ -56,6 +56,10 @@ LATE: ContextVar[Callable[[], None] | None] = ContextVar("late", default=None)
 knows its reply cannot be ready within the platform's budget, so the platform is told "working
 on it" at once instead of when the budget runs out."""
 
+DEADLINE: ContextVar[float | None] = ContextVar("deadline", default=None)
+"""Set beside `LATE`: the event loop's time (``loop.time()``) by which a reply rides in the
+platform's first response."""
+
 
 def clean_input(text: str) -> str:
     """What a user typed, safe for every later step: no control characters, no lone
@@ -194,8 +198,8 @@ async def run(
         if read is not None:
             reply = _kept(ctx, spec.name, read, request.args)
             if reply is None and spec.name == "ask" and ctx.answers and ctx.answers.in_workers:
-                if ctx.answers.busy():
-                    _late()  # queued behind another question, each 5-20 ms
+                if ctx.answers.expected_wait() > _time_left():
+                    _late()  # queued behind questions that take longer than the budget
                 # the loop awaits the worker process itself: no thread waits for it
                 reply = await ask_async(ctx, ctx.answers, request.args)
             elif reply is None:
@@ -216,6 +220,12 @@ async def run(
         # one failing command must not leave the user without an answer
         log.exception("/%s failed in %s", spec.name, ctx.channel)
         return Reply(f"Sorry, /{spec.name} failed. Please try again in a moment.", ok=False)
+
+
+def _time_left() -> float:
+    """Seconds left before the reply misses the platform's first response (none: no limit)."""
+    deadline = DEADLINE.get()
+    return float("inf") if deadline is None else deadline - asyncio.get_running_loop().time()
 
 
 def _late() -> None:

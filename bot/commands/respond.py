@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from bot.commands.dispatch import LATE, CommandRequest
+from bot.commands.dispatch import DEADLINE, LATE, CommandRequest
 from bot.commands.handlers import Reply
 
 log = logging.getLogger(__name__)
@@ -59,9 +59,11 @@ async def respond_in_time(
     """
     late = asyncio.Event()
     token = LATE.set(late.set)  # the task takes a copy of this context
+    deadline = DEADLINE.set(asyncio.get_running_loop().time() + budget)
     try:
         task = asyncio.ensure_future(dispatch(request))
     finally:
+        DEADLINE.reset(deadline)
         LATE.reset(token)
     if budget > 0:  # none: defer at once
         told = asyncio.ensure_future(late.wait())
