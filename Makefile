@@ -28,6 +28,7 @@ test: lint typecheck  ## ruff, mypy and the whole pytest suite
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy

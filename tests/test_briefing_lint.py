@@ -74,10 +74,14 @@ def test_speakerless_quote() -> None:
 
 
 def test_repeats_headline() -> None:
-    assert repeats("Odds on second royal baby being called Sam slashed",
-                   "Odds on the second royal baby being called Sam have been slashed.")
-    assert not repeats("Qantas posted record profit",
-                       "Qantas posted a record profit thanks to cost-cutting measures.")
+    assert repeats(
+        "Odds on second royal baby being called Sam slashed",
+        "Odds on the second royal baby being called Sam have been slashed.",
+    )
+    assert not repeats(
+        "Qantas posted record profit",
+        "Qantas posted a record profit thanks to cost-cutting measures.",
+    )
 
 
 def _seed() -> tuple[str, Briefing]:

@@ -158,10 +158,16 @@ def test_every_seed_file_reads_cleanly() -> None:
 def test_impossible_dates_are_unknown_and_never_stop_the_file(tmp_path: Path) -> None:
     path = tmp_path / "dates.jsonl"
     rows = [
-        {"title": "Year one east of UTC", "text": "A record dated year one.",
-         "published": "0001-01-01T00:00:00+05:00"},
-        {"title": "Far future", "text": "A record dated year 9999.",
-         "published": "9999-12-31T23:59:59-05:00"},
+        {
+            "title": "Year one east of UTC",
+            "text": "A record dated year one.",
+            "published": "0001-01-01T00:00:00+05:00",
+        },
+        {
+            "title": "Far future",
+            "text": "A record dated year 9999.",
+            "published": "9999-12-31T23:59:59-05:00",
+        },
         {"title": "A real date", "text": "A record with a real date.", "published": "2024-03-05"},
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")

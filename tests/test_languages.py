@@ -14,7 +14,7 @@ ARTICLES = {
     "en": [
         "Mr. Smith met the U.S. envoy on Jan. 5 at No. 10 Downing St. in London.",
         "Inflation rose to 3.4% in March, up from 3.2% a month earlier.",
-        "\"We will not stop until prices fall,\" the governor said on Tuesday.",
+        '"We will not stop until prices fall," the governor said on Tuesday.',
         "The Bank of England kept its main rate at 5.25% for a sixth month.",
     ],
     "de": [

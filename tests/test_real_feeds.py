@@ -23,8 +23,15 @@ NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 MRSS = 'xmlns:media="http://search.yahoo.com/mrss/"'
 
 
-def _rss(items: str, *, title: str = "Test Wire", link: str = "https://wire.example/",
-         extra: str = "", ns: str = "", declaration: bool = True) -> str:
+def _rss(
+    items: str,
+    *,
+    title: str = "Test Wire",
+    link: str = "https://wire.example/",
+    extra: str = "",
+    ns: str = "",
+    declaration: bool = True,
+) -> str:
     head = '<?xml version="1.0" encoding="utf-8"?>' if declaration else ""
     return (
         f'{head}<rss version="2.0" {ns}><channel><title>{title}</title><link>{link}</link>'
@@ -32,8 +39,9 @@ def _rss(items: str, *, title: str = "Test Wire", link: str = "https://wire.exam
     )
 
 
-def _item(title: str, link: str, text: str, date: str = "Tue, 05 Mar 2024 10:00:00 +0000",
-          more: str = "") -> str:
+def _item(
+    title: str, link: str, text: str, date: str = "Tue, 05 Mar 2024 10:00:00 +0000", more: str = ""
+) -> str:
     return (
         f"<item><title>{title}</title><link>{link}</link><pubDate>{date}</pubDate>"
         f"<description>{text}</description>{more}</item>"
@@ -43,11 +51,17 @@ def _item(title: str, link: str, text: str, date: str = "Tue, 05 Mar 2024 10:00:
 # --- dates ------------------------------------------------------------------------------
 
 HUGO = _rss(
-    _item("About", "https://hugo.example/about/",
-          "The about page of a site made with Hugo, which has no date of its own at all.",
-          date="Mon, 01 Jan 0001 00:00:00 +0000")
-    + _item("A dated post", "https://hugo.example/post/",
-            "A post with a date, written in March about the garden and the spring weather."),
+    _item(
+        "About",
+        "https://hugo.example/about/",
+        "The about page of a site made with Hugo, which has no date of its own at all.",
+        date="Mon, 01 Jan 0001 00:00:00 +0000",
+    )
+    + _item(
+        "A dated post",
+        "https://hugo.example/post/",
+        "A post with a date, written in March about the garden and the spring weather.",
+    ),
     title="Hugo Blog",
     link="https://hugo.example/",
 )
@@ -86,12 +100,18 @@ def test_console_subscribe_to_a_hugo_feed_keeps_the_bot_running(
 
 
 async def test_european_month_names_are_read(loopback: LoopbackServer) -> None:
-    items = _item("Ibope: Bolsonaro perde de Haddad", f"{loopback.base_url}/uol/1",
-                  "Líder na pesquisa Ibope de intenção de voto para o primeiro turno.",
-                  date="Seg, 24 Set 2018 19:42:40 -0300")
-    items += _item("Dow Jones fecha em baixa de 0,68%", f"{loopback.base_url}/uol/2",
-                   "O índice Dow Jones fechou nesta segunda-feira em baixa de 0,68%.",
-                   date="Di, 05 Mär 2024 10:00:00 +0100")
+    items = _item(
+        "Ibope: Bolsonaro perde de Haddad",
+        f"{loopback.base_url}/uol/1",
+        "Líder na pesquisa Ibope de intenção de voto para o primeiro turno.",
+        date="Seg, 24 Set 2018 19:42:40 -0300",
+    )
+    items += _item(
+        "Dow Jones fecha em baixa de 0,68%",
+        f"{loopback.base_url}/uol/2",
+        "O índice Dow Jones fechou nesta segunda-feira em baixa de 0,68%.",
+        date="Di, 05 Mär 2024 10:00:00 +0100",
+    )
     url = loopback.add("/uol.xml", _rss(items, title="UOL Noticias"), content_type="text/xml")
     poll = await poll_feed(url, None, loopback.policy(), now=NOW, fetch_teasers=False)
     assert [a.published for a in poll.articles] == [
@@ -104,32 +124,38 @@ async def test_european_month_names_are_read(loopback: LoopbackServer) -> None:
 
 CAPTIONED = _rss(
     # as the NYT writes it: the caption after the description (feedparser files it as content)
-    _item("Spain's leader calls an early election", "{base}/spain",
-          "Prime Minister Pedro Sánchez said voters would go to the polls in July after his "
-          "party lost ground in regional elections on Sunday.",
-          more='<media:content medium="image" url="https://img.example/1.jpg"/>'
-               "<media:credit>Reuters</media:credit><media:description>Prime Minister Pedro "
-               "Sánchez of Spain in Madrid last month, before a cabinet meeting at the "
-               "Moncloa palace.</media:description>")
+    _item(
+        "Spain's leader calls an early election",
+        "{base}/spain",
+        "Prime Minister Pedro Sánchez said voters would go to the polls in July after his "
+        "party lost ground in regional elections on Sunday.",
+        more='<media:content medium="image" url="https://img.example/1.jpg"/>'
+        "<media:credit>Reuters</media:credit><media:description>Prime Minister Pedro "
+        "Sánchez of Spain in Madrid last month, before a cabinet meeting at the "
+        "Moncloa palace.</media:description>",
+    )
     # as NDTV and ABC write it: the caption first (feedparser files it as the summary)
-    + '<item><title>Floods close roads in the north</title><link>{base}/floods</link>'
-      '<media:group><media:content medium="image" url="https://img.example/2.jpg"/>'
-      "<media:description>A flooded road near the river on Monday morning, seen from the "
-      "old bridge.</media:description></media:group>"
-      "<description>Emergency services closed dozens of roads after record rain, and "
-      "residents of low-lying towns were told to leave their homes.</description></item>"
+    + "<item><title>Floods close roads in the north</title><link>{base}/floods</link>"
+    '<media:group><media:content medium="image" url="https://img.example/2.jpg"/>'
+    "<media:description>A flooded road near the river on Monday morning, seen from the "
+    "old bridge.</media:description></media:group>"
+    "<description>Emergency services closed dozens of roads after record rain, and "
+    "residents of low-lying towns were told to leave their homes.</description></item>"
     # a video's description is the entry's own text
-    + '<item><title>How the new bridge was built</title><link>{base}/video</link>'
-      '<media:group><media:content type="video/mp4" url="https://v.example/1.mp4"/>'
-      "<media:description>Engineers explain how the bridge was floated into place over "
-      "three nights in May.</media:description></media:group></item>",
+     + "<item><title>How the new bridge was built</title><link>{base}/video</link>"
+    '<media:group><media:content type="video/mp4" url="https://v.example/1.mp4"/>'
+    "<media:description>Engineers explain how the bridge was floated into place over "
+    "three nights in May.</media:description></media:group></item>",
     ns=MRSS,
 )
 
 
 async def test_a_photo_caption_is_never_the_article(loopback: LoopbackServer) -> None:
-    url = loopback.add("/world.xml", CAPTIONED.replace("{base}", loopback.base_url),
-                       content_type="application/rss+xml")
+    url = loopback.add(
+        "/world.xml",
+        CAPTIONED.replace("{base}", loopback.base_url),
+        content_type="application/rss+xml",
+    )
     poll = await poll_feed(url, None, loopback.policy(), now=NOW, fetch_teasers=False)
     texts = {a.title: a.text for a in poll.articles}
     assert texts["Spain's leader calls an early election"].startswith(
@@ -143,13 +169,19 @@ async def test_a_photo_caption_is_never_the_article(loopback: LoopbackServer) ->
 async def test_continue_reading_and_wordpress_footers_are_left_out(
     loopback: LoopbackServer,
 ) -> None:
-    items = _item("Ministers split over budget rules", f"{loopback.base_url}/budget",
-                  "&lt;p&gt;Cabinet ministers disagreed on Tuesday over whether to loosen "
-                  "borrowing limits.&lt;/p&gt; &lt;a href=\"x\"&gt;Continue reading...&lt;/a&gt;")
-    items += _item("Heat records broken", f"{loopback.base_url}/heat",
-                   "&lt;p&gt;Temperatures passed 40C in three countries, forecasters said."
-                   "&lt;/p&gt;&lt;p&gt;The post &lt;a href=\"y\"&gt;Heat records broken&lt;/a&gt; "
-                   "appeared first on &lt;a href=\"z\"&gt;The Site&lt;/a&gt;.&lt;/p&gt;")
+    items = _item(
+        "Ministers split over budget rules",
+        f"{loopback.base_url}/budget",
+        "&lt;p&gt;Cabinet ministers disagreed on Tuesday over whether to loosen "
+        'borrowing limits.&lt;/p&gt; &lt;a href="x"&gt;Continue reading...&lt;/a&gt;',
+    )
+    items += _item(
+        "Heat records broken",
+        f"{loopback.base_url}/heat",
+        "&lt;p&gt;Temperatures passed 40C in three countries, forecasters said."
+        '&lt;/p&gt;&lt;p&gt;The post &lt;a href="y"&gt;Heat records broken&lt;/a&gt; '
+        'appeared first on &lt;a href="z"&gt;The Site&lt;/a&gt;.&lt;/p&gt;',
+    )
     url = loopback.add("/g.xml", _rss(items), content_type="application/rss+xml")
     poll = await poll_feed(url, None, loopback.policy(), now=NOW, fetch_teasers=False)
     assert [a.text for a in poll.articles] == [
@@ -173,10 +205,16 @@ async def test_a_page_that_is_only_a_caption_or_a_cookie_notice_keeps_the_summar
 ) -> None:
     loopback.add("/spain", CAPTION_PAGE)
     loopback.add("/vote", COOKIE_PAGE)
-    items = _item("Spain calls early election", f"{loopback.base_url}/spain",
-                  "Spain will vote in July, the prime minister said.")
-    items += _item("France votes on Sunday", f"{loopback.base_url}/vote",
-                   "Polls open at eight on Sunday morning.")
+    items = _item(
+        "Spain calls early election",
+        f"{loopback.base_url}/spain",
+        "Spain will vote in July, the prime minister said.",
+    )
+    items += _item(
+        "France votes on Sunday",
+        f"{loopback.base_url}/vote",
+        "Polls open at eight on Sunday morning.",
+    )
     url = loopback.add("/teasers.xml", _rss(items), content_type="application/rss+xml")
     poll = await poll_feed(url, None, loopback.policy(), now=NOW)
     assert [a.text for a in poll.articles] == [
@@ -189,17 +227,22 @@ async def test_a_page_that_is_only_a_caption_or_a_cookie_notice_keeps_the_summar
 # --- encodings ----------------------------------------------------------------------------
 
 RUSSIAN = [
-    ("Как пережить зиму без отопления",
-     "Жители трёх районов остались без тепла после аварии на теплотрассе."),
-    ("В Москве открылась новая станция метро",
-     "Станция соединила два района на юге города, сообщили в мэрии."),
+    (
+        "Как пережить зиму без отопления",
+        "Жители трёх районов остались без тепла после аварии на теплотрассе.",
+    ),
+    (
+        "В Москве открылась новая станция метро",
+        "Станция соединила два района на юге города, сообщили в мэрии.",
+    ),
 ]
 
 
 def _russian_feed(base: str, declaration: str = "") -> str:
     items = "".join(_item(t, f"{base}/ru/{i}", d) for i, (t, d) in enumerate(RUSSIAN))
-    return declaration + _rss(items, title="Газета", link="https://gazeta.example/",
-                              declaration=False)
+    return declaration + _rss(
+        items, title="Газета", link="https://gazeta.example/", declaration=False
+    )
 
 
 @pytest.mark.parametrize("content_type", ["application/rss+xml", "text/xml"])
@@ -245,15 +288,26 @@ def _outlet_feed(base: str, title: str, link: str, extra: str) -> str:
 @pytest.mark.parametrize(
     ("title", "link", "extra", "outlet"),
     [
-        ("World", "https://www.washingtonpost.com",
-         "<description>The Washington Post World section provides analysis of breaking world "
-         "news stories.</description>", "The Washington Post"),
-        ("NYT &gt; World News", "https://www.nytimes.com/section/world",
-         "<copyright>Copyright 2024 The New York Times Company</copyright>",
-         "The New York Times"),
+        (
+            "World",
+            "https://www.washingtonpost.com",
+            "<description>The Washington Post World section provides analysis of breaking world "
+            "news stories.</description>",
+            "The Washington Post",
+        ),
+        (
+            "NYT &gt; World News",
+            "https://www.nytimes.com/section/world",
+            "<copyright>Copyright 2024 The New York Times Company</copyright>",
+            "The New York Times",
+        ),
         ("NYT &gt; World News", "https://www.nytimes.com/section/world", "", "nytimes.com"),
-        ("Japan Today - Category World", "https://japantoday.com/category/world", "",
-         "Japan Today"),
+        (
+            "Japan Today - Category World",
+            "https://japantoday.com/category/world",
+            "",
+            "Japan Today",
+        ),
     ],
 )
 async def test_a_section_title_is_not_the_outlet(
@@ -308,8 +362,11 @@ def test_ingest_of_a_feed_without_entries_says_so(
 ) -> None:
     url = loopback.add("/quiet.xml", _rss("", title="Quiet Feed"), content_type="text/xml")
     out = io.StringIO()
-    code = main(["ingest", "--db", str(tmp_path / "cli.db"), url],
-                stdout=out, env={"NEWSBRIEF_FETCH_ALLOW_PRIVATE": "true"})
+    code = main(
+        ["ingest", "--db", str(tmp_path / "cli.db"), url],
+        stdout=out,
+        env={"NEWSBRIEF_FETCH_ALLOW_PRIVATE": "true"},
+    )
     assert code == 0
     assert f"note: {url}: the feed has no entries" in capsys.readouterr().err
     assert "Ingested: 0 new" in out.getvalue()
@@ -318,8 +375,13 @@ def test_ingest_of_a_feed_without_entries_says_so(
 async def test_sources_says_a_feed_has_no_entries(tmp_path: Path, loopback: LoopbackServer) -> None:
     url = loopback.add("/quiet.xml", _rss("", title="Quiet Feed"), content_type="text/xml")
     with Store.open(tmp_path / "bot.db") as store:
-        ctx = CommandContext(store=store, settings=Settings(), channel=ChannelRef("console", "t"),
-                             policy=loopback.policy(), clock=lambda: NOW)
+        ctx = CommandContext(
+            store=store,
+            settings=Settings(),
+            channel=ChannelRef("console", "t"),
+            policy=loopback.policy(),
+            clock=lambda: NOW,
+        )
         subscribed = await handle(ctx, f"/subscribe {url}")
         listed = await handle(ctx, "/sources")
     assert "0 articles now" in subscribed.text and "the feed has no entries" in subscribed.text

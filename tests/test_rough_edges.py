@@ -218,9 +218,7 @@ def test_slack_feed_text_is_verbatim_and_dates_without_a_time_have_none() -> Non
     briefing = Briefing("Flood \u202ecod.exe warning", (Bullet("Alert @here and @channel now."),))
     story = Story((lead,), briefing)
     (message,) = to_slack_messages(Digest((story,), NOW, "1 story."))
-    texts = [
-        t for b in message["blocks"] for t in [b.get("text"), *b.get("elements", [])] if t
-    ]
+    texts = [t for b in message["blocks"] for t in [b.get("text"), *b.get("elements", [])] if t]
     mrkdwn = [t for t in texts if t["type"] == "mrkdwn"]
     assert mrkdwn and all(t.get("verbatim") is True for t in mrkdwn)
     shown = json.dumps(message, ensure_ascii=False)

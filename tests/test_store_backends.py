@@ -299,9 +299,11 @@ def test_a_version_2_postgres_database_gets_postings_and_ranks_as_a_fresh_one(
             ], query
         assert [a.id for a in old.search_articles("harvest")] == [1, 3, 2]
         for match in [(("chief executive",), ("harvest", "economy")), (("u s", "bank"),)]:
-            assert [a.id for a in old.match_articles(match, 10)] == [
-                a.id for a in new.match_articles(match, 10)
-            ] != [], match
+            assert (
+                [a.id for a in old.match_articles(match, 10)]
+                == [a.id for a in new.match_articles(match, 10)]
+                != []
+            ), match
 
         revised = Article(
             url="https://e.org/3",

@@ -144,5 +144,3 @@ def test_any_input_to_any_command_gets_a_reply_and_no_traceback(
     for shown in (printed, slack_text(slack_bodies), discord_text(discord_bodies)):
         assert "Sorry, " not in shown, shown
     assert took < 10, took
-
-
