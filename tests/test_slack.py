@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -313,6 +314,35 @@ async def test_slow_command_acks_then_responds(store: Store, fake: FakeSlack) ->
         assert answer["blocks"]
     finally:
         await adapter.close()
+
+
+@pytest.mark.parametrize("level", [logging.DEBUG, logging.INFO])
+async def test_bolt_and_slack_sdk_log_debug_lines_only_at_the_operators_debug_level(
+    store: Store, fake: FakeSlack, caplog: pytest.LogCaptureFixture, level: int
+) -> None:
+    # the libraries build a debug line whenever their logger's own level lets them: the
+    # adapter sets it to the bot's, so at info none is built, and at debug all still come
+    caplog.set_level(level)
+    adapter = SlackAdapter(_engine(store, fake), ack_budget=0.0)  # a follow-up post too
+    await adapter.start()
+    try:
+        body = slash_body("/help", "", response_url=fake.response_url)
+        url = f"http://127.0.0.1:{adapter.port}/slack/events"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, data=body, headers=signed_headers(body)) as response,
+        ):
+            assert response.status == 200
+        await _until(lambda: bool(fake.responses))
+    finally:
+        await adapter.close()
+    debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    if level == logging.DEBUG:
+        assert any(line.startswith("Applying ") for line in debug)  # bolt's middleware
+        assert any(line.startswith("Sending a request - url: ") for line in debug)  # webhook
+        assert "xoxb-test" not in caplog.text
+    else:
+        assert debug == []
 
 
 @pytest.mark.parametrize(("secret", "age"), [("forged-secret", 0), (SIGNING_SECRET, 360)])

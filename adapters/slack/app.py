@@ -47,6 +47,7 @@ from bot.errors import ConfigError, DeliveryError, PlatformError
 from bot.models import ChannelRef, Digest
 
 log = logging.getLogger(__name__)
+_WEBHOOK_LOG = logging.getLogger(__name__ + ".webhook")  # slack_sdk's, for response_url posts
 
 # Slack wants an ack within 3 s. A command that has its answer within this budget answers in
 # the ack; a slower one (or one queued behind others) acks "working on it" and answers through
@@ -121,6 +122,15 @@ def _unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def _pinned(logger: logging.Logger) -> logging.Logger:
+    """`logger` with its level set to the one it inherits now. bolt and slack_sdk test
+    ``logger.level <= DEBUG`` before building a debug message, and a logger's own level is
+    NOTSET (0) unless set: every request formatted messages (a body, its headers) that logging
+    then dropped."""
+    logger.setLevel(logger.getEffectiveLevel())
+    return logger
+
+
 class _QuietClientToken(logging.Filter):
     """Drops bolt's "As you gave `client` as well, `token` will be unused": bolt reads
     SLACK_BOT_TOKEN from the environment by itself, though the client we give it has it."""
@@ -164,7 +174,9 @@ class _SlackResponder:
                 if message["blocks"]:
                     body["blocks"] = message["blocks"]
                 body["response_type"] = _visibility(private)
-                sent = await AsyncWebhookClient(url, session=self._session).send_dict(body)
+                sent = await AsyncWebhookClient(
+                    url, session=self._session, logger=_WEBHOOK_LOG
+                ).send_dict(body)
                 if sent.status_code != 200:
                     log.warning("slack: response_url post refused: HTTP %s", sent.status_code)
                     return
@@ -237,7 +249,8 @@ class SlackAdapter:
             retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)],
         )
         self._reconcile_delay = reconcile_delay
-        bolt_log = logging.getLogger(__name__ + ".bolt")
+        _pinned(_WEBHOOK_LOG)
+        bolt_log = _pinned(logging.getLogger(__name__ + ".bolt"))
         if not any(isinstance(f, _QuietClientToken) for f in bolt_log.filters):
             bolt_log.addFilter(_QuietClientToken())
         self.app = AsyncApp(
