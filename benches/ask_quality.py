@@ -14,7 +14,9 @@ question that shares a word with the store) and, for a fair comparison of the an
 the BM25 score threshold where its false-answer rate comes closest to ours without exceeding it.
 
 ``--seeds`` repeats the measure over other left-out fifths, to show how much the figures move
-with the split; ``--show`` prints every miss and every false answer.
+with the split; ``--show`` prints every miss and every false answer; ``--distractors`` stores
+every other real article of ``benches/data`` too (2,765 more), to show the figures in a store
+twenty times the size, where more articles share a question's words.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from benches.qa_eval import (
     run_baseline,
     run_bot,
     split,
+    with_distractors,
 )
 from bot.models import Answer
 
@@ -119,11 +122,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SPLIT_SEED, help="the left-out fifth's seed")
     parser.add_argument("--seeds", default="", help="more splits to measure, e.g. 1,2,3")
     parser.add_argument("--show", action="store_true", help="print misses and false answers")
+    parser.add_argument(
+        "--distractors",
+        action="store_true",
+        help="also store every other real article of benches/data (2,765), as a bigger store",
+    )
     args = parser.parse_args()
 
     questions, articles = load()
     print(f"{QA_PATH.name}: {len(questions)} questions, sha256 {file_hash()[:16]}...")
     data = split(questions, articles, args.seed)
+    if args.distractors:
+        data = with_distractors(data, articles)
     print(
         f"split seed {args.seed}: {len(data.stored)} articles stored, {len(data.left_out)} left"
         f" out: {', '.join(data.left_out)}"
@@ -150,7 +160,10 @@ def main() -> None:
         rates = [(ours.answer_rate, ours.false_rate, plain.answer_rate, matched.answer_rate)]
         for seed in extra:
             print(f"\nsplit seed {seed}:")
-            other, base, base_matched, _ = _measure(split(questions, articles, seed))
+            data = split(questions, articles, seed)
+            if args.distractors:
+                data = with_distractors(data, articles)
+            other, base, base_matched, _ = _measure(data)
             rates.append(
                 (other.answer_rate, other.false_rate, base.answer_rate, base_matched.answer_rate)
             )

@@ -44,6 +44,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benches.real_news import real_records  # noqa: E402
+
 PER_FILE = 1_000
 MUST_RATE, MUST_PEAK_MB = 400.0, 150.0
 GOAL_RATE, GOAL_WRITTEN_MB = 600.0, 200.0
@@ -72,54 +74,9 @@ def write_corpus(folder: Path, count: int, seed: int) -> None:
         out.close()
 
 
-REAL_SETS = [
-    "headlines_dev.jsonl",
-    "qa_dev.jsonl",
-    "factuality_dev.jsonl",
-    "dev.jsonl",
-    "summeval.jsonl",
-]
-"""Sets of whole articles (``article``, some with ``title``) besides the grouping reports."""
-
-
 def write_real_corpus(folder: Path) -> int:
     """Every distinct real article of ``benches/data`` as JSON Lines files; how many."""
-    data = ROOT / "benches" / "data"
-    records: list[dict[str, str | None]] = []
-    seen: set[str] = set()
-
-    def add(record: dict[str, str | None]) -> None:
-        key = str(record["text"])[:200]
-        if key not in seen:
-            seen.add(key)
-            records.append(record)
-
-    with (data / "clusters_dev.jsonl").open(encoding="utf-8") as lines:
-        for line in lines:
-            for report in json.loads(line)["articles"]:
-                add(
-                    {
-                        "url": report.get("url") or f"https://eval.invalid/{report['id']}",
-                        "title": report.get("title"),
-                        "source": report.get("outlet"),
-                        "published": report.get("date"),
-                        "text": report["text"],
-                    }
-                )
-    for name in REAL_SETS:
-        with (data / name).open(encoding="utf-8") as lines:
-            for line in lines:
-                row = json.loads(line)
-                key = row.get("article_id") or row["id"]
-                add(
-                    {
-                        "url": f"https://eval.invalid/{key}",
-                        "title": row.get("title"),
-                        "source": None,
-                        "published": None,
-                        "text": row["article"],
-                    }
-                )
+    records = real_records()
     for start in range(0, len(records), PER_FILE):
         part = folder / f"part-{start // PER_FILE:03d}.jsonl"
         with part.open("w", encoding="utf-8") as out:

@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -151,6 +151,28 @@ def split(
             q for q in questions if not q.specific and q.answerable and q.article_id not in gone
         ),
     )
+
+
+def with_distractors(data: Split, articles: dict[str, tuple[str, str]]) -> Split:
+    """`data` with every other real article of ``benches/data`` stored too (2,765: none of the
+    QA set's, and none shares a passage with one), as a real store holds far more than the
+    articles asked about: the same questions, against a store twenty times the size."""
+    from benches.real_news import real_records
+
+    held = {text[:200] for _, text in articles.values()}
+    extra = tuple(
+        Article(
+            url=str(r["url"]),
+            title=r["title"] or "",
+            source=r["source"] or "",
+            text=str(r["text"]),
+            published=None,  # as the QA articles: when has no part in answering
+            fetched_at=_FETCHED,
+        )
+        for r in real_records()
+        if str(r["text"])[:200] not in held
+    )
+    return replace(data, stored=data.stored + extra)
 
 
 _PUNCT = re.compile(r"[^\w\s]")
