@@ -92,7 +92,10 @@ MAX_QUESTION_CHARS = 500
 # coverage threshold both degrade gracefully, and the FTS query stays small.
 _MAX_TERMS = 12
 
-_TOP_ARTICLES = 10  # candidates scored; more costs time and rarely adds an answer
+# Candidates scored. With the QA set's questions among 2,903 real articles (ask_quality
+# --distractors, 5 splits), 6 quote the answer as often as 10 did (61.7%), answer fewer questions
+# the store cannot (15.8% against 16.3%), and cost a 10k store's worker 30% less a question.
+_TOP_ARTICLES = 6
 _ENOUGH_STRICT = 5  # articles with every question word that make the relaxed query needless
 _COMMON_DF = 0.2  # share of articles above which a word is too common to retrieve by
 
