@@ -127,6 +127,7 @@ def _pinned(logger: logging.Logger) -> logging.Logger:
     ``logger.level <= DEBUG`` before building a debug message, and a logger's own level is
     NOTSET (0) unless set: every request formatted messages (a body, its headers) that logging
     then dropped."""
+    logger.setLevel(logging.NOTSET)  # what it inherits, not what an earlier adapter pinned
     logger.setLevel(logger.getEffectiveLevel())
     return logger
 
