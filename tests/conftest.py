@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.ingest.files import iter_files, read_file
+from bot.logs import RedactingFilter
 from bot.models import Article
 from bot.store import Store, open_store
 from bot.summarize import summarize
@@ -30,6 +32,21 @@ def _unfrozen() -> Iterator[None]:
     test are not kept from collection through all the others."""
     yield
     gc.unfreeze()
+
+
+@pytest.fixture(autouse=True)
+def _own_logging_removed() -> Iterator[None]:
+    """A test that runs the CLI in pytest's process sets up the bot's logging
+    (`configure_logging`): a handler on the root logger writing to that test's captured
+    stderr, closed once the test ends. Remove it, and put the root level back, so later tests
+    neither log into a closed file nor run at another level."""
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in root.handlers[:]:
+        if any(isinstance(f, RedactingFilter) for f in handler.filters):
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 def write_dev_events(folder: Path) -> tuple[Path, list[tuple[str, dict[str, str]]]]:
