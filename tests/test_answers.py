@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,18 @@ def store(any_store: Store) -> Store:
     return add_seeds(any_store)
 
 
+@contextlib.contextmanager
+def _on_seeds(tmp_path: Path) -> Iterator[tuple[Store, Engine]]:
+    """The seeds in an SQLite file, and an engine on them (closed, with its worker, on exit)."""
+    with Store.open(tmp_path / "bot.db") as store:
+        add_seeds(store)
+        engine = Engine(store, Settings())
+        try:
+            yield store, engine
+        finally:
+            engine.close()
+
+
 async def _ask(engine: Engine, question: str) -> Answer:
     reply = await engine.commands.dispatch(from_line(CHANNEL, f"/ask {question}"))
     assert reply.ok and reply.answer is not None, reply.text
@@ -75,23 +88,18 @@ async def test_ask_is_answered_in_a_worker_process_with_the_same_answers(
 async def test_a_worker_killed_with_sigkill_costs_no_answer_and_is_replaced(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with Store.open(tmp_path / "bot.db") as store:
-        add_seeds(store)
-        engine = Engine(store, Settings())
-        try:
-            engine.answers.start()
-            deadline = time.monotonic() + 60
-            while not engine.answers.pids():
-                assert time.monotonic() < deadline, "the worker never started"
-                await asyncio.sleep(0.05)
-            (killed,) = engine.answers.pids()
-            os.kill(killed, signal.SIGKILL)
-            # a burst on both command threads while the pool finds out its worker is dead
-            burst = await asyncio.gather(*(_ask(engine, q) for q in QUESTIONS[:3]))
-            later = await _ask(engine, QUESTIONS[3] + " ")  # not kept: asked afresh
-            replaced = engine.answers.pids()
-        finally:
-            engine.close()
+    with _on_seeds(tmp_path) as (store, engine):
+        engine.answers.start()
+        deadline = time.monotonic() + 60
+        while not engine.answers.pids():
+            assert time.monotonic() < deadline, "the worker never started"
+            await asyncio.sleep(0.05)
+        (killed,) = engine.answers.pids()
+        os.kill(killed, signal.SIGKILL)
+        # a burst on both command threads while the pool finds out its worker is dead
+        burst = await asyncio.gather(*(_ask(engine, q) for q in QUESTIONS[:3]))
+        later = await _ask(engine, QUESTIONS[3] + " ")  # not kept: asked afresh
+        replaced = engine.answers.pids()
         assert burst == [answer_question(store, q) for q in QUESTIONS[:3]]
         assert all(a.answered for a in burst)
         assert later == answer_question(store, QUESTIONS[3])
@@ -115,39 +123,34 @@ async def _stall_with_questions(engine: Engine) -> tuple[int, list[asyncio.Futur
 
 @pytest.mark.skipif(not hasattr(signal, "SIGSTOP"), reason="needs SIGSTOP")
 async def test_a_stalled_worker_holds_up_no_other_command(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "bot.db") as store:
-        add_seeds(store)
-        engine = Engine(store, Settings())
+    with _on_seeds(tmp_path) as (store, engine):
+        # more questions than the bot has threads for commands, all awaiting the worker
+        worker, asked = await _stall_with_questions(engine)
         try:
-            # more questions than the bot has threads for commands, all awaiting the worker
-            worker, asked = await _stall_with_questions(engine)
-            try:
-                # a /brief nothing kept is computed meanwhile, on the threads for commands
-                brief = await asyncio.wait_for(
-                    engine.commands.dispatch(from_line(CHANNEL, "/brief riverton")), timeout=20
+            # a /brief nothing kept is computed meanwhile, on the threads for commands
+            brief = await asyncio.wait_for(
+                engine.commands.dispatch(from_line(CHANNEL, "/brief riverton")), timeout=20
+            )
+            assert brief.digest is not None and brief.digest.stories
+            # and once the worker has been on one question for several times its usual
+            # time (and over `STALL`), one more question says at once that it will be
+            # late: however long the platform waits, no one can tell when it is answered
+            await asyncio.sleep(2 * STALL)
+            platform = _Recorder()
+            late = asyncio.ensure_future(
+                respond_in_time(
+                    engine.commands.dispatch,
+                    from_line(CHANNEL, "/ask Who is the mayor of Riverton?"),
+                    platform,
+                    budget=60.0,
                 )
-                assert brief.digest is not None and brief.digest.stories
-                # and once the worker has been on one question for several times its usual
-                # time (and over `STALL`), one more question says at once that it will be
-                # late: however long the platform waits, no one can tell when it is answered
-                await asyncio.sleep(2 * STALL)
-                platform = _Recorder()
-                late = asyncio.ensure_future(
-                    respond_in_time(
-                        engine.commands.dispatch,
-                        from_line(CHANNEL, "/ask Who is the mayor of Riverton?"),
-                        platform,
-                        budget=60.0,
-                    )
-                )
-                await asyncio.wait_for(platform.deferred.wait(), timeout=20)
-                assert not any(task.done() for task in asked)
-            finally:
-                os.kill(worker, signal.SIGCONT)
-            answers = await asyncio.gather(*asked)
-            mayor = await asyncio.wait_for(late, timeout=60)
+            )
+            await asyncio.wait_for(platform.deferred.wait(), timeout=20)
+            assert not any(task.done() for task in asked)
         finally:
-            engine.close()
+            os.kill(worker, signal.SIGCONT)
+        answers = await asyncio.gather(*asked)
+        mayor = await asyncio.wait_for(late, timeout=60)
         assert answers == [answer_question(store, q) for q in QUESTIONS[1:]]
         assert platform.events == ["defer", "follow-up: From 1 article:"]
         assert mayor.answer == answer_question(store, "Who is the mayor of Riverton?")
@@ -159,17 +162,12 @@ async def test_questions_in_flight_when_the_worker_is_shut_down_are_answered_her
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.commands.answers")
-    with Store.open(tmp_path / "bot.db") as store:
-        add_seeds(store)
-        engine = Engine(store, Settings())
-        try:
-            worker, asked = await _stall_with_questions(engine)
-            # the bot closing: the pool cancels the questions it had not handed to the worker
-            # yet, and the stopped worker is killed after `CLOSE_WAIT`
-            await asyncio.to_thread(engine.answers.close)
-            answers = await asyncio.wait_for(asyncio.gather(*asked), timeout=60)
-        finally:
-            engine.close()
+    with _on_seeds(tmp_path) as (store, engine):
+        worker, asked = await _stall_with_questions(engine)
+        # the bot closing: the pool cancels the questions it had not handed to the worker
+        # yet, and the stopped worker is killed after `CLOSE_WAIT`
+        await asyncio.to_thread(engine.answers.close)
+        answers = await asyncio.wait_for(asyncio.gather(*asked), timeout=60)
         assert answers == [answer_question(store, q) for q in QUESTIONS[1:]]
         assert "answering here" in caplog.text
         assert all_gone([worker])
@@ -179,39 +177,34 @@ async def test_questions_in_flight_when_the_worker_is_shut_down_are_answered_her
 async def test_more_questions_than_a_pipe_holds_never_block_the_event_loop(
     tmp_path: Path,
 ) -> None:
-    with Store.open(tmp_path / "bot.db") as store:
-        add_seeds(store)
-        engine = Engine(store, Settings())
-        loop = asyncio.get_running_loop()
-        stalled: list[str] = []
-        try:
-            worker, asked = await _stall_with_questions(engine)
-            # 400 questions of 480 characters, about 200 KB: more than the pipe (a socket
-            # pair) holds, about 90 KB
-            many = ["Who approved the Riverton lanes? " + "x" * 447] * 400
-            more = [asyncio.ensure_future(engine.answers.answer(q)) for q in many]
+    loop = asyncio.get_running_loop()
+    stalled: list[str] = []
+    with _on_seeds(tmp_path) as (store, engine):
+        worker, asked = await _stall_with_questions(engine)
+        # 400 questions of 480 characters, about 200 KB: more than the pipe (a socket
+        # pair) holds, about 90 KB
+        many = ["Who approved the Riverton lanes? " + "x" * 447] * 400
+        more = [asyncio.ensure_future(engine.answers.answer(q)) for q in many]
 
-            def watch() -> None:
-                # the loop must keep running every callback it is given; a write to the
-                # stopped worker's full pipe would hold it for good (once the worker goes on,
-                # its answers fill the pipe back, which the loop no longer reads): the worker
-                # is then killed, which ends the write
-                for _ in range(20):
-                    try:
-                        asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop).result(5)
-                    except TimeoutError:
-                        stalled.append("the event loop stopped for 5 s")
-                        os.kill(worker, signal.SIGKILL)
-                        return
-                    time.sleep(0.05)
+        def watch() -> None:
+            # the loop must keep running every callback it is given; a write to the
+            # stopped worker's full pipe would hold it for good (once the worker goes on,
+            # its answers fill the pipe back, which the loop no longer reads): the worker
+            # is then killed, which ends the write
+            for _ in range(20):
+                try:
+                    asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop).result(5)
+                except TimeoutError:
+                    stalled.append("the event loop stopped for 5 s")
+                    os.kill(worker, signal.SIGKILL)
+                    return
+                time.sleep(0.05)
 
-            await asyncio.to_thread(watch)
-            waiting = engine.answers.waiting()
-            with contextlib.suppress(ProcessLookupError):  # killed by the watch
-                os.kill(worker, signal.SIGCONT)
-            answers = await asyncio.wait_for(asyncio.gather(*asked, *more), timeout=120)
-        finally:
-            engine.close()
+        await asyncio.to_thread(watch)
+        waiting = engine.answers.waiting()
+        with contextlib.suppress(ProcessLookupError):  # killed by the watch
+            os.kill(worker, signal.SIGCONT)
+        answers = await asyncio.wait_for(asyncio.gather(*asked, *more), timeout=120)
         assert not stalled
         assert waiting == len(asked) + len(many)
         expected = [answer_question(store, q) for q in (*QUESTIONS[1:], many[0])]
@@ -272,28 +265,26 @@ def test_the_worker_ends_when_the_bot_is_killed(tmp_path: Path) -> None:
 async def test_questions_a_quick_worker_answers_within_the_budget_ride_in_the_first_response(
     tmp_path: Path,
 ) -> None:
-    with Store.open(tmp_path / "bot.db") as store:
-        add_seeds(store)
-        engine = Engine(store, Settings())
-        try:
-            await _ask(engine, "Who is the mayor of Riverton?")  # the worker is up
-            platforms = [_Recorder() for _ in QUESTIONS]
-            # asked together, each queued behind the others: in milliseconds, well within a
-            # budget of seconds, so none is deferred (it was, behind any other question)
-            await asyncio.gather(
-                *(
-                    respond_in_time(
-                        engine.commands.dispatch,
-                        from_line(CHANNEL, f"/ask {question}"),
-                        platform,
-                        budget=30.0,
-                    )
-                    for question, platform in zip(QUESTIONS, platforms, strict=True)
+    with _on_seeds(tmp_path) as (store, engine):
+        await _ask(engine, "Who is the mayor of Riverton?")  # the worker is up
+        platforms = [_Recorder() for _ in QUESTIONS]
+        # asked together, each queued behind the others: in milliseconds, well within a
+        # budget of seconds, so none is deferred (it was, behind any other question)
+        await asyncio.gather(
+            *(
+                respond_in_time(
+                    engine.commands.dispatch,
+                    from_line(CHANNEL, f"/ask {question}"),
+                    platform,
+                    budget=30.0,
                 )
+                for question, platform in zip(QUESTIONS, platforms, strict=True)
             )
-        finally:
-            engine.close()
+        )
+        expected = [answer_question(store, q).answered for q in QUESTIONS]
     assert [p.events[0].split(":")[0] for p in platforms] == ["answer"] * len(QUESTIONS)
+    # and each is the answer itself (three of the four questions are answered)
+    assert [p.events[0].startswith("answer: From ") for p in platforms] == expected
 
 
 class _Recorder:

@@ -296,24 +296,31 @@ async def test_help_lists_every_command(post: Post) -> None:
     assert status == 200 and "/subscribe" in text and "/filter" in text
 
 
-async def test_slow_command_acks_then_responds(store: Store, fake: FakeSlack) -> None:
+async def _deferred(store: Store, fake: FakeSlack, command: str, text: str) -> str:
+    """Run `command` on an adapter with no time to answer in the ack: the ack's text, once
+    the answer was posted to the command's response_url."""
     adapter = SlackAdapter(_engine(store, fake), ack_budget=0.0)
     await adapter.start()
     try:
-        body = slash_body("/ask", "What does Zelenskyy say?", response_url=fake.response_url)
+        body = slash_body(command, text, response_url=fake.response_url)
         url = f"http://127.0.0.1:{adapter.port}/slack/events"
         async with (
             aiohttp.ClientSession() as session,
             session.post(url, data=body, headers=signed_headers(body)) as response,
         ):
             assert response.status == 200
-            assert "Working on it" in await response.text()
+            ack = await response.text()
         await _until(lambda: bool(fake.responses))
-        (answer,) = fake.responses
-        assert answer["response_type"] == "ephemeral"
-        assert answer["blocks"]
     finally:
         await adapter.close()
+    return ack
+
+
+async def test_slow_command_acks_then_responds(store: Store, fake: FakeSlack) -> None:
+    assert "Working on it" in await _deferred(store, fake, "/ask", "What does Zelenskyy say?")
+    (answer,) = fake.responses
+    assert answer["response_type"] == "ephemeral"
+    assert answer["blocks"]
 
 
 @pytest.mark.parametrize("level", [logging.DEBUG, logging.INFO])
@@ -323,19 +330,7 @@ async def test_bolt_and_slack_sdk_log_debug_lines_only_at_the_operators_debug_le
     # the libraries build a debug line whenever their logger's own level lets them: the
     # adapter sets it to the bot's, so at info none is built, and at debug all still come
     caplog.set_level(level)
-    adapter = SlackAdapter(_engine(store, fake), ack_budget=0.0)  # a follow-up post too
-    await adapter.start()
-    try:
-        body = slash_body("/help", "", response_url=fake.response_url)
-        url = f"http://127.0.0.1:{adapter.port}/slack/events"
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(url, data=body, headers=signed_headers(body)) as response,
-        ):
-            assert response.status == 200
-        await _until(lambda: bool(fake.responses))
-    finally:
-        await adapter.close()
+    await _deferred(store, fake, "/help", "")  # a follow-up post too
     debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
     if level == logging.DEBUG:
         assert any(line.startswith("Applying ") for line in debug)  # bolt's middleware
