@@ -341,10 +341,14 @@ def report(
                 f"{in_ack / len(rows):8.0%} {shown}"
             )
         main = (fig.cpu - fig.worker_cpu) / fig.requests * 1000
-        print(
-            f"{name:10} server CPU per request: {fig.cpu / fig.requests * 1000:.2f} ms"
-            + (f" ({main:.2f} ms in the serving process)" if fig.worker_cpu else "")
-        )
+        asks = sum(1 for r in fig.rows if r[0] == "/ask")
+        line = f"{name:10} server CPU per request: {fig.cpu / fig.requests * 1000:.2f} ms"
+        if fig.worker_cpu:
+            line += f" ({main:.2f} ms in the serving process"
+            if asks:  # what a question costs the worker: the pace a burst's answers come at
+                line += f", {fig.worker_cpu / asks * 1000:.1f} ms a question in the /ask worker"
+            line += ")"
+        print(line)
     p50, p99, _, lost = _summary(ours.rows)
     base50, base99, _, _ = _summary(bare.rows)
     cpu, base_cpu = ours.cpu / ours.requests, bare.cpu / bare.requests
