@@ -120,8 +120,8 @@ class _Worker:
     process: BaseProcess
     pipe: Connection
     loop: asyncio.AbstractEventLoop | None = None
-    sent: dict[int, asyncio.Future[Any]] = field(default_factory=dict)  # in the pipe
-    sent_at: dict[int, float] = field(default_factory=dict)  # when each was written (loop time)
+    # in the pipe, oldest first: each question's future and when it was written (loop time)
+    sent: dict[int, tuple[asyncio.Future[Any], float]] = field(default_factory=dict)
     last_answer: float = 0.0  # when the last answer was read (loop time)
     queued: collections.deque[tuple[int, str, asyncio.Future[Any]]] = field(
         default_factory=collections.deque
@@ -164,9 +164,10 @@ class Answers:
         taken `OVERRUN` times that already, and `STALL` at least: a stalled or unusually slow
         worker says nothing of when it will be done."""
         cost, worker = self._cost, self._worker
-        if worker is None or worker.loop is None or not worker.sent_at:
+        if worker is None or worker.loop is None or not worker.sent:
             return cost
-        began = max(min(worker.sent_at.values()), worker.last_answer)
+        _, written = next(iter(worker.sent.values()))  # the one the worker is on
+        began = max(written, worker.last_answer)
         spent = worker.loop.time() - began
         if spent > max(OVERRUN * cost, STALL):
             return math.inf
@@ -262,7 +263,6 @@ class Answers:
             return None  # answered on a thread: another loop reads this worker
         worker.loop = loop
         worker.sent.clear()
-        worker.sent_at.clear()
         worker.queued.clear()
         loop.add_reader(worker.pipe.fileno(), self._read, worker)
         return worker
@@ -279,23 +279,25 @@ class Answers:
                 future.set_result(_GONE)
                 self._lost(worker, exc)
                 return
-            worker.sent[key] = future
-            worker.sent_at[key] = future.get_loop().time()
+            worker.sent[key] = (future, future.get_loop().time())
 
     def _read(self, worker: _Worker) -> None:
         """Answers from the pipe, to the questions that wait for them."""
         try:
             while worker.pipe.poll():
                 key, ok, value = worker.pipe.recv()
-                now = worker.loop.time() if worker.loop is not None else 0.0
-                began = max(worker.sent_at.pop(key, now), worker.last_answer)
+                entry = worker.sent.pop(key, None)
+                if entry is None:
+                    continue  # asked on a loop before this one
+                future, written = entry
+                now = future.get_loop().time()
                 if worker.last_answer:  # a worker's first answer waited for it to start
                     # it answers in turn: this one had it from when it was written, or from
                     # the answer before it
+                    began = max(written, worker.last_answer)
                     self._cost += _COST_WEIGHT * (now - began - self._cost)
                 worker.last_answer = now
-                future = worker.sent.pop(key, None)
-                if future is not None and not future.done():
+                if not future.done():
                     future.set_result((ok, value))
         except (EOFError, OSError) as exc:  # the worker ended: killed, or failed to start
             self._lost(worker, exc)
@@ -329,9 +331,11 @@ class Answers:
         worker.ended = True
         if worker.loop is not None:
             worker.loop.remove_reader(worker.pipe.fileno())
-        waiting = [*worker.sent.values(), *(future for _, _, future in worker.queued)]
+        waiting = [
+            *(future for future, _ in worker.sent.values()),
+            *(future for _, _, future in worker.queued),
+        ]
         worker.sent.clear()
-        worker.sent_at.clear()
         worker.queued.clear()
         for future in waiting:
             if not future.done():
