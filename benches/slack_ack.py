@@ -21,12 +21,18 @@ bare app's; goal: p99 under 100 ms (Slack allows 3 s).
 
 Run: ``.venv/bin/python benches/slack_ack.py [--articles 10000] [--rounds 8] [--db path.db]``
 (``--db`` keeps the database and reuses it on the next run).
+
+``--answer-cost MS`` measures the pipeline itself: the /ask worker runs a stand-in that spends
+MS of CPU a question and answers nothing, so the share inside the ack is the most that an
+answerer of that cost could reach here (a reply of "no answer" rides in the ack as an answer
+does).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import hashlib
 import hmac
@@ -57,9 +63,11 @@ from adapters.slack import SlackAdapter
 from adapters.slack.app import ACK_BUDGET
 from benches.synthetic import make_reports
 from bot.cluster import assign_story
+from bot.commands.answers import Answers
 from bot.config import Secrets, Settings, SlackSettings
 from bot.engine import Engine
 from bot.ingest.http import FetchPolicy
+from bot.models import Answer
 from bot.store import Store
 from bot.summarize import summarize
 
@@ -89,6 +97,14 @@ def load(store: Store, n: int, seed: int) -> list[str]:
             assign_story(store, stored)
     print(f"loaded {n} articles in {time.perf_counter() - started:.1f}s")
     return questions
+
+
+def stand_in(cost: float, store: Store, question: str) -> Answer:
+    """An answerer that spends `cost` seconds of CPU and finds nothing (``--answer-cost``)."""
+    end = time.process_time() + cost
+    while time.process_time() < end:
+        pass
+    return Answer(question)
 
 
 # ---- Slack's side: a process of its own ------------------------------------------------------
@@ -260,6 +276,7 @@ async def serve_and_measure(
     rounds: int,
     budget: float,
     commands: tuple[str, ...] = COMMANDS,
+    answer_cost: float | None = None,
 ) -> bool:
     ctx = multiprocessing.get_context("spawn")
     ours_end, theirs_end = ctx.Pipe()
@@ -272,6 +289,10 @@ async def serve_and_measure(
         secrets=Secrets(slack_bot_token="xoxb-bench", slack_signing_secret=SECRET),
     )
     engine = Engine(store, settings, FetchPolicy())
+    if answer_cost is not None:
+        engine.answers.close()
+        engine.answers = Answers(store, answerer=functools.partial(stand_in, answer_cost / 1000))
+        print(f"/ask answered by a stand-in that spends {answer_cost:g} ms of CPU a question")
     adapter = SlackAdapter(engine, ack_budget=budget)
     await adapter.start()
     await asyncio.to_thread(engine.answers.start)  # as `run` does
@@ -393,6 +414,12 @@ def main() -> int:
     parser.add_argument(
         "--only", choices=COMMANDS, help="send only this command (what it costs alone)"
     )
+    parser.add_argument(
+        "--answer-cost",
+        type=float,
+        metavar="MS",
+        help="answer /ask with a stand-in costing MS of CPU: the pipeline's own ceiling",
+    )
     args = parser.parse_args()
     commands = (args.only,) if args.only else COMMANDS
     with tempfile.TemporaryDirectory() as tmp:
@@ -401,7 +428,11 @@ def main() -> int:
             questions = load(store, args.articles, args.seed)
             print(f"store: {store.count_articles()} articles")
             # a missed must is printed as such: `make bench` goes on to the other figures
-            asyncio.run(serve_and_measure(store, questions, args.rounds, args.ack_budget, commands))
+            asyncio.run(
+                serve_and_measure(
+                    store, questions, args.rounds, args.ack_budget, commands, args.answer_cost
+                )
+            )
     return 0
 
 

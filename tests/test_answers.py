@@ -24,7 +24,7 @@ import pytest
 
 from bot.ask import answer_question
 from bot.commands import Reply, from_line, respond_in_time
-from bot.commands.answers import STALL
+from bot.commands.answers import STALL, Answers
 from bot.commands.dispatch import LATE
 from bot.config import Settings
 from bot.engine import Engine
@@ -61,6 +61,12 @@ def _on_seeds(tmp_path: Path) -> Iterator[tuple[Store, Engine]]:
             engine.close()
 
 
+def _where(store: Store, question: str) -> Answer:
+    """A stand-in answerer (as ``benches/slack_ack.py --answer-cost`` gives): says which
+    process answered and how many articles it saw."""
+    return Answer(f"{question} @{os.getpid()} of {store.count_articles()}")
+
+
 async def _ask(engine: Engine, question: str) -> Answer:
     reply = await engine.commands.dispatch(from_line(CHANNEL, f"/ask {question}"))
     assert reply.ok and reply.answer is not None, reply.text
@@ -83,6 +89,23 @@ async def test_ask_is_answered_in_a_worker_process_with_the_same_answers(
     assert len(workers) == 1 and workers[0] != os.getpid()
     assert not caplog.records, caplog.text
     assert all_gone(workers), "the worker outlived engine.close()"
+
+
+async def test_the_worker_runs_the_answerer_it_is_given_on_the_same_store(
+    tmp_path: Path,
+) -> None:
+    with _on_seeds(tmp_path) as (store, _):
+        answers = Answers(store, answerer=_where)
+        try:
+            answer = await answers.answer("who?")
+            (worker,) = answers.pids()
+        finally:
+            answers.close()
+        here = await Answers(store, workers=0, answerer=_where).answer("who?")
+        stored = store.count_articles()
+    assert answer.question == f"who? @{worker} of {stored}"
+    assert worker != os.getpid() and stored > 0
+    assert here.question == f"who? @{os.getpid()} of {stored}"
 
 
 async def test_a_worker_killed_with_sigkill_costs_no_answer_and_is_replaced(

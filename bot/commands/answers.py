@@ -32,6 +32,7 @@ import itertools
 import logging
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -80,7 +81,12 @@ _COST_WEIGHT = 0.2  # weight of the newest answer's time in the running average
 _GONE = object()  # what a question's future gets when its worker ended without answering it
 
 
-def _serve(connection: Connection, target: str) -> None:
+Answerer = Callable[[Store, str], Answer]
+"""What answers a question from a store: `answer_question`, or a stand-in (a benchmark's); a
+module-level function, so that a spawned worker can be given it."""
+
+
+def _serve(connection: Connection, target: str, answerer: Answerer = answer_question) -> None:
     """The worker: open the database at `target`, then answer each (key, question) read from
     `connection` with (key, True, answer), or (key, False, error), until None or the end."""
     store = _open(target)
@@ -93,7 +99,7 @@ def _serve(connection: Connection, target: str) -> None:
             return
         key, question = message
         try:
-            reply: tuple[int, bool, Any] = (key, True, answer_question(store, question))
+            reply: tuple[int, bool, Any] = (key, True, answerer(store, question))
         except Exception as exc:  # raised in the bot, as if it had been raised there
             reply = (key, False, exc)
         try:
@@ -138,10 +144,14 @@ class Answers:
     Args:
         store: the open database the bot uses.
         workers: 1 answers in a worker process; 0 on a thread of this one.
+        answerer: what answers; `answer_question` but in a benchmark of the pipeline itself.
     """
 
-    def __init__(self, store: Store, workers: int | None = None) -> None:
+    def __init__(
+        self, store: Store, workers: int | None = None, *, answerer: Answerer = answer_question
+    ) -> None:
         self.store = store
+        self._answerer = answerer
         self._target = store.reopen_target()
         wanted = spare_cores(WORKERS) if workers is None else min(workers, 1)
         self._workers = wanted if self._target is not None else 0
@@ -192,10 +202,10 @@ class Answers:
             self._started()
 
     async def answer(self, question: str) -> Answer:
-        """`bot.ask.answer_question` for `question`, in the worker when there is one: the event
-        loop reads its answer from the pipe itself, with no thread waiting for it. Answers on
-        a thread when there is no worker, or when it ended (killed, or shut down) before it
-        answered."""
+        """The answer to `question` (`bot.ask.answer_question`'s), from the worker when there
+        is one: the event loop reads it from the pipe itself, with no thread waiting for it.
+        Answers on a thread when there is no worker, or when it ended (killed, or shut down)
+        before it answered."""
         loop = asyncio.get_running_loop()
         with self._lock:
             worker = self._started()
@@ -215,7 +225,7 @@ class Answers:
                     raise value
                 return value  # type: ignore[no-any-return]
             log.info("ask: answering here, the worker is gone")
-        return await asyncio.to_thread(answer_question, self.store, question)
+        return await asyncio.to_thread(self._answerer, self.store, question)
 
     def close(self) -> None:
         """Stop the worker, waiting `CLOSE_WAIT` seconds at most for a question in flight (so
@@ -246,7 +256,10 @@ class Answers:
 
                 here, there = Pipe()
                 process = worker_process(
-                    _serve, (there, self._target), niceness=NICENESS, name="newsbrief-ask"
+                    _serve,
+                    (there, self._target, self._answerer),
+                    niceness=NICENESS,
+                    name="newsbrief-ask",
                 )
                 there.close()
                 self._worker = _Worker(process, here)
