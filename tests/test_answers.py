@@ -3,8 +3,9 @@ loop: the same answers as on the command's thread, from SQLite and from PostgreS
 killed with SIGKILL costs no answer and is replaced; the worker ends with the bot, however the
 bot ends; a stalled worker holds up no other command, nor the event loop however many questions
 wait for it; questions a quick worker answers within the platform's budget ride in its first
-response, however many are asked together; and a command that knows it will be late (a
-question queued behind a stalled worker) is deferred at once, not when the budget runs out.
+response, however many are asked together; a command that knows it will be late (a
+question queued behind a stalled worker) is deferred at once, not when the budget runs out; and
+the worker runs the answerer it is given (a benchmark's stand-in) on the same store.
 """
 
 from __future__ import annotations
