@@ -86,9 +86,10 @@ Answerer = Callable[[Store, str], Answer]
 module-level function, so that a spawned worker can be given it."""
 
 
-def _serve(connection: Connection, target: str, answerer: Answerer = answer_question) -> None:
+def _serve(connection: Connection, target: str, answerer: Answerer) -> None:
     """The worker: open the database at `target`, then answer each (key, question) read from
-    `connection` with (key, True, answer), or (key, False, error), until None or the end."""
+    `connection` with (key, True, `answerer`'s answer), or (key, False, error), until None or
+    the end."""
     store = _open(target)
     while True:
         try:
